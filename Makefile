@@ -1,0 +1,40 @@
+# The two commands: `make demo` and `make test`. Both build the environment first.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export CITY_USAGE_DATA_DIR ?= $(CURDIR)/data
+export UV_LINK_MODE := copy
+RUN := $(UV) run --frozen
+
+.PHONY: env demo test ui lint bench clean
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+
+env: $(UV) .venv/.synced
+.venv/.synced: pyproject.toml uv.lock
+	$(UV) sync --frozen
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+demo: env $(DAGSTER_HOME)/dagster.yaml
+	$(RUN) city-usage sample-data --days 14 --events-per-day 4000 --seed 7
+	$(RUN) city-usage materialize
+	$(RUN) city-usage report
+
+test: env $(DAGSTER_HOME)/dagster.yaml
+	$(RUN) ruff check usage_model assets pipelines tests benchmarks
+	$(RUN) pytest -q -n 2 --dist loadfile
+
+ui: env $(DAGSTER_HOME)/dagster.yaml
+	$(RUN) dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+bench: env
+	$(RUN) python -m benchmarks.run
+
+clean:
+	rm -rf data .dagster_home

@@ -1,0 +1,14 @@
+"""The code location: one entry point, one module per domain (see workspace.yaml)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines import exports_defs, funding_defs, resources, usage_defs
+
+defs = dg.Definitions.merge(
+    usage_defs.definitions(),
+    funding_defs.definitions(),
+    exports_defs.definitions(),
+    dg.Definitions(resources=resources.build_resources()),
+)

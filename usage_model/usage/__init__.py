@@ -1,0 +1,1 @@
+"""Usage facts: the event model, landing manifest, validation, curated events, summaries."""

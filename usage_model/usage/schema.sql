@@ -1,0 +1,109 @@
+-- Usage domain tables (DESIGN.md: summary names and columns are a contract).
+
+-- Every landed usage file the pipeline has seen.
+CREATE TABLE IF NOT EXISTS usage_files (
+    file_id       BIGINT PRIMARY KEY,
+    path          VARCHAR NOT NULL UNIQUE,   -- relative to landing/usage, '/' separators
+    size_bytes    BIGINT NOT NULL,
+    mtime_ns      BIGINT NOT NULL,
+    fingerprint   VARCHAR NOT NULL,          -- sha256 of the file bytes
+    shape         VARCHAR,                   -- native | downcity | NULL when unreadable
+    status        VARCHAR NOT NULL,          -- ok | unreadable_file | schema_mismatch
+    rows_read     BIGINT,
+    rows_valid    BIGINT,
+    rows_invalid  BIGINT,
+    min_day       DATE,
+    max_day       DATE,
+    scanned_at    TIMESTAMPTZ NOT NULL
+);
+
+-- One row per valid landed row: the cross-file, cross-day deduplication index.
+CREATE TABLE IF NOT EXISTS usage_event_index (
+    event_id      VARCHAR NOT NULL,
+    day           DATE NOT NULL,
+    file_id       BIGINT NOT NULL,
+    source_row    BIGINT NOT NULL,           -- 0-based row number in the file
+    content_hash  UBIGINT NOT NULL           -- hash of the normalized row (DESIGN rule 6)
+);
+
+CREATE TABLE IF NOT EXISTS usage_quarantine (
+    source_file   VARCHAR NOT NULL,          -- relative to landing/usage
+    source_row    BIGINT,                    -- NULL for a whole-file rejection
+    event_id      VARCHAR,
+    day           DATE,                      -- set when the row's time is known
+    reason        VARCHAR NOT NULL,
+    detail        VARCHAR NOT NULL,
+    raw_json      VARCHAR,
+    row_count     BIGINT,                    -- rows in a rejected file, when known
+    quarantined_at TIMESTAMPTZ NOT NULL
+);
+
+-- Per-day load accounting written by usage_events (conservation per partition).
+CREATE TABLE IF NOT EXISTS usage_day_loads (
+    day                   DATE PRIMARY KEY,
+    rows_indexed          BIGINT NOT NULL,
+    accepted              BIGINT NOT NULL,
+    identical_duplicates  BIGINT NOT NULL,
+    conflicts             BIGINT NOT NULL,
+    built_at              TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS usage_daily_by_model (
+    day DATE NOT NULL, model_id VARCHAR,
+    calls BIGINT NOT NULL, success_calls BIGINT NOT NULL, error_calls BIGINT NOT NULL,
+    input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,
+    cached_input_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL,
+    cost_credits BIGINT NOT NULL,
+    distinct_users BIGINT NOT NULL, distinct_cities BIGINT NOT NULL,
+    p50_latency_ms DOUBLE, p95_latency_ms DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS usage_daily_by_city (
+    day DATE NOT NULL, city_id VARCHAR NOT NULL,
+    calls BIGINT NOT NULL, success_calls BIGINT NOT NULL, error_calls BIGINT NOT NULL,
+    input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,
+    cached_input_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL,
+    cost_credits BIGINT NOT NULL,
+    distinct_users BIGINT NOT NULL,
+    p50_latency_ms DOUBLE, p95_latency_ms DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS usage_daily_by_user (
+    day DATE NOT NULL, city_id VARCHAR NOT NULL, user_id VARCHAR,
+    calls BIGINT NOT NULL, success_calls BIGINT NOT NULL, error_calls BIGINT NOT NULL,
+    input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,
+    cached_input_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL,
+    cost_credits BIGINT NOT NULL
+);
+
+-- Downcity-style overview grain (city, service, status) per day, so `summary` with no
+-- grouping answers from a pre-aggregate too.
+CREATE TABLE IF NOT EXISTS usage_daily_by_service (
+    day DATE NOT NULL, city_id VARCHAR NOT NULL, service VARCHAR, status VARCHAR NOT NULL,
+    calls BIGINT NOT NULL,
+    input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL
+);
+
+-- Monthly rollups: `period` is the first day of the month; distinct counts are exact.
+CREATE TABLE IF NOT EXISTS usage_monthly_by_model (
+    period DATE NOT NULL, model_id VARCHAR,
+    calls BIGINT NOT NULL, success_calls BIGINT NOT NULL, error_calls BIGINT NOT NULL,
+    input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,
+    cost_credits BIGINT NOT NULL,
+    distinct_users BIGINT NOT NULL, distinct_cities BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS usage_monthly_by_city (
+    period DATE NOT NULL, city_id VARCHAR NOT NULL,
+    calls BIGINT NOT NULL, success_calls BIGINT NOT NULL, error_calls BIGINT NOT NULL,
+    input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,
+    cost_credits BIGINT NOT NULL,
+    distinct_users BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS usage_monthly_by_user (
+    period DATE NOT NULL, city_id VARCHAR NOT NULL, user_id VARCHAR,
+    calls BIGINT NOT NULL, success_calls BIGINT NOT NULL, error_calls BIGINT NOT NULL,
+    input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,
+    cost_credits BIGINT NOT NULL
+);

@@ -1,0 +1,66 @@
+"""The DuckDB warehouse: connections and schema.
+
+DuckDB allows one writing process per file. Writers run inside the Dagster pool
+`duckdb_warehouse`; readers open the file read-only and, when a writer holds the lock, get a
+`WarehouseLocked` error with one line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+_PACKAGE_ROOT = Path(__file__).parent
+POOL = "duckdb_warehouse"
+
+
+class WarehouseLocked(RuntimeError):
+    """The warehouse file is held by another process (a materialization is writing)."""
+
+
+class WarehouseMissing(RuntimeError):
+    """The warehouse file does not exist yet (nothing was materialized)."""
+
+
+def schema_files() -> list[Path]:
+    """Every domain keeps its DDL in `usage_model/<domain>/schema.sql` (idempotent DDL)."""
+    return sorted(_PACKAGE_ROOT.glob("*/schema.sql"))
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    for path in schema_files():
+        conn.execute(path.read_text())
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set lock" in text)
+
+
+@contextmanager
+def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse. Writers also get the schema; readers never create the file."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise WarehouseMissing(f"{path}: no warehouse yet; run `city-usage materialize` first")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if _is_lock_error(exc):
+            raise WarehouseLocked(
+                f"{path}: the warehouse is locked by another process (a materialization is "
+                "running); try again when it finishes"
+            ) from None
+        raise
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            ensure_schema(conn)
+        yield conn
+    finally:
+        conn.close()
