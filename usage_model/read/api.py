@@ -1,0 +1,264 @@
+"""The read surface: `summary`, `events` and `me` over the warehouse and the curated events.
+
+Every answer is a `pyarrow.Table` (convert with `polars.from_arrow(table)`, no copy). The
+warehouse is opened read-only and only for the time of one query, so a reader never blocks or
+breaks a materialization; a locked or missing warehouse raises `WarehouseLocked` /
+`WarehouseMissing` with a one-line message. Summaries that must come from events do not touch
+the warehouse at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from usage_model.config import Settings
+from usage_model.read import sql
+from usage_model.read.cursor import decode_cursor, encode_cursor
+from usage_model.read.planner import SOURCES, Plan, plan_summary
+from usage_model.read.request import (
+    ADDITIVE_MEASURES,
+    BadRequest,
+    build_summary_request,
+    check_filters,
+    check_order,
+    parse_instant,
+)
+from usage_model.usage.event_model import CURATED_SCHEMA
+from usage_model.warehouse import connect
+
+NEXT_CURSOR_KEY = b"next_cursor"
+SOURCE_KEY = b"source"
+_EMPTY_EVENTS = "curated_events_empty"
+
+
+def curated_day_files(
+    settings: Settings, first: date | None = None, last: date | None = None
+) -> list[tuple[date, Path]]:
+    """The curated day files with first <= day <= last (open ends: no bound), by day."""
+    root = settings.events_root
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in root.iterdir():
+        name = folder.name
+        if not name.startswith("day="):
+            continue
+        try:
+            day = date.fromisoformat(name[4:])
+        except ValueError:
+            continue
+        part = folder / "part-0.parquet"
+        if (first is None or day >= first) and (last is None or day <= last) and part.is_file():
+            found.append((day, part))
+    return sorted(found)
+
+
+def _memory_connection() -> duckdb.DuckDBPyConnection:
+    conn = duckdb.connect()
+    conn.execute("SET TimeZone = 'UTC'")
+    return conn
+
+
+def plan(
+    by: Iterable[str] | None = None,
+    *,
+    start: date | str | None = None,
+    end: date | str | None = None,
+    city_id: str | None = None,
+    user_id: str | None = None,
+    model_id: str | None = None,
+    service: str | None = None,
+    status: str | None = None,
+    provider: str | None = None,
+    granularity: str = "total",
+    measures: Iterable[str] | None = None,
+    source: str = "auto",
+    settings: Settings | None = None,
+) -> Plan:
+    """The plan `summary` would run with these arguments (see `Plan.explain()`)."""
+    settings = settings or Settings.from_env()
+    if source not in SOURCES:
+        raise BadRequest(f"unknown source {source!r}; valid: {', '.join(SOURCES)}")
+    request = build_summary_request(
+        by,
+        start=start,
+        end=end,
+        granularity=granularity,
+        measures=measures,
+        filters={"city_id": city_id, "user_id": user_id, "model_id": model_id,
+                 "service": service, "status": status, "provider": provider},
+        record_errors=settings.record_errors,
+    )
+    return plan_summary(request, source)
+
+
+def run_plan(chosen: Plan, settings: Settings | None = None) -> pa.Table:
+    """Execute a plan: pre-aggregates on a read-only warehouse, or the curated day files."""
+    settings = settings or Settings.from_env()
+    req = chosen.request
+    params = sql.summary_params(req)
+    if chosen.from_events:
+        last = req.end - timedelta(days=1) if req.end else None
+        files = [str(p) for _, p in curated_day_files(settings, req.start, last)]
+        conn = _memory_connection()
+        try:
+            if files:
+                query = sql.summary_sql(chosen)
+                params["files"] = files
+            else:
+                conn.register(_EMPTY_EVENTS, CURATED_SCHEMA.empty_table())
+                query = sql.summary_sql(chosen, events_source=_EMPTY_EVENTS)
+            table = conn.sql(query, params=params).to_arrow_table()
+        finally:
+            conn.close()
+    else:
+        with connect(settings.warehouse, read_only=True) as conn:
+            table = conn.sql(sql.summary_sql(chosen), params=params).to_arrow_table()
+    return table.replace_schema_metadata({SOURCE_KEY: ",".join(chosen.sources).encode()})
+
+
+def summary(
+    by: Iterable[str] | None = None,
+    *,
+    start: date | str | None = None,
+    end: date | str | None = None,
+    city_id: str | None = None,
+    user_id: str | None = None,
+    model_id: str | None = None,
+    service: str | None = None,
+    status: str | None = None,
+    provider: str | None = None,
+    granularity: str = "total",
+    measures: Iterable[str] | None = None,
+    source: str = "auto",
+    settings: Settings | None = None,
+) -> pa.Table:
+    """Usage grouped by `by` per `granularity` bucket over days `[start, end)`.
+
+    `by=None` gives Downcity's overview (calls per city_id, service, status); `by=()` one
+    grand-total row. Dimensions: city_id, user_id, model_id, service, status, provider (or
+    city, user, model). Measures default to every additive measure plus the distinct counts that
+    mean something for the grouping; `measures=["all"]` adds latency percentiles. Columns:
+    `day` (granularity=day) or `period` (first day of the week/month bucket; none for total),
+    the dimensions, then the measures. Groups with no calls do not appear.
+    """
+    settings = settings or Settings.from_env()
+    chosen = plan(
+        by, start=start, end=end, city_id=city_id, user_id=user_id, model_id=model_id,
+        service=service, status=status, provider=provider, granularity=granularity,
+        measures=measures, source=source, settings=settings,
+    )
+    return run_plan(chosen, settings)
+
+
+def me_plan(city_id: str, user_id: str, *, start: date | str | None = None,
+            end: date | str | None = None, settings: Settings | None = None) -> Plan:
+    for name, value in (("city", city_id), ("user", user_id)):
+        if not isinstance(value, str) or value == "":
+            raise BadRequest(f"me needs --{name}: a non-empty id")
+    settings = settings or Settings.from_env()
+    request = build_summary_request(
+        ("city_id", "user_id"), start=start, end=end, granularity="day",
+        measures=ADDITIVE_MEASURES, filters={"city_id": city_id, "user_id": user_id},
+        record_errors=settings.record_errors,
+    )
+    return plan_summary(request)
+
+
+def me(city_id: str, user_id: str, *, start: date | str | None = None,
+       end: date | str | None = None, settings: Settings | None = None) -> pa.Table:
+    """One user's own usage in one city: one row per day with calls, `[start, end)`."""
+    chosen = me_plan(city_id, user_id, start=start, end=end, settings=settings)
+    table = run_plan(chosen, settings)
+    foreign = [r for r in table.select(["city_id", "user_id"]).to_pylist()
+               if r != {"city_id": city_id, "user_id": user_id}]
+    if foreign:  # cannot happen with bound equality filters; never let it leave if it did
+        raise RuntimeError("me: the answer held rows of another user or city; refused")
+    return table
+
+
+def _day_batches(days: list[Path]) -> Iterator[list[Path]]:
+    """Day files in growing batches (1, 2, 4, ...): a small page reads few files."""
+    size, i = 1, 0
+    while i < len(days):
+        yield days[i:i + size]
+        i += size
+        size = min(size * 2, 64)
+
+
+def events(
+    *,
+    start: date | datetime | str | None = None,
+    end: date | datetime | str | None = None,
+    city_id: str | None = None,
+    user_id: str | None = None,
+    model_id: str | None = None,
+    service: str | None = None,
+    status: str | None = None,
+    provider: str | None = None,
+    limit: int = 1000,
+    after: str | None = None,
+    settings: Settings | None = None,
+) -> pa.Table:
+    """Curated events in `[start, end)` ordered by (occurred_at, event_id), at most `limit`.
+
+    `start`/`end` are dates (midnight in CITY_USAGE_TIMEZONE) or instants. Pass the page's
+    `next_cursor(table)` as `after` for the next page; it is None on the last page. Every
+    event is returned, whatever its status (`record_errors` only shapes summaries).
+    """
+    settings = settings or Settings.from_env()
+    tz = settings.tz
+    t0, t1 = parse_instant(start, "--from", tz), parse_instant(end, "--to", tz)
+    check_order(t0, t1)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise BadRequest(f"bad --limit {limit!r}: expected a positive integer")
+    filters = check_filters({"city_id": city_id, "user_id": user_id, "model_id": model_id,
+                             "service": service, "status": status, "provider": provider})
+    after_t, after_e = decode_cursor(after) if after else (None, None)
+    lower = max((t for t in (t0, after_t) if t is not None), default=None)
+    first = lower.astimezone(tz).date() if lower else None
+    last = (t1 - timedelta(microseconds=1)).astimezone(tz).date() if t1 else None
+    files = [p for _, p in curated_day_files(settings, first, last)]
+
+    query = sql.events_page_sql(list(filters), has_start=t0 is not None,
+                                has_end=t1 is not None, has_after=after is not None)
+    params: dict[str, object] = {f"f_{c}": v for c, v in filters.items()}
+    params.update({k: v for k, v in (("start", t0), ("end", t1), ("after_t", after_t),
+                                      ("after_e", after_e)) if v is not None})
+    pages: list[pa.Table] = []
+    got = 0
+    conn = _memory_connection()
+    try:
+        for batch in _day_batches(files):
+            params.update(files=[str(p) for p in batch], limit=limit - got)
+            page = conn.sql(query, params=params).to_arrow_table()
+            pages.append(page.cast(CURATED_SCHEMA))
+            got += page.num_rows
+            if got >= limit:
+                break
+    finally:
+        conn.close()
+    table = pa.concat_tables(pages) if pages else CURATED_SCHEMA.empty_table()
+    cursor = b""
+    if table.num_rows >= limit:
+        last_row = table.select(["occurred_at", "event_id"]).to_pylist()[-1]
+        cursor = encode_cursor(last_row["occurred_at"].astimezone(UTC),
+                               last_row["event_id"]).encode()
+    return table.combine_chunks().replace_schema_metadata({NEXT_CURSOR_KEY: cursor})
+
+
+def next_cursor(table: pa.Table) -> str | None:
+    """The cursor of the page after this one, or None when this page was the last."""
+    raw = (table.schema.metadata or {}).get(NEXT_CURSOR_KEY, b"")
+    return raw.decode() or None
+
+
+def source_of(table: pa.Table) -> str | None:
+    """Which source(s) a summary came from (comma-separated table names, or `events`)."""
+    raw = (table.schema.metadata or {}).get(SOURCE_KEY)
+    return raw.decode() if raw else None
