@@ -1,0 +1,1 @@
+"""Hooks: user-owned business rules (pricing, entitlements) configured in city-usage.yaml."""

@@ -1,0 +1,69 @@
+"""A period's usage at the grain a hook asks for, aggregated from curated events by DuckDB.
+
+The by-user summary has no model, so hooks read the curated day files
+(`events/day=YYYY-MM-DD/part-0.parquet`) of the period. With `record_errors` false, error
+calls are left out, as in the summaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from usage_model.hooks.protocol import GRAIN_COLUMNS, MEASURES, Period
+
+_GRAIN_TYPES = {
+    "user_id": pa.string(), "city_id": pa.string(), "model_id": pa.string(),
+    "service": pa.string(), "day": pa.date32(),
+}
+
+USAGE_AT_GRAIN_SQL = """
+SELECT {grain},
+       count(*)::BIGINT                                        AS calls,
+       count(*) FILTER (WHERE status = 'success')::BIGINT      AS success_calls,
+       count(*) FILTER (WHERE status = 'error')::BIGINT        AS error_calls,
+       coalesce(sum(input_tokens), 0)::BIGINT                  AS input_tokens,
+       coalesce(sum(output_tokens), 0)::BIGINT                 AS output_tokens,
+       coalesce(sum(cached_input_tokens), 0)::BIGINT           AS cached_input_tokens,
+       coalesce(sum(reasoning_tokens), 0)::BIGINT              AS reasoning_tokens,
+       coalesce(sum(cost_credits), 0)::BIGINT                  AS cost_credits
+FROM read_parquet($files, hive_partitioning = false)
+WHERE day >= $start AND day < $end {status_filter}
+GROUP BY {grain}
+ORDER BY {grain}
+"""
+
+
+def usage_schema(grain: Sequence[str]) -> pa.Schema:
+    return pa.schema([(c, _GRAIN_TYPES[c]) for c in grain] + [(m, pa.int64()) for m in MEASURES])
+
+
+def period_event_files(events_root: Path, period: Period) -> list[str]:
+    files = (events_root / f"day={d.isoformat()}" / "part-0.parquet" for d in period.days())
+    return [str(f) for f in files if f.exists()]
+
+
+def usage_at_grain(
+    events_root: Path, period: Period, grain: Sequence[str], *, record_errors: bool = True
+) -> pa.Table:
+    """One row per grain group with calls and token sums over `period` (exact integers)."""
+    unknown = [c for c in grain if c not in GRAIN_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown grain column(s): {', '.join(unknown)}")
+    schema = usage_schema(grain)
+    files = period_event_files(events_root, period)
+    if not files:
+        return schema.empty_table()
+    sql = USAGE_AT_GRAIN_SQL.format(
+        grain=", ".join(grain),
+        status_filter="" if record_errors else "AND status = 'success'",
+    )
+    with duckdb.connect() as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        table = conn.execute(
+            sql, {"files": files, "start": period.start, "end": period.end}
+        ).to_arrow_table()
+    return table.cast(schema)
