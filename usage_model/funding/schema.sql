@@ -1,0 +1,133 @@
+-- Funding domain tables (DESIGN.md "Balance and funding"). Idempotent DDL.
+
+-- Append-only ledger: a superset of Downcity's service_balance_ledger. `ref` is the
+-- idempotency key (one entry per topup credit, refund debit, dispute movement, charge...).
+CREATE TABLE IF NOT EXISTS balance_ledger (
+    entry_id       VARCHAR NOT NULL PRIMARY KEY,
+    user_id        VARCHAR NOT NULL,
+    kind           VARCHAR NOT NULL,     -- topup | refund | refund_reversal | dispute | dispute_reversal | charge | ...
+    amount         BIGINT NOT NULL,      -- credits, signed
+    balance_after  BIGINT NOT NULL,
+    unit           VARCHAR NOT NULL DEFAULT 'credits',
+    note           VARCHAR,
+    ref            VARCHAR NOT NULL UNIQUE,
+    metadata_json  VARCHAR,
+    created_at     TIMESTAMPTZ NOT NULL,
+    seq            BIGINT NOT NULL       -- insertion order (balance_after follows it)
+);
+
+-- The ledger sum per user and unit, maintained by ledger.append_entries.
+CREATE TABLE IF NOT EXISTS balances (
+    user_id     VARCHAR NOT NULL,
+    unit        VARCHAR NOT NULL,
+    balance     BIGINT NOT NULL,
+    entries     BIGINT NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (user_id, unit)
+);
+
+-- Downcity's service_balance_topups as landed (latest export wins per topup_id).
+CREATE TABLE IF NOT EXISTS downcity_topups (
+    topup_id       VARCHAR NOT NULL PRIMARY KEY,
+    user_id        VARCHAR,
+    amount         BIGINT,
+    unit           VARCHAR,
+    status         VARCHAR,
+    note           VARCHAR,
+    ref            VARCHAR,
+    metadata_json  VARCHAR,
+    created_at     VARCHAR,
+    updated_at     VARCHAR,
+    source_file    VARCHAR NOT NULL
+);
+
+-- Downcity's service_payment_payments as landed (optional source), kept as JSON rows.
+CREATE TABLE IF NOT EXISTS downcity_payments (
+    payment_id   VARCHAR NOT NULL PRIMARY KEY,
+    row_json     VARCHAR NOT NULL,
+    source_file  VARCHAR NOT NULL
+);
+
+-- Landed Downcity rows that could not be used, with the reason (never dropped silently).
+CREATE TABLE IF NOT EXISTS downcity_rejects (
+    source_file  VARCHAR NOT NULL,
+    source_row   BIGINT,
+    reason       VARCHAR NOT NULL,
+    detail       VARCHAR NOT NULL,
+    raw_json     VARCHAR,
+    rejected_at  TIMESTAMPTZ NOT NULL
+);
+
+-- Every distinct snapshot of a Stripe object ever seen (what Stripe said, verbatim JSON).
+CREATE TABLE IF NOT EXISTS stripe_objects (
+    id             VARCHAR NOT NULL,
+    type           VARCHAR NOT NULL,     -- Stripe's `object` (checkout.session, refund, ...)
+    created        BIGINT,
+    livemode       BOOLEAN,
+    snapshot_hash  VARCHAR NOT NULL,
+    json           VARCHAR NOT NULL,
+    source         VARCHAR NOT NULL,     -- event:<evt id> | fetch | list
+    first_seen_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (id, snapshot_hash)
+);
+
+-- Every Stripe event consumed (pulled or landed by the webhook), deduplicated by id.
+CREATE TABLE IF NOT EXISTS stripe_events (
+    event_id      VARCHAR NOT NULL PRIMARY KEY,
+    type          VARCHAR NOT NULL,
+    created       BIGINT NOT NULL,
+    object_id     VARCHAR,
+    livemode      BOOLEAN,
+    source        VARCHAR NOT NULL,      -- api | webhook
+    consumed_at   TIMESTAMPTZ NOT NULL
+);
+
+-- Sync cursors, written in the same transaction as the data they cover.
+CREATE TABLE IF NOT EXISTS stripe_sync_state (
+    name        VARCHAR NOT NULL PRIMARY KEY,
+    value       VARCHAR NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS reconciliation_exceptions (
+    reason            VARCHAR NOT NULL,
+    topup_id          VARCHAR,
+    stripe_object_id  VARCHAR NOT NULL,
+    user_id           VARCHAR,
+    detail            VARCHAR NOT NULL,
+    first_seen_at     TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (reason, stripe_object_id)
+);
+
+CREATE TABLE IF NOT EXISTS topups (
+    topup_id                  VARCHAR NOT NULL PRIMARY KEY,
+    user_id                   VARCHAR,
+    state                     VARCHAR NOT NULL,
+    amount_credits            BIGINT,
+    credited_credits          BIGINT NOT NULL,
+    reversed_credits          BIGINT NOT NULL,
+    stripe_checkout_session   VARCHAR,
+    stripe_payment_intent     VARCHAR,
+    stripe_charge             VARCHAR,
+    currency                  VARCHAR,
+    amount_minor              BIGINT,
+    downcity_status           VARCHAR,
+    created_at                TIMESTAMPTZ,
+    updated_at                TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS reconciliation_report (
+    topup_id          VARCHAR NOT NULL PRIMARY KEY,
+    user_id           VARCHAR,
+    downcity_status   VARCHAR,
+    downcity_amount   BIGINT,
+    stripe_state      VARCHAR,
+    stripe_amount     BIGINT,
+    ledger_credits    BIGINT NOT NULL,
+    ledger_state      VARCHAR NOT NULL,
+    verdict           VARCHAR NOT NULL,
+    detail            VARCHAR,
+    stale_pending     BOOLEAN NOT NULL,
+    user_balance      BIGINT,
+    built_at          TIMESTAMPTZ NOT NULL
+);
