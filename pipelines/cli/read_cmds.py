@@ -1,9 +1,153 @@
-"""CLI commands of this domain."""
+"""`city-usage summary`, `events` and `me`: the read surface on the command line.
+
+Ranges are half-open `[--from, --to)`: dates are days in CITY_USAGE_TIMEZONE (events also
+take ISO-8601 instants; no offset = UTC). Exit 0 on success, 2 on bad input, 1 when the
+warehouse is locked or missing or a query fails; every failure is one line on stderr.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
 import typer
+
+from usage_model.config import Settings
+from usage_model.read import BadRequest, api
+from usage_model.read.render import FORMATS, write
+from usage_model.warehouse import WarehouseLocked, WarehouseMissing
+
+From = Annotated[str | None, typer.Option("--from", help="first day (or instant), inclusive")]
+To = Annotated[str | None, typer.Option("--to", help="end day (or instant), exclusive")]
+City = Annotated[str | None, typer.Option("--city", help="only this city_id")]
+User = Annotated[str | None, typer.Option("--user", help="only this user_id")]
+Model = Annotated[str | None, typer.Option("--model", help="only this model_id")]
+Service = Annotated[str | None, typer.Option("--service", help="only this service")]
+Status = Annotated[str | None, typer.Option("--status", help="only this status")]
+Format = Annotated[str, typer.Option("--format", help="table | json | csv | parquet")]
+Out = Annotated[Path | None, typer.Option("--out", help="write here instead of stdout")]
+Explain = Annotated[bool, typer.Option("--explain", help="print the chosen source on stderr")]
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(message.splitlines()[0] if message else "failed", err=True)
+    raise typer.Exit(code)
+
+
+def _guarded(action: Callable[[], None]) -> None:
+    """Run a command body; turn every expected failure into one line and an exit code."""
+    try:
+        action()
+    except BadRequest as exc:
+        _fail(f"error: {exc}", 2)
+    except (WarehouseLocked, WarehouseMissing) as exc:
+        _fail(f"error: {exc}", 1)
+    except (duckdb.Error, OSError) as exc:
+        _fail(f"error: read failed: {type(exc).__name__}: {exc}", 1)
+
+
+def _check_output(fmt: str, out: Path | None) -> None:
+    if fmt not in FORMATS:
+        raise BadRequest(f"unknown --format {fmt!r}; valid: {', '.join(FORMATS)}")
+    if fmt == "parquet" and out is None:
+        raise BadRequest("--format parquet needs --out FILE")
+
+
+def summary_cmd(
+    by: Annotated[str | None, typer.Option(
+        "--by", help="comma-separated: model, city, user, service, status, provider "
+        "(default: Downcity's overview per city, service, status)")] = None,
+    start: From = None,
+    end: To = None,
+    city: City = None,
+    user: User = None,
+    model: Model = None,
+    service: Service = None,
+    status: Status = None,
+    granularity: Annotated[str, typer.Option(
+        "--granularity", help="day | week | month | total")] = "total",
+    measures: Annotated[str | None, typer.Option(
+        "--measures", help="comma-separated measures, or 'all' (adds latency percentiles)")
+    ] = None,
+    source: Annotated[str, typer.Option("--source", help="auto | events")] = "auto",
+    fmt: Format = "table",
+    out: Out = None,
+    explain: Explain = False,
+) -> None:
+    """Usage per group and period, from pre-aggregates whenever they are exact."""
+
+    def body() -> None:
+        _check_output(fmt, out)
+        settings = Settings.from_env()
+        chosen = api.plan(
+            by.split(",") if by is not None else None, start=start, end=end, city_id=city,
+            user_id=user, model_id=model, service=service, status=status,
+            granularity=granularity, measures=measures.split(",") if measures else None,
+            source=source, settings=settings,
+        )
+        if explain:
+            typer.echo(chosen.explain(), err=True)
+        table = api.run_plan(chosen, settings)
+        write(table, fmt, out, title=f"usage summary [{start or '…'}, {end or '…'})")
+
+    _guarded(body)
+
+
+def events_cmd(
+    start: From = None,
+    end: To = None,
+    city: City = None,
+    user: User = None,
+    model: Model = None,
+    service: Service = None,
+    status: Status = None,
+    limit: Annotated[int, typer.Option("--limit", help="rows per page")] = 100,
+    after: Annotated[str | None, typer.Option(
+        "--after", help="cursor printed by the previous page")] = None,
+    fmt: Format = "table",
+    out: Out = None,
+) -> None:
+    """Curated events in (occurred_at, event_id) order, a page at a time."""
+
+    def body() -> None:
+        _check_output(fmt, out)
+        table = api.events(start=start, end=end, city_id=city, user_id=user, model_id=model,
+                           service=service, status=status, limit=limit, after=after)
+        write(table, fmt, out, title="usage events")
+        cursor = api.next_cursor(table)
+        if cursor:
+            typer.echo(f"next page: --after {cursor}", err=True)
+
+    _guarded(body)
+
+
+def me_cmd(
+    city: Annotated[str, typer.Option("--city", help="your city_id")],
+    user: Annotated[str, typer.Option("--user", help="your user_id")],
+    start: From = None,
+    end: To = None,
+    fmt: Format = "table",
+    out: Out = None,
+    explain: Explain = False,
+) -> None:
+    """One user's own usage in one city, one row per day."""
+
+    def body() -> None:
+        _check_output(fmt, out)
+        settings = Settings.from_env()
+        chosen = api.me_plan(city, user, start=start, end=end, settings=settings)
+        if explain:
+            typer.echo(chosen.explain(), err=True)
+        table = api.me(city, user, start=start, end=end, settings=settings)
+        write(table, fmt, out, title=f"usage of {user} in {city}")
+
+    _guarded(body)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this domain's commands to the `city-usage` app."""
+    """Add `summary`, `events` and `me` to the `city-usage` app."""
+    app.command("summary")(summary_cmd)
+    app.command("events")(events_cmd)
+    app.command("me")(me_cmd)
