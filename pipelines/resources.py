@@ -1,18 +1,13 @@
-"""Resources shared by every domain. Configuration comes from the environment (EnvVar)."""
+"""Resources shared by every domain. Configuration comes from the environment."""
 
 from __future__ import annotations
 
-import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.resources import CityUsageSettings
 from usage_model.config import Settings
 
-
-class CityUsageSettings(dg.ConfigurableResource):
-    """Paths and rules from the environment (DESIGN.md 'Configuration')."""
-
-    def get(self) -> Settings:
-        return Settings.from_env()
+__all__ = ["CityUsageSettings", "build_resources"]
 
 
 def build_resources() -> dict[str, object]:

@@ -64,3 +64,13 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
         yield conn
     finally:
         conn.close()
+
+
+def fetch_one(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: object = None
+) -> tuple | None:
+    """The first row, with the result fully consumed (duckdb 2.x refuses new work on a
+    connection whose previous result is still open)."""
+    result = conn.execute(sql, params) if params is not None else conn.execute(sql)
+    rows = result.fetchall()
+    return rows[0] if rows else None

@@ -1,0 +1,149 @@
+"""Daily summaries and monthly rollups in DuckDB (stable table names from DESIGN.md).
+
+Each materialization replaces its partition window (delete the window, insert) and reports
+row counts, schema, a preview and the totals the UI plots. A blocking check compares every
+summary's totals with the curated events, so exports never read a summary that disagrees.
+"""
+
+
+from datetime import date
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets.metadata import OWNERS, table_metadata
+from assets.resources import CityUsageSettings
+from assets.usage import EVENTS
+from usage_model.usage import summaries
+from usage_model.warehouse import POOL, ensure_schema
+
+DAILY_DESCRIPTIONS = {
+    "usage_daily_by_model": "Calls, tokens, distinct users and cities, p50/p95 latency per "
+    "(day, model_id). A null model_id is its own group.",
+    "usage_daily_by_city": "Calls, tokens, distinct users, p50/p95 latency per (day, city_id).",
+    "usage_daily_by_user": "Calls and tokens per (day, city_id, user_id); null user_id = "
+    "anonymous calls.",
+    "usage_daily_by_service": "Downcity-style overview: calls per (day, city_id, service, "
+    "status).",
+}
+MONTHLY_DESCRIPTIONS = {
+    "usage_monthly_by_model": "Monthly rollup per model_id; distinct counts exact for the month.",
+    "usage_monthly_by_city": "Monthly rollup per city_id; distinct users exact for the month.",
+    "usage_monthly_by_user": "Monthly rollup per (city_id, user_id).",
+}
+
+DAILY_SPECS = {
+    name: dg.AssetSpec(
+        name, deps=[EVENTS], description=text, group_name="summaries",
+        kinds={"duckdb", "sql"}, owners=OWNERS,
+    )
+    for name, text in DAILY_DESCRIPTIONS.items()
+}
+MONTHLY_SPECS = {
+    name: dg.AssetSpec(
+        name, deps=[DAILY_SPECS[name.replace("monthly", "daily")]], description=text,
+        group_name="summaries", kinds={"duckdb", "sql"}, owners=OWNERS,
+    )
+    for name, text in MONTHLY_DESCRIPTIONS.items()
+}
+
+
+def _totals_check(name: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        "totals_match_events", asset=name, blocking=True,
+        description="Calls, error calls and token sums equal those of the curated events.",
+    )
+
+
+def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name="build_daily_summaries",
+        specs=list(DAILY_SPECS.values()),
+        check_specs=[_totals_check(name) for name in DAILY_SPECS],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=True,
+        pool=POOL,
+    )
+    def build_daily_summaries(
+        context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings
+    ):
+        cfg = settings.get()
+        days = [date.fromisoformat(key) for key in context.partition_keys]
+        tables = [k.path[-1] for k in context.selected_asset_keys]
+        with duckdb.get_connection() as conn:
+            conn.execute("SET TimeZone = 'UTC'")
+            ensure_schema(conn)
+            summaries.build_daily(conn, cfg, days, tables)
+            expected = summaries.event_totals(conn, cfg, days)
+            for table in tables:
+                got = summaries.table_totals(conn, table, days)
+                window = {"days": days}
+                where = "day IN (SELECT unnest($days::DATE[]))"
+                yield dg.MaterializeResult(
+                    asset_key=table,
+                    metadata=table_metadata(
+                        conn, table, where, window, order_by="calls DESC",
+                        extra={
+                            "calls": dg.MetadataValue.int(got.calls),
+                            "error_calls": dg.MetadataValue.int(got.error_calls),
+                            "error_rate": dg.MetadataValue.float(
+                                got.error_calls / got.calls if got.calls else 0.0
+                            ),
+                            "input_tokens": dg.MetadataValue.int(got.input_tokens),
+                            "output_tokens": dg.MetadataValue.int(got.output_tokens),
+                        },
+                    ),
+                )
+                yield dg.AssetCheckResult(
+                    asset_key=table, check_name="totals_match_events",
+                    passed=(got.calls, got.error_calls, got.input_tokens, got.output_tokens)
+                    == (expected.calls, expected.error_calls, expected.input_tokens,
+                        expected.output_tokens),
+                    metadata={"summary_calls": got.calls, "event_calls": expected.calls,
+                              "summary_input_tokens": got.input_tokens,
+                              "event_input_tokens": expected.input_tokens},
+                )
+
+    return build_daily_summaries
+
+
+def build_monthly_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name="build_monthly_summaries",
+        specs=list(MONTHLY_SPECS.values()),
+        check_specs=[
+            dg.AssetCheckSpec("calls_match_daily", asset=name,
+                              description="Monthly calls equal the sum of the month's daily calls.")
+            for name in MONTHLY_SPECS
+        ],
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=True,
+        pool=POOL,
+    )
+    def build_monthly_summaries(
+        context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings
+    ):
+        cfg = settings.get()
+        periods = [date.fromisoformat(key) for key in context.partition_keys]
+        tables = [k.path[-1] for k in context.selected_asset_keys]
+        with duckdb.get_connection() as conn:
+            conn.execute("SET TimeZone = 'UTC'")
+            ensure_schema(conn)
+            summaries.build_monthly(conn, cfg, periods, tables)
+            for table in tables:
+                monthly, daily = summaries.monthly_vs_daily_calls(conn, table, periods)
+                yield dg.MaterializeResult(
+                    asset_key=table,
+                    metadata=table_metadata(
+                        conn, table, "period IN (SELECT unnest($p::DATE[]))", {"p": periods},
+                        order_by="calls DESC", extra={"calls": dg.MetadataValue.int(monthly)},
+                    ),
+                )
+                yield dg.AssetCheckResult(
+                    asset_key=table, check_name="calls_match_daily", passed=monthly == daily,
+                    metadata={"monthly_calls": monthly, "daily_calls": daily},
+                )
+
+    return build_monthly_summaries

@@ -1,0 +1,166 @@
+"""usage_events and usage_quarantine: landed files to validated, deduplicated curated events.
+
+Thin: the rules live in `usage_model.usage`; this module states the Dagster shape (daily
+partitions, one run per backfill, the DuckDB writer pool) and reports metadata and checks.
+"""
+
+
+from datetime import date
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets.metadata import OWNERS
+from assets.resources import CityUsageSettings
+from usage_model.reporting import query_markdown
+from usage_model.usage import ingest
+from usage_model.usage.checks import (
+    event_quality,
+    quarantine_rate,
+)
+from usage_model.warehouse import POOL, ensure_schema
+
+LANDING = dg.AssetSpec(
+    "usage_landing",
+    description="Parquet files under landing/usage/ (native or Downcity export shape). "
+    "Written by cities' exporters, not by this pipeline.",
+    group_name="usage",
+    kinds={"parquet"},
+    owners=OWNERS,
+)
+
+EVENTS = dg.AssetSpec(
+    "usage_events",
+    deps=[LANDING],
+    description="Validated, deduplicated service-call events (Usage Event Model v1): curated "
+    "Parquet, one file per day (`curated/events/day=YYYY-MM-DD/`), replaced whole on rebuild.",
+    group_name="usage",
+    kinds={"parquet", "duckdb"},
+    owners=OWNERS,
+)
+QUARANTINE = dg.AssetSpec(
+    "usage_quarantine",
+    deps=[LANDING],
+    description="Every rejected row or file with its source file, row, event_id and reason "
+    "(DuckDB table usage_quarantine). Nothing landed is ever dropped.",
+    group_name="usage",
+    kinds={"duckdb"},
+    owners=OWNERS,
+)
+
+CHECKS = [
+    dg.AssetCheckSpec("event_id_unique", asset=EVENTS.key, blocking=True,
+                      description="No event_id appears twice in the built days."),
+    dg.AssetCheckSpec("no_negative_tokens", asset=EVENTS.key, blocking=True,
+                      description="Token counts and latency are never negative."),
+    dg.AssetCheckSpec("rows_conserved", asset=EVENTS.key, blocking=True,
+                      description="Rows read = accepted + identical duplicates + quarantined."),
+    dg.AssetCheckSpec("quarantine_rate_below_threshold", asset=QUARANTINE.key,
+                      description="Quarantined rows / rows read stays under "
+                      "CITY_USAGE_QUARANTINE_RATE_MAX (default 5%)."),
+]
+
+
+def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name="build_usage_events",
+        specs=[EVENTS, QUARANTINE],
+        check_specs=CHECKS,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=POOL,
+    )
+    def build_usage_events(
+        context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings
+    ):
+        cfg = settings.get()
+        days = [date.fromisoformat(key) for key in context.partition_keys]
+        with duckdb.get_connection() as conn:
+            conn.execute("SET TimeZone = 'UTC'")
+            ensure_schema(conn)
+            scan = ingest.scan_landing(conn, cfg)
+            for problem in scan.problems:
+                context.log.warning(problem)
+            build = ingest.build_days(conn, cfg, days)
+            quality = event_quality(conn, cfg, days)
+            rate = quarantine_rate(conn)
+            by_reason = query_markdown(
+                conn,
+                "SELECT reason, count(*) AS rows_or_files, "
+                "coalesce(sum(row_count), 0) AS rows_in_rejected_files "
+                "FROM usage_quarantine GROUP BY reason ORDER BY 2 DESC",
+            )
+        context.log.info(
+            f"days {days[0]}..{days[-1]}: {build.accepted} accepted, "
+            f"{build.identical_duplicates} identical duplicates, {build.conflicts} conflicts; "
+            f"scan: {len(scan.new_files)} new and {len(scan.changed_files)} changed files"
+        )
+        yield dg.MaterializeResult(
+            asset_key=EVENTS.key,
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(build.accepted),
+                "days": dg.MetadataValue.int(len(days)),
+                "files_read": dg.MetadataValue.int(build.files_read),
+                "rows_indexed": dg.MetadataValue.int(build.rows_indexed),
+                "accepted": dg.MetadataValue.int(build.accepted),
+                "identical_duplicates": dg.MetadataValue.int(build.identical_duplicates),
+                "duplicate_conflicts": dg.MetadataValue.int(build.conflicts),
+                "calls": dg.MetadataValue.int(quality.calls),
+                "error_calls": dg.MetadataValue.int(quality.error_calls),
+                "error_rate": dg.MetadataValue.float(quality.error_rate),
+                "input_tokens": dg.MetadataValue.int(quality.input_tokens),
+                "output_tokens": dg.MetadataValue.int(quality.output_tokens),
+                "record_errors": dg.MetadataValue.bool(cfg.record_errors),
+                "scan_new_files": dg.MetadataValue.int(len(scan.new_files)),
+                "scan_changed_files": dg.MetadataValue.int(len(scan.changed_files)),
+                "scan_removed_files": dg.MetadataValue.int(len(scan.removed_files)),
+                "scan_rows_read": dg.MetadataValue.int(scan.rows_read),
+                "scan_rows_quarantined": dg.MetadataValue.int(scan.rows_invalid),
+                "preview": dg.MetadataValue.md(quality.preview),
+            },
+        )
+        yield dg.MaterializeResult(
+            asset_key=QUARANTINE.key,
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(rate.quarantine_entries),
+                "rows_quarantined_total": dg.MetadataValue.int(rate.rows_quarantined),
+                "rows_read_total": dg.MetadataValue.int(rate.rows_read),
+                "quarantine_rate": dg.MetadataValue.float(rate.rate),
+                "problem_files": dg.MetadataValue.md(
+                    "\n".join(f"- {p}" for p in scan.problems) or "none in this run"
+                ),
+                "by_reason": dg.MetadataValue.md(by_reason),
+            },
+        )
+        yield dg.AssetCheckResult(
+            check_name="event_id_unique", asset_key=EVENTS.key,
+            passed=quality.duplicate_ids == 0,
+            metadata={"duplicate_ids": quality.duplicate_ids},
+        )
+        yield dg.AssetCheckResult(
+            check_name="no_negative_tokens", asset_key=EVENTS.key,
+            passed=quality.negative_rows == 0,
+            metadata={"negative_rows": quality.negative_rows},
+        )
+        conserved = (
+            build.rows_indexed
+            == build.accepted + build.identical_duplicates + build.conflicts
+            and scan.rows_read == scan.rows_valid + scan.rows_invalid
+            and quality.calls == build.accepted
+        )
+        yield dg.AssetCheckResult(
+            check_name="rows_conserved", asset_key=EVENTS.key, passed=conserved,
+            metadata={
+                "rows_indexed": build.rows_indexed, "accepted": build.accepted,
+                "identical_duplicates": build.identical_duplicates,
+                "conflicts": build.conflicts, "events_in_files": quality.calls,
+            },
+        )
+        yield dg.AssetCheckResult(
+            check_name="quarantine_rate_below_threshold", asset_key=QUARANTINE.key,
+            passed=rate.rate <= cfg.quarantine_rate_max,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rate": rate.rate, "threshold": cfg.quarantine_rate_max},
+        )
+
+    return build_usage_events

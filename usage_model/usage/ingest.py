@@ -1,0 +1,380 @@
+"""Landing to curated events: the manifest scan, then the build of a window of days.
+
+`scan_landing` reads each new or changed landed file once, records it in `usage_files`,
+quarantines its invalid rows and files, and indexes its valid rows in `usage_event_index`
+(event_id, day, file, row, content hash). `build_days` then rebuilds whole days: it reads only
+the files whose days overlap the window, deduplicates against the index (so copies in other
+files and other days count), writes one curated Parquet file per day (temporary name, then
+rename) and replaces the window's conflicts and load counts in DuckDB.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from usage_model.config import Settings
+from usage_model.usage.event_model import CURATED_SCHEMA
+from usage_model.usage.landing import LandedFile, fingerprint, list_landed_files
+from usage_model.usage.normalize import (
+    FileRejection,
+    PreparedFile,
+    normalize_params,
+    normalize_sql,
+    prepare,
+    raw_json_sql,
+    read_landed_file,
+)
+from usage_model.warehouse import fetch_one
+
+SQL_DIR = Path(__file__).parent / "sql"
+SCAN_INSERT_QUARANTINE = (SQL_DIR / "scan_insert_quarantine.sql").read_text()
+WINNERS_SQL = (SQL_DIR / "winners.sql").read_text()
+CLASSIFY_SQL = (SQL_DIR / "classify.sql").read_text()
+INSERT_CONFLICTS_SQL = (SQL_DIR / "insert_conflicts.sql").read_text()
+DAY_LOADS_SQL = (SQL_DIR / "day_loads.sql").read_text()
+CURATED_COLUMNS = ", ".join(f.name for f in CURATED_SCHEMA)
+_DUCKDB_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.float64(): "DOUBLE",
+    pa.date32(): "DATE",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
+}
+BUILD_ROWS_DDL = (
+    "CREATE OR REPLACE TEMP TABLE build_rows ("
+    + ", ".join(f"{f.name} {_DUCKDB_TYPES[f.type]}" for f in CURATED_SCHEMA)
+    + ", content_hash UBIGINT)"
+)
+
+
+@dataclass
+class ScanResult:
+    new_files: list[str] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+    removed_files: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_invalid: int = 0
+    problems: list[str] = field(default_factory=list)  # one line per rejected file
+    days_touched: set[date] = field(default_factory=set)
+
+
+@dataclass
+class BuildResult:
+    days: list[date]
+    files_read: int = 0
+    rows_indexed: int = 0
+    accepted: int = 0
+    identical_duplicates: int = 0
+    conflicts: int = 0
+    per_day: dict[date, int] = field(default_factory=dict)
+
+
+def day_path(settings: Settings, day: date) -> Path:
+    return settings.events_root / f"day={day.isoformat()}" / "part-0.parquet"
+
+
+def _future_limit(settings: Settings, now: datetime | None) -> datetime:
+    return (now or datetime.now(UTC)) + settings.future_skew
+
+
+def _forget_file(conn: duckdb.DuckDBPyConnection, path: str, result: ScanResult) -> int | None:
+    """Drop what an older version of a file contributed; its days must be rebuilt."""
+    row = fetch_one(
+        conn, "SELECT file_id, min_day, max_day FROM usage_files WHERE path = $p", {"p": path}
+    )
+    if row is None:
+        return None
+    file_id, min_day, max_day = row
+    if min_day is not None:
+        result.days_touched.update(
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT day FROM usage_event_index WHERE file_id = $f", {"f": file_id}
+            ).fetchall()
+        )
+    conn.execute("DELETE FROM usage_event_index WHERE file_id = $f", {"f": file_id})
+    conn.execute("DELETE FROM usage_quarantine WHERE source_file = $p", {"p": path})
+    conn.execute("DELETE FROM usage_files WHERE file_id = $f", {"f": file_id})
+    return file_id
+
+
+def _record_rejected_file(
+    conn: duckdb.DuckDBPyConnection,
+    landed: LandedFile,
+    file_id: int,
+    digest: str,
+    rejection: FileRejection,
+    result: ScanResult,
+) -> None:
+    detail = f"{landed.path}: {rejection.reason}: {rejection.detail}"
+    conn.execute(
+        "INSERT INTO usage_files VALUES ($id, $path, $size, $mtime, $fp, NULL, $status, $rows, "
+        "0, $rows, NULL, NULL, now())",
+        {
+            "id": file_id,
+            "path": landed.path,
+            "size": landed.size_bytes,
+            "mtime": landed.mtime_ns,
+            "fp": digest,
+            "status": rejection.reason,
+            "rows": rejection.row_count,
+        },
+    )
+    conn.execute(
+        "INSERT INTO usage_quarantine VALUES ($path, NULL, NULL, NULL, $reason, $detail, NULL, "
+        "$rows, now())",
+        {
+            "path": landed.path,
+            "reason": rejection.reason,
+            "detail": detail,
+            "rows": rejection.row_count,
+        },
+    )
+    result.problems.append(detail)
+    result.rows_read += rejection.row_count or 0
+    result.rows_invalid += rejection.row_count or 0
+
+
+def _load_file(landed: LandedFile) -> PreparedFile | FileRejection:
+    table = read_landed_file(landed.absolute)
+    if isinstance(table, FileRejection):
+        return table
+    return prepare(table)
+
+
+def _scan_file(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    landed: LandedFile,
+    file_id: int,
+    future_limit: datetime,
+    result: ScanResult,
+) -> None:
+    digest = fingerprint(landed.absolute)
+    prepared = _load_file(landed)
+    if isinstance(prepared, FileRejection):
+        _record_rejected_file(conn, landed, file_id, digest, prepared, result)
+        return
+    conn.register("typed_rows", prepared.typed)
+    conn.register("raw_rows", prepared.raw)
+    params = normalize_params(
+        prepared, source_file=landed.path, timezone=settings.timezone, future_limit=future_limit
+    )
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE scan_rows AS {normalize_sql(prepared)}", params)
+    conn.execute(
+        "INSERT INTO usage_event_index SELECT event_id, day, $f, source_row, content_hash "
+        "FROM scan_rows WHERE reason IS NULL",
+        {"f": file_id},
+    )
+    conn.execute("CREATE OR REPLACE TEMP VIEW raw_json_rows AS " + raw_json_sql(prepared))
+    conn.execute(SCAN_INSERT_QUARANTINE, {"source_file": landed.path})
+    rows, valid, min_day, max_day = fetch_one(
+        conn,
+        "SELECT count(*), count(*) FILTER (WHERE reason IS NULL), "
+        "min(day) FILTER (WHERE reason IS NULL), max(day) FILTER (WHERE reason IS NULL) "
+        "FROM scan_rows",
+    )
+    result.days_touched.update(
+        r[0]
+        for r in conn.execute("SELECT DISTINCT day FROM scan_rows WHERE reason IS NULL").fetchall()
+    )
+    conn.execute(
+        "INSERT INTO usage_files VALUES ($id, $path, $size, $mtime, $fp, $shape, 'ok', $rows, "
+        "$valid, $invalid, $min_day, $max_day, now())",
+        {
+            "id": file_id,
+            "path": landed.path,
+            "size": landed.size_bytes,
+            "mtime": landed.mtime_ns,
+            "fp": digest,
+            "shape": prepared.shape,
+            "rows": rows,
+            "valid": valid,
+            "invalid": rows - valid,
+            "min_day": min_day,
+            "max_day": max_day,
+        },
+    )
+    conn.execute("DROP VIEW raw_json_rows")
+    conn.execute("DROP TABLE scan_rows")
+    conn.unregister("typed_rows")
+    conn.unregister("raw_rows")
+    result.rows_read += rows
+    result.rows_valid += valid
+    result.rows_invalid += rows - valid
+
+
+def scan_landing(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, now: datetime | None = None
+) -> ScanResult:
+    """Bring the manifest up to date with the landing folder; one transaction per file."""
+    result = ScanResult()
+    future_limit = _future_limit(settings, now)
+    known = {
+        path: (size, mtime)
+        for path, size, mtime in conn.execute(
+            "SELECT path, size_bytes, mtime_ns FROM usage_files"
+        ).fetchall()
+    }
+    landed = list_landed_files(settings.usage_landing)
+    for path in sorted(set(known) - {f.path for f in landed}):
+        conn.begin()
+        _forget_file(conn, path, result)
+        conn.commit()
+        result.removed_files.append(path)
+    for file in landed:
+        if known.get(file.path) == (file.size_bytes, file.mtime_ns):
+            continue
+        conn.begin()
+        file_id = _forget_file(conn, file.path, result)
+        if file_id is None:
+            file_id = fetch_one(conn, "SELECT coalesce(max(file_id), 0) + 1 FROM usage_files")[0]
+            result.new_files.append(file.path)
+        else:
+            result.changed_files.append(file.path)
+        _scan_file(conn, settings, file, file_id, future_limit, result)
+        conn.commit()
+    return result
+
+
+def _collect_build_rows(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    days: list[date],
+    files: Iterable[tuple[int, str]],
+    future_limit: datetime,
+) -> int:
+    """Valid rows of the window from every file that touches it (index membership decides)."""
+    conn.execute(BUILD_ROWS_DDL)
+    read = 0
+    for file_id, path in files:
+        landed = settings.usage_landing / path
+        prepared = _load_file(LandedFile(path, landed, 0, 0, 0))
+        if isinstance(prepared, FileRejection):
+            continue  # changed since the scan; the next scan records it
+        read += 1
+        conn.register("typed_rows", prepared.typed)
+        params = normalize_params(
+            prepared, source_file=path, timezone=settings.timezone, future_limit=future_limit
+        )
+        params.update({"file_id": file_id, "days": days})
+        conn.execute(
+            f"INSERT INTO build_rows SELECT {CURATED_COLUMNS}, n.content_hash "
+            f"FROM ({normalize_sql(prepared)}) n "
+            "SEMI JOIN (SELECT source_row FROM usage_event_index "
+            "           WHERE file_id = $file_id AND day IN (SELECT unnest($days::DATE[]))) i "
+            "ON i.source_row = n.source_row",
+            params,
+        )
+        conn.unregister("typed_rows")
+    return read
+
+
+def _conflict_raw_rows(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """The landed JSON of conflicting rows, read again only from files that have some."""
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE conflict_raw "
+        "(source_file VARCHAR, source_row BIGINT, raw_json VARCHAR)"
+    )
+    paths = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT source_file FROM classified WHERE outcome = 'conflict'"
+        ).fetchall()
+    ]
+    for path in paths:
+        prepared = _load_file(LandedFile(path, settings.usage_landing / path, 0, 0, 0))
+        if isinstance(prepared, FileRejection):
+            continue
+        conn.register("raw_rows", prepared.raw)
+        conn.execute(
+            f"INSERT INTO conflict_raw SELECT $p, r.source_row, r.raw_json "
+            f"FROM ({raw_json_sql(prepared)}) r "
+            "SEMI JOIN (SELECT source_row FROM classified WHERE outcome = 'conflict' "
+            "           AND source_file = $p) c ON c.source_row = r.source_row",
+            {"p": path},
+        )
+        conn.unregister("raw_rows")
+
+
+def _write_day(conn: duckdb.DuckDBPyConnection, settings: Settings, day: date) -> int:
+    """Replace one day's curated file whole: temporary name, then rename."""
+    target = day_path(settings, day)
+    count = fetch_one(
+        conn, "SELECT count(*) FROM classified WHERE outcome = 'accepted' AND day = $d", {"d": day}
+    )[0]
+    if count == 0:
+        if target.parent.exists():
+            shutil.rmtree(target.parent)
+        return 0
+    staging = settings.curated / "_staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    temporary = staging / f"{day.isoformat()}-{uuid.uuid4().hex}.parquet"
+    conn.execute(
+        f"COPY (SELECT {CURATED_COLUMNS} FROM classified "
+        "      WHERE outcome = 'accepted' AND day = $d ORDER BY occurred_at, event_id) "
+        f"TO '{temporary.as_posix()}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+        {"d": day},
+    )
+    with temporary.open("rb") as handle:
+        os.fsync(handle.fileno())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(temporary, target)
+    return count
+
+
+def build_days(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    days: Iterable[date],
+    now: datetime | None = None,
+) -> BuildResult:
+    """Rebuild whole days of curated events; idempotent (the window is replaced)."""
+    days = sorted(set(days))
+    result = BuildResult(days=days)
+    if not days:
+        return result
+    files = conn.execute(
+        "SELECT file_id, path FROM usage_files WHERE status = 'ok' "
+        "AND min_day <= $last AND max_day >= $first ORDER BY path",
+        {"first": days[0], "last": days[-1]},
+    ).fetchall()
+    future_limit = _future_limit(settings, now)
+    result.files_read = _collect_build_rows(conn, settings, days, files, future_limit)
+    conn.execute(WINNERS_SQL)
+    conn.execute(CLASSIFY_SQL)
+    _conflict_raw_rows(conn, settings)
+    conn.begin()
+    for day in days:
+        result.per_day[day] = _write_day(conn, settings, day)
+    conn.execute(
+        "DELETE FROM usage_quarantine WHERE reason = 'duplicate_conflict' "
+        "AND day IN (SELECT unnest($days::DATE[]))",
+        {"days": days},
+    )
+    conn.execute(INSERT_CONFLICTS_SQL)
+    conn.execute(
+        "DELETE FROM usage_day_loads WHERE day IN (SELECT unnest($days::DATE[]))", {"days": days}
+    )
+    conn.execute(DAY_LOADS_SQL, {"days": days})
+    totals = fetch_one(
+        conn,
+        "SELECT count(*), count(*) FILTER (WHERE outcome = 'accepted'), "
+        "count(*) FILTER (WHERE outcome = 'identical'), "
+        "count(*) FILTER (WHERE outcome = 'conflict') FROM classified",
+    )
+    conn.commit()
+    (result.rows_indexed, result.accepted, result.identical_duplicates, result.conflicts) = totals
+    for name in ("build_rows", "winners", "classified", "conflict_raw"):
+        conn.execute(f"DROP TABLE IF EXISTS {name}")
+    return result

@@ -1,0 +1,202 @@
+"""Read one landed file into Usage Event Model v1 rows, each with its rejection reason.
+
+Two steps, so that every rule has one home:
+1. `read_landed_file` opens the Parquet file and checks its schema with pyarrow. A file that
+   cannot be read, lacks a required column or has a column that cannot be cast is rejected
+   whole (`unreadable_file`, `schema_mismatch`), with a one-line detail.
+2. `normalize` maps the file's shape (native or Downcity export) onto canonical columns and
+   runs `sql/validate.sql` in DuckDB, which assigns each row at most one reason, in the order
+   DESIGN.md rule 5 fixes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from usage_model.usage.event_model import TOKEN_COLUMNS
+
+SQL_DIR = Path(__file__).parent / "sql"
+VALIDATE_SQL = (SQL_DIR / "validate.sql").read_text()
+
+# ISO-8601 / RFC 3339 date-time; without an offset it is UTC (DESIGN rule 2). A date alone,
+# or any other layout, is a bad_timestamp even where DuckDB's cast would accept it.
+ISO_INSTANT = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?"
+TEXT_TIME = {
+    "occurred_at_expr": (
+        f"CASE WHEN regexp_full_match(occurred_at, '{ISO_INSTANT}') "
+        "THEN TRY_CAST(occurred_at AS TIMESTAMPTZ) END"
+    ),
+    "occurred_at_missing": "(occurred_at IS NULL OR occurred_at = '')",
+}
+TYPED_TIME = {"occurred_at_expr": "occurred_at", "occurred_at_missing": "(occurred_at IS NULL)"}
+# Downcity's export has no latency column: it is ended_at - started_at from metadata_json,
+# given either as epoch milliseconds or as ISO-8601 text, snake_case or camelCase keys.
+_META_KEY = (
+    "coalesce(json_extract_string(metadata_json, '$.{snake}'), "
+    "json_extract_string(metadata_json, '$.{camel}'))"
+)
+_META_MS = (
+    "coalesce(TRY_CAST({v} AS DOUBLE), epoch_ms(TRY_CAST({v} AS TIMESTAMPTZ)))"
+)
+DOWNCITY_LATENCY = (
+    "CASE WHEN json_valid(metadata_json) THEN "
+    + _META_MS.format(v=_META_KEY.format(snake="ended_at", camel="endedAt"))
+    + " - "
+    + _META_MS.format(v=_META_KEY.format(snake="started_at", camel="startedAt"))
+    + " END"
+)
+
+TEXT_COLUMNS = ("event_id", "city_id", "user_id", "service", "model_id", "provider", "status",
+                "error", "metadata_json")
+INTEGER_COLUMNS = (*TOKEN_COLUMNS, "cost_credits")
+ALIASES = {"city_id": "town_id", "model_id": "model"}
+ROW_COLUMN = "__source_row"
+
+
+@dataclass(frozen=True)
+class FileRejection:
+    reason: str  # unreadable_file | schema_mismatch
+    detail: str
+    row_count: int | None
+
+
+@dataclass(frozen=True)
+class PreparedFile:
+    """A readable file, its shape, and its columns already cast to canonical Arrow types."""
+
+    shape: str  # native | downcity
+    raw: pa.Table  # the file as read, plus ROW_COLUMN (for raw_json of rejected rows)
+    typed: pa.Table  # canonical names and types, plus ROW_COLUMN
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+            or pa.types.is_integer(t) or pa.types.is_null(t))
+
+
+def _cast_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    return column.cast(pa.string())
+
+
+def _cast_integer(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
+    t = column.type
+    if pa.types.is_integer(t) or pa.types.is_null(t):
+        return column.cast(pa.int64())
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        as_float = column.cast(pa.float64())
+        integral = pc.equal(as_float, pc.floor(as_float))
+        if pc.all(pc.fill_null(integral, True)).as_py():
+            return as_float.cast(pa.int64())
+        raise ValueError(f"column {name} has non-integral values")
+    raise ValueError(f"column {name} is {t}, not an integer")
+
+
+def _cast_timestamp(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Timestamps of any unit; tz-aware in any zone or naive (= UTC). Strings pass through."""
+    t = column.type
+    if pa.types.is_timestamp(t):
+        if t.tz is None:
+            column = column.cast(pa.timestamp(t.unit, tz="UTC"))
+        return column.cast(pa.timestamp("us", tz="UTC"), safe=False)
+    if _is_text(t) and not pa.types.is_integer(t):
+        return _cast_text(column)
+    raise ValueError(f"column {name} is {t}, not a timestamp or ISO-8601 text")
+
+
+def read_landed_file(path: Path) -> pa.Table | FileRejection:
+    try:
+        return pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for corrupt or non-Parquet files
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return FileRejection("unreadable_file", f"not a readable Parquet file ({first_line})", None)
+
+
+def prepare(table: pa.Table) -> PreparedFile | FileRejection:
+    """Check the schema and cast columns; a file-level problem rejects the whole file."""
+    names = set(table.column_names)
+    shape = "downcity" if "created_at" in names and "occurred_at" not in names else "native"
+    time_column = "created_at" if shape == "downcity" else "occurred_at"
+    source = {c: c for c in names}
+    for canonical, alias in ALIASES.items():
+        if canonical not in names and alias in names:
+            source[canonical] = alias  # the canonical column wins when both exist (rule 3)
+    required = ("event_id", time_column, "city_id", "status")
+    missing = [c for c in required if c not in source]
+    if missing:
+        return FileRejection(
+            "schema_mismatch", f"required column missing: {', '.join(missing)}", table.num_rows
+        )
+    rows = pa.array(range(table.num_rows), type=pa.int64())
+    typed: dict[str, pa.ChunkedArray | pa.Array] = {}
+    try:
+        for name in TEXT_COLUMNS:
+            if name in source:
+                column = table.column(source[name])
+                if not _is_text(column.type) and not pa.types.is_dictionary(column.type):
+                    raise ValueError(f"column {source[name]} is {column.type}, not text")
+                typed[name] = _cast_text(column)
+        for name in INTEGER_COLUMNS:
+            if name in source:
+                typed[name] = _cast_integer(name, table.column(name))
+        if "latency_ms" in source:
+            latency = table.column("latency_ms")
+            if not (pa.types.is_integer(latency.type) or pa.types.is_floating(latency.type)
+                    or pa.types.is_decimal(latency.type) or pa.types.is_null(latency.type)):
+                raise ValueError(f"column latency_ms is {latency.type}, not a number")
+            typed["latency_ms"] = latency.cast(pa.float64())
+        typed["occurred_at"] = _cast_timestamp(time_column, table.column(time_column))
+    except (ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        return FileRejection("schema_mismatch", str(exc).splitlines()[0], table.num_rows)
+    n = table.num_rows
+    for name in (*TEXT_COLUMNS, *INTEGER_COLUMNS):
+        typed.setdefault(name, pa.nulls(n, pa.int64() if name in INTEGER_COLUMNS else pa.string()))
+    typed.setdefault("latency_ms", pa.nulls(n, pa.float64()))
+    typed[ROW_COLUMN] = rows
+    return PreparedFile(
+        shape=shape,
+        raw=table.append_column(ROW_COLUMN, rows),
+        typed=pa.table(typed),
+    )
+
+
+def normalize_sql(prepared: PreparedFile) -> str:
+    """SQL over the registered Arrow table `typed_rows`: canonical rows with `day`,
+    `content_hash`, `reason` and `detail`. Parameters: tz, future_limit, source_file, time_column.
+    """
+    is_text_time = pa.types.is_string(prepared.typed.schema.field("occurred_at").type)
+    parts = dict(TEXT_TIME if is_text_time else TYPED_TIME)
+    parts["latency_expr"] = DOWNCITY_LATENCY if prepared.shape == "downcity" else "latency_ms"
+    sql = VALIDATE_SQL
+    for key, value in parts.items():
+        sql = sql.replace("{" + key + "}", value)
+    return sql
+
+
+def normalize_params(
+    prepared: PreparedFile, *, source_file: str, timezone: str, future_limit: datetime
+) -> dict[str, object]:
+    return {
+        "tz": timezone,
+        "future_limit": future_limit.timestamp(),
+        "source_file": source_file,
+        "time_column": "created_at" if prepared.shape == "downcity" else "occurred_at",
+    }
+
+
+def raw_json_sql(prepared: PreparedFile) -> str:
+    """SQL over the registered Arrow table `raw_rows`: each row as it landed, as JSON text."""
+    fields = [c for c in prepared.raw.column_names if c != ROW_COLUMN]
+    quoted = [c.replace('"', '""') for c in fields]
+    packed = ", ".join(f'"{q}" := "{q}"' for q in quoted) or "empty := NULL"
+    return (
+        f"SELECT {ROW_COLUMN} AS source_row, to_json(struct_pack({packed}))::VARCHAR AS raw_json "
+        "FROM raw_rows"
+    )

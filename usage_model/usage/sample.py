@@ -1,0 +1,114 @@
+"""Sample landing data: realistic service calls, with the mess real landings have.
+
+Per day: native Parquet parts under `dt=YYYY-MM-DD/`, a Downcity `service_usage_events` export
+for some of the calls, a retry file with identical duplicates and a few conflicting copies, and
+a few bad rows (missing city, unknown status, negative tokens, a non-ISO time). One day also
+gets a file that is not Parquet at all. Generation is SQL over `range()`, so it is fast and the
+same for the same seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SAMPLE_SQL = (Path(__file__).parent / "sql" / "sample_events.sql").read_text()
+
+
+@dataclass(frozen=True)
+class SampleSummary:
+    days: int
+    files: int
+    rows: int
+
+
+def generate_day(conn: duckdb.DuckDBPyConnection, day: date, n: int, seed: int,
+                 users: int = 300) -> pa.Table:
+    return conn.sql(
+        SAMPLE_SQL, params={"n": n, "seed": seed, "day": day.isoformat(), "users": users}
+    ).to_arrow_table()
+
+
+DOWNCITY_SQL = """
+SELECT event_id, city_id AS town_id, user_id, service, model_id, status,
+       json_object('startedAt', strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%gZ'),
+                   'endedAt', strftime(occurred_at + to_milliseconds(latency_ms::BIGINT),
+                                       '%Y-%m-%dT%H:%M:%S.%gZ'))::VARCHAR AS metadata_json,
+       strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') AS created_at
+FROM exported
+"""
+
+
+def _downcity_shape(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> pa.Table:
+    """Downcity's export: all text, `town_id`, `created_at` ISO text, latency in metadata."""
+    conn.register("exported", table)
+    shaped = conn.sql(DOWNCITY_SQL).to_arrow_table()
+    conn.unregister("exported")
+    return shaped
+
+
+def _bad_rows(table: pa.Table, day: date) -> pa.Table:
+    """Four rows that break a rule each (they must end in the quarantine, not vanish)."""
+    bad = table.slice(0, 4).to_pylist()
+    tag = day.strftime("%Y%m%d")
+    bad[0].update(event_id=f"bad-{tag}-0", city_id=None)
+    bad[1].update(event_id=f"bad-{tag}-1", status="ok")
+    bad[2].update(event_id=f"bad-{tag}-2", input_tokens=-12)
+    bad[3].update(event_id=None)
+    return pa.Table.from_pylist(bad, schema=table.schema)
+
+
+def write_sample_landing(
+    landing_usage: Path,
+    *,
+    days: int = 14,
+    events_per_day: int = 4000,
+    seed: int = 7,
+    end: date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SampleSummary:
+    """Write `days` days ending at `end` (default: yesterday) under `landing_usage`."""
+    end = end or (date.today() - timedelta(days=1))
+    conn = duckdb.connect()
+    conn.execute("SET TimeZone = 'UTC'")
+    files = rows = 0
+    for offset in range(days):
+        day = end - timedelta(days=days - 1 - offset)
+        table = generate_day(conn, day, events_per_day, seed)
+        folder = landing_usage / f"dt={day.isoformat()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        cut = int(table.num_rows * 0.85)
+        native, exported = table.slice(0, cut), table.slice(cut)
+        half = native.num_rows // 2
+        parts = {
+            folder / "part-000.parquet": native.slice(0, half),
+            folder / "part-001.parquet": pa.concat_tables([native.slice(half),
+                                                           _bad_rows(native, day)]),
+            landing_usage / "downcity" / f"service_usage_events-{day.isoformat()}.parquet":
+                _downcity_shape(conn, exported),
+        }
+        # Retries: 1% identical copies, plus two copies whose tokens differ (conflicts).
+        retry = native.slice(0, max(1, native.num_rows // 100))
+        conflict = native.slice(retry.num_rows, 2).set_column(
+            native.schema.get_field_index("input_tokens"), "input_tokens",
+            pa.array([999_999, 999_998][: min(2, native.num_rows)], pa.int64()),
+        )
+        parts[folder / "retry-000.parquet"] = pa.concat_tables([retry, conflict])
+        for path, part in parts.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(part, path)
+            files += 1
+            rows += part.num_rows
+        if offset == days // 2:
+            (folder / "broken.parquet").write_bytes(b"PAR1 this upload was cut short")
+            files += 1
+        if progress:
+            progress(1)
+    conn.close()
+    return SampleSummary(days=days, files=files, rows=rows)

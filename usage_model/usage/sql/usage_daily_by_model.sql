@@ -1,0 +1,9 @@
+INSERT INTO usage_daily_by_model
+SELECT day, model_id,
+       count(*), count(*) FILTER (WHERE status = 'success'), count(*) FILTER (WHERE status = 'error'),
+       sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(reasoning_tokens),
+       coalesce(sum(cost_credits), 0),
+       count(DISTINCT user_id), count(DISTINCT city_id),
+       quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95)
+FROM summary_events
+GROUP BY day, model_id
