@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from usage_model.exports.batch import Batch, from_ipc, to_ipc
+from usage_model.warehouse import fetch_one
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, NULL, ?)
 
 
 def latest(conn: duckdb.DuckDBPyConnection, export: str, period: str) -> LedgerRow | None:
-    row = conn.execute(LATEST_SQL, [export, period]).fetchone()
+    row = fetch_one(conn, LATEST_SQL, [export, period])
     return LedgerRow(*row) if row else None
 
 

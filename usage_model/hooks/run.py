@@ -24,6 +24,7 @@ from usage_model.hooks.protocol import (
     to_table,
 )
 from usage_model.hooks.usage import usage_at_grain
+from usage_model.warehouse import fetch_one
 
 
 @dataclass(frozen=True)
@@ -112,11 +113,6 @@ CHARGE_CHECKS_SQL = {
 def charge_problems(conn: duckdb.DuckDBPyConnection, period: Period) -> dict[str, int]:
     """Counts of rule-breaking charges for the period (all zero when the charges are sound)."""
     return {
-        name: conn.execute(sql, {"period": period.start}).fetchone()[0]
+        name: fetch_one(conn, sql, {"period": period.start} if "$period" in sql else None)[0]
         for name, sql in CHARGE_CHECKS_SQL.items()
-        if "$period" in sql
-    } | {
-        name: conn.execute(sql).fetchone()[0]
-        for name, sql in CHARGE_CHECKS_SQL.items()
-        if "$period" not in sql
     }

@@ -1,0 +1,227 @@
+"""Hooks and billing exports as Dagster assets, built from the validated city-usage.yaml.
+
+- `charges` (pricing hook) and `entitlement_status` (entitlement hook), per period, with
+  blocking checks: an unsound charge table never reaches an export or the balance.
+- `charge_debits` (only with `apply_to_balance: true`): charges debited into balance_ledger.
+- one `export_<name>` asset per configured sink, depending on its source asset, so it shows
+  in the lineage and Dagster skips it when a blocking check on its input fails.
+Thin: the rules live in `usage_model.hooks` and `usage_model.exports`. (No `from __future__
+import annotations`: Dagster reads the `context` annotation of these nested functions.)
+"""
+
+
+from collections.abc import Mapping
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from dagster_duckdb import DuckDBResource
+
+from assets.metadata import OWNERS, table_metadata
+from assets.resources import CityUsageSettings
+from usage_model.exports.factory import make_sink
+from usage_model.exports.runner import run_export
+from usage_model.exports.sinks import DeliveryFailed
+from usage_model.hooks.config import CityUsageConfig, ExportConfig, HookConfig
+from usage_model.hooks.protocol import HookResultError, Period
+from usage_model.hooks.run import build_charges, build_entitlements, charge_problems
+from usage_model.warehouse import POOL, ensure_schema
+
+EVENTS_KEY = dg.AssetKey("usage_events")
+SINK_KINDS = {
+    "files": None,  # the file format names the kind
+    "webhook": "webhook",
+    "stripe_meter_events": "stripe",
+    "python": "python",
+}
+CHARGE_CHECKS = {
+    "null_amount_without_reason": "Every charge without an amount says why (reason).",
+    "duplicate_refs": "Charge refs are unique: each is debited and billed at most once.",
+    "negative_amounts": "No charge is negative (credits go through funding, not pricing).",
+}
+
+
+def _charges_asset(pricing: HookConfig, partitions: dg.PartitionsDefinition
+                   ) -> dg.AssetsDefinition:
+    specs = [
+        dg.AssetCheckSpec(f"charges_{name}", asset="charges", blocking=True, description=text)
+        for name, text in CHARGE_CHECKS.items()
+    ]
+
+    @dg.asset(
+        name="charges",
+        deps=[EVENTS_KEY],
+        partitions_def=partitions,
+        check_specs=specs,
+        pool=POOL,
+        group_name="billing",
+        kinds={"duckdb", "python"},
+        owners=OWNERS,
+        description=f"Charges from the pricing hook `{pricing.hook_name}` per {pricing.period}: "
+        "user_id, city_id, period, amount_credits (integer credits; null with a reason when "
+        "usage cannot be priced), description, ref.",
+    )
+    def charges(context: AssetExecutionContext, duckdb: DuckDBResource,
+                settings: CityUsageSettings):
+        cfg = settings.get()
+        period = Period.from_key(pricing.period, context.partition_key)
+        with duckdb.get_connection() as conn:
+            ensure_schema(conn)
+            try:
+                run = build_charges(conn, pricing, period, cfg.events_root,
+                                    record_errors=cfg.record_errors)
+            except HookResultError as exc:
+                raise dg.Failure(description=str(exc)) from None
+            amounts = [a for a in run.table.column("amount_credits").to_pylist() if a is not None]
+            meta = table_metadata(
+                conn, "charges", "period = $p", {"p": period.start}, order_by="ref",
+                extra={
+                    "total_credits": dg.MetadataValue.int(sum(amounts)),
+                    "unpriced_lines": dg.MetadataValue.int(run.table.num_rows - len(amounts)),
+                    "usage_groups": dg.MetadataValue.int(run.usage_rows),
+                    "grain": ", ".join(run.grain),
+                },
+            )
+            problems = charge_problems(conn, period)
+        yield dg.MaterializeResult(metadata=meta)
+        for name, count in problems.items():
+            yield dg.AssetCheckResult(check_name=f"charges_{name}", asset_key="charges",
+                                      passed=count == 0, metadata={"offending": count})
+
+    return charges
+
+
+def _entitlements_asset(hook: HookConfig, partitions: dg.PartitionsDefinition
+                        ) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="entitlement_status",
+        deps=[EVENTS_KEY],
+        partitions_def=partitions,
+        check_specs=[dg.AssetCheckSpec(
+            "entitlement_arithmetic", asset="entitlement_status", blocking=True,
+            description="remaining = max(0, included - used), overage = max(0, used - included).",
+        )],
+        pool=POOL,
+        group_name="billing",
+        kinds={"duckdb", "python"},
+        owners=OWNERS,
+        description=f"Plan limits from the entitlement hook `{hook.hook_name}` per "
+        f"{hook.period}: included, used, remaining, overage, over_limit per user or city.",
+    )
+    def entitlement_status(context: AssetExecutionContext, duckdb: DuckDBResource,
+                           settings: CityUsageSettings):
+        cfg = settings.get()
+        period = Period.from_key(hook.period, context.partition_key)
+        with duckdb.get_connection() as conn:
+            ensure_schema(conn)
+            try:
+                run = build_entitlements(conn, hook, period, cfg.events_root,
+                                         record_errors=cfg.record_errors)
+            except HookResultError as exc:
+                raise dg.Failure(description=str(exc)) from None
+            over = sum(run.table.column("over_limit").to_pylist())
+            meta = table_metadata(
+                conn, "entitlement_status", "period = $p", {"p": period.start},
+                order_by="scope, subject_id",
+                extra={"over_limit": dg.MetadataValue.int(over)},
+            )
+        bad = [
+            r for r in run.table.to_pylist()
+            if r["remaining"] != max(0, r["included"] - r["used"])
+            or r["overage"] != max(0, r["used"] - r["included"])
+        ]
+        yield dg.MaterializeResult(metadata=meta)
+        yield dg.AssetCheckResult(check_name="entitlement_arithmetic",
+                                  asset_key="entitlement_status", passed=not bad,
+                                  metadata={"offending": len(bad)})
+
+    return entitlement_status
+
+
+def _charge_debits_asset(pricing: HookConfig, partitions: dg.PartitionsDefinition
+                         ) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="charge_debits",
+        deps=["charges"],
+        partitions_def=partitions,
+        pool=POOL,
+        group_name="billing",
+        kinds={"duckdb"},
+        owners=OWNERS,
+        description="Charges debited into balance_ledger (kind=charge, negative amount), once "
+        "per charge ref; a changed charge is settled by one adjustment entry.",
+    )
+    def charge_debits(context: AssetExecutionContext, duckdb: DuckDBResource):
+        from usage_model.hooks.balance import debit_charges
+
+        period = Period.from_key(pricing.period, context.partition_key)
+        with duckdb.get_connection() as conn:
+            ensure_schema(conn)
+            result = debit_charges(conn, period)
+        return dg.MaterializeResult(metadata={
+            "entries_appended": dg.MetadataValue.int(result.appended),
+            "debited_credits": dg.MetadataValue.int(result.debited_credits),
+            "skipped_unpriced": dg.MetadataValue.int(result.skipped_unpriced),
+        })
+
+    return charge_debits
+
+
+def _export_asset(export: ExportConfig, partitions: dg.PartitionsDefinition
+                  ) -> dg.AssetsDefinition:
+    kind = SINK_KINDS[export.sink] or export.options["format"]
+
+    @dg.asset(
+        name=f"export_{export.name}",
+        deps=[dg.AssetKey(export.source)],
+        partitions_def=partitions,
+        pool=POOL,
+        group_name="exports",
+        kinds={kind, "duckdb"},
+        owners=OWNERS,
+        tags={"city_usage/sink": export.sink},
+        description=f"Export `{export.name}`: {export.source} per {export.period} to the "
+        f"{export.sink} sink. Each change makes a new version, delivered once "
+        "(see export_ledger).",
+    )
+    def export_asset(context: AssetExecutionContext, duckdb: DuckDBResource,
+                     settings: CityUsageSettings) -> dg.MaterializeResult:
+        cfg = settings.get()
+        period = Period.from_key(export.period, context.partition_key)
+        with duckdb.get_connection() as conn:
+            ensure_schema(conn)
+            setup = make_sink(export, cfg, conn)
+            if setup.sink is None:
+                context.log.warning(f"export {export.name}: {setup.reason}")
+                return dg.MaterializeResult(metadata={"status": "not_configured",
+                                                      "reason": setup.reason or ""})
+            try:
+                outcome = run_export(conn, export, period, setup.sink, diff=setup.diff)
+            except DeliveryFailed as exc:
+                raise dg.Failure(description=str(exc)) from None
+        return dg.MaterializeResult(metadata={
+            "status": outcome.status,
+            "versions_delivered": ", ".join(map(str, outcome.versions_delivered)) or "none",
+            "resent_pending": ", ".join(map(str, outcome.resent_pending)) or "none",
+            "rows_delivered": dg.MetadataValue.int(outcome.rows_delivered),
+            "source_rows": dg.MetadataValue.int(outcome.source_rows),
+            "content_sha256": outcome.content_sha256,
+            "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in outcome.notes) or "-"),
+        })
+
+    return export_asset
+
+
+def build_export_assets(
+    config: CityUsageConfig, partitions: Mapping[str, dg.PartitionsDefinition]
+) -> list[dg.AssetsDefinition]:
+    """All hook and export assets for a validated config; `partitions` by period name."""
+    out: list[dg.AssetsDefinition] = []
+    if config.pricing is not None:
+        out.append(_charges_asset(config.pricing, partitions[config.pricing.period]))
+        if config.pricing.apply_to_balance:
+            out.append(_charge_debits_asset(config.pricing, partitions[config.pricing.period]))
+    if config.entitlements is not None:
+        out.append(_entitlements_asset(config.entitlements,
+                                       partitions[config.entitlements.period]))
+    out.extend(_export_asset(e, partitions[e.period]) for e in config.exports.values())
+    return out

@@ -1,0 +1,39 @@
+"""Build the sink for a configured export, from the environment at run time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from usage_model.config import Settings
+from usage_model.exports.runner import DiffBuilder
+from usage_model.exports.sinks import Sink
+from usage_model.exports.sinks.files import FilesSink
+from usage_model.exports.sinks.python_hook import PythonSink
+from usage_model.exports.sinks.webhook import WebhookSink
+from usage_model.hooks.config import ExportConfig
+
+
+@dataclass(frozen=True)
+class SinkSetup:
+    sink: Sink | None             # None: not configured (e.g. no Stripe key); nothing is sent
+    diff: DiffBuilder | None = None
+    reason: str | None = None
+
+
+def make_sink(export: ExportConfig, settings: Settings, conn: duckdb.DuckDBPyConnection
+              ) -> SinkSetup:
+    opts = export.options
+    if export.sink == "files":
+        return SinkSetup(FilesSink(settings.exports, opts["format"]))
+    if export.sink == "webhook":
+        return SinkSetup(WebhookSink(opts["url"], opts["secret_env"], timeout_s=opts["timeout_s"],
+                                     max_attempts=opts["max_attempts"]))
+    if export.sink == "python":
+        return SinkSetup(PythonSink(opts["hook"], opts["hook_ref"]))
+    if export.sink == "stripe_meter_events":
+        from usage_model.exports.sinks import stripe_meter
+
+        return stripe_meter.setup(export, settings, conn)
+    raise ValueError(f"unknown sink {export.sink!r}")
