@@ -1,8 +1,8 @@
 """The read surface: `summary`, `events` and `me` over the warehouse and the curated events.
 
 Every answer is a `pyarrow.Table` (convert with `polars.from_arrow(table)`, no copy). The
-warehouse is opened read-only and only for the time of one query, so a reader never blocks or
-breaks a materialization; a locked or missing warehouse raises `WarehouseLocked` /
+warehouse is attached read-only for the time of one query (`engine`), so a reader never
+blocks or breaks a materialization; a locked or missing warehouse raises `WarehouseLocked` /
 `WarehouseMissing` with a one-line message. Summaries that must come from events do not touch
 the warehouse at all.
 """
@@ -13,12 +13,12 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from usage_model.config import Settings
 from usage_model.read import sql
 from usage_model.read.cursor import decode_cursor, encode_cursor
+from usage_model.read.engine import engine, warehouse_reader
 from usage_model.read.planner import SOURCES, Plan, plan_summary
 from usage_model.read.request import (
     ADDITIVE_MEASURES,
@@ -29,7 +29,6 @@ from usage_model.read.request import (
     parse_instant,
 )
 from usage_model.usage.event_model import CURATED_SCHEMA
-from usage_model.warehouse import connect
 
 NEXT_CURSOR_KEY = b"next_cursor"
 SOURCE_KEY = b"source"
@@ -56,12 +55,6 @@ def curated_day_files(
         if (first is None or day >= first) and (last is None or day <= last) and part.is_file():
             found.append((day, part))
     return sorted(found)
-
-
-def _memory_connection() -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect()
-    conn.execute("SET TimeZone = 'UTC'")
-    return conn
 
 
 def plan(
@@ -105,8 +98,7 @@ def run_plan(chosen: Plan, settings: Settings | None = None) -> pa.Table:
     if chosen.from_events:
         last = req.end - timedelta(days=1) if req.end else None
         files = [str(p) for _, p in curated_day_files(settings, req.start, last)]
-        conn = _memory_connection()
-        try:
+        with engine() as conn:
             if files:
                 query = sql.summary_sql(chosen)
                 params["files"] = files
@@ -114,10 +106,8 @@ def run_plan(chosen: Plan, settings: Settings | None = None) -> pa.Table:
                 conn.register(_EMPTY_EVENTS, CURATED_SCHEMA.empty_table())
                 query = sql.summary_sql(chosen, events_source=_EMPTY_EVENTS)
             table = conn.sql(query, params=params).to_arrow_table()
-        finally:
-            conn.close()
     else:
-        with connect(settings.warehouse, read_only=True) as conn:
+        with warehouse_reader(settings.warehouse) as conn:
             table = conn.sql(sql.summary_sql(chosen), params=params).to_arrow_table()
     return table.replace_schema_metadata({SOURCE_KEY: ",".join(chosen.sources).encode()})
 
@@ -232,8 +222,7 @@ def events(
                                       ("after_e", after_e)) if v is not None})
     pages: list[pa.Table] = []
     got = 0
-    conn = _memory_connection()
-    try:
+    with engine() as conn:
         for batch in _day_batches(files):
             params.update(files=[str(p) for p in batch], limit=limit - got)
             page = conn.sql(query, params=params).to_arrow_table()
@@ -241,8 +230,6 @@ def events(
             got += page.num_rows
             if got >= limit:
                 break
-    finally:
-        conn.close()
     table = pa.concat_tables(pages) if pages else CURATED_SCHEMA.empty_table()
     cursor = b""
     if table.num_rows >= limit:

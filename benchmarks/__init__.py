@@ -1,0 +1,1 @@
+"""Benchmarks with figures (not timed tests)."""
