@@ -31,4 +31,4 @@ def read_source(conn: duckdb.DuckDBPyConnection, source: str, period: Period) ->
     params = {"start": period.start, "end": period.end}
     if "$end" not in sql:
         params.pop("end")
-    return conn.execute(sql, params).to_arrow_table()
+    return conn.sql(sql, params=params).to_arrow_table()

@@ -63,7 +63,7 @@ def usage_at_grain(
     )
     with duckdb.connect() as conn:
         conn.execute("SET TimeZone = 'UTC'")
-        table = conn.execute(
-            sql, {"files": files, "start": period.start, "end": period.end}
+        table = conn.sql(
+            sql, params={"files": files, "start": period.start, "end": period.end}
         ).to_arrow_table()
     return table.cast(schema)

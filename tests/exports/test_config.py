@@ -1,0 +1,142 @@
+"""city-usage.yaml validation: every rejection is one line naming the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from usage_model.hooks.config import ConfigError, load_config
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _load(tmp_path: Path, text: str):
+    path = tmp_path / "city-usage.yaml"
+    path.write_text(text)
+    return load_config(path)
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, text)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{tmp_path / 'city-usage.yaml'}: ")
+    return message
+
+
+def test_absent_file_means_no_hooks_and_no_exports(tmp_path: Path) -> None:
+    assert load_config(tmp_path / "missing.yaml") is None
+
+
+def test_example_config_loads() -> None:
+    config = load_config(EXAMPLES / "city-usage.example.yaml")
+    assert set(config.exports) == {"daily_usage_files", "monthly_charges_webhook",
+                                   "tokens_meter", "billing_sync"}
+    assert config.pricing.hook_name == "per_model" and config.pricing.period == "month"
+    meter = config.exports["tokens_meter"].options
+    assert meter["customer_map"] == {"u_alice": "cus_Alice0001", "u_bob": "cus_Bob00002"}
+    assert config.exports["monthly_charges_webhook"].options["timeout_s"] == 10.0
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [
+        ("prcing: {hook: per_call}\n", ": prcing: ", "unknown key"),
+        ("exports: {a: {sink: files, source: usage_daily_by_user, colour: red}}\n",
+         ": exports.a.colour: ", "unknown key"),
+        ("exports: {a: {sink: ftp, source: usage_daily_by_user}}\n", ": exports.a.sink: ",
+         "expected one of"),
+        ("exports: {a: {source: usage_daily_by_user}}\n", ": exports.a.sink: ", "required"),
+        ("exports: {a: {sink: files, source: events}}\n", ": exports.a.source: ",
+         "expected one of"),
+        ("exports: {a: {sink: files, source: usage_daily_by_user, period: week}}\n",
+         ": exports.a.period: ", "expected one of"),
+        ("exports: {a: {sink: webhook, source: usage_daily_by_user, url: 'http://x/h',"
+         " secret_env: S, timeout_s: soon}}\n", ": exports.a.timeout_s: ", "expected a number"),
+        ("exports: {a: {sink: webhook, source: usage_daily_by_user, url: 'ftp://x',"
+         " secret_env: S}}\n", ": exports.a.url: ", "http(s) URL"),
+        ("exports: {a: {sink: webhook, source: usage_daily_by_user, url: 'http://x/h',"
+         " secret_env: 'sk live'}}\n", ": exports.a.secret_env: ", "NAME of an environment"),
+        ("exports: {a: {sink: webhook, source: usage_daily_by_user, url: 'http://x/h',"
+         " secret_env: S, max_attempts: 0}}\n", ": exports.a.max_attempts: ", "integer >= 1"),
+        ("exports: {a: {sink: python, source: usage_daily_by_city, hook: 'no_such_pkg.m:f'}}\n",
+         ": exports.a.hook: ", "cannot import 'no_such_pkg.m'"),
+        ("exports: {a: {sink: python, source: usage_daily_by_city, hook: 'json:nope'}}\n",
+         ": exports.a.hook: ", "no callable 'nope'"),
+        ("exports: {a: {sink: files, source: charges}}\n", ": exports.a.source: ",
+         "needs a 'pricing' section"),
+        ("pricing: {hook: per_call, params: {credits_per_call: 5}}\n"
+         "exports: {a: {sink: files, source: charges, period: day}}\n",
+         ": exports.a.period: ", "built per month"),
+        ("exports: {a-b: {sink: files, source: usage_daily_by_user}}\n", ": exports.a-b: ",
+         "letters, digits"),
+        ("exports: {a: {sink: stripe_meter_events, source: usage_daily_by_model,"
+         " event_name: e, value: calls, customer_map: c.csv}}\n", ": exports.a.source: ",
+         "per-user source"),
+        ("exports: {a: {sink: stripe_meter_events, source: usage_daily_by_user,"
+         " event_name: e, value: p95_latency_ms, customer_map: c.csv}}\n",
+         ": exports.a.value: ", "integer measure"),
+        ("exports: {a: {sink: stripe_meter_events, source: usage_daily_by_user,"
+         " event_name: e, value: calls, customer_map: nowhere.csv}}\n",
+         ": exports.a.customer_map: ", "file not found"),
+        ("pricing: {hook: per_cal}\n", ": pricing.hook: ", "unknown built-in 'per_cal'"),
+        ("pricing: {hook: per_call, params: {credits_per_call: -1}}\n",
+         ": pricing.params.credits_per_call: ", "integer >= 0"),
+        ("pricing: {hook: per_call, params: {credits_per_call: 1, colour: red}}\n",
+         ": pricing.params.colour: ", "unknown key"),
+        ("pricing: {hook: per_call, params: {credits_per_call: 1}, apply_to_balance: yes please}\n",
+         ": pricing.apply_to_balance: ", "true or false"),
+        ("pricing: {hook: included_overage, params: {included: 10, overage_credits: 0.1}}\n",
+         ": pricing.params.overage_credits: ", "quoted text"),
+        ("pricing: {hook: 'json:nope'}\n", ": pricing.hook: ", "no callable"),
+        ("entitlements: {hook: plan_limits, params: {included: 10, limit: 5}}\n",
+         ": entitlements.params.limit: ", "below included"),
+        ("entitlements: {hook: plan_limits, params: {included: 10, overrides: {u1: {max: 3}}}}\n",
+         ": entitlements.params.overrides.u1.max: ", "unknown key"),
+        ("exports: [a, b]\n", ": exports: ", "expected a mapping"),
+        ("exports: {a: {sink: files\n", ": line ", "not valid YAML"),
+    ],
+)
+def test_each_rejection_is_one_line_naming_file_and_key(
+    tmp_path: Path, text: str, key: str, words: str
+) -> None:
+    message = _error(tmp_path, text)
+    assert key in message
+    assert words in message
+
+
+def test_price_csv_problems_name_the_csv_and_line(tmp_path: Path) -> None:
+    (tmp_path / "prices.csv").write_text(
+        "model_id,effective_from,input_per_million,output_per_million\n"
+        "m1,2026-01-01,1.0,2.0\nm1,January,1.0,2.0\n"
+    )
+    message = _error(tmp_path, "pricing: {hook: per_model, params: {prices: prices.csv}}\n")
+    assert ": pricing.params.prices: " in message and "prices.csv: line 3:" in message
+
+    (tmp_path / "prices.csv").write_text(
+        "model_id,effective_from,input_per_million,output_per_million,reasoning_per_million\n"
+    )
+    message = _error(tmp_path, "pricing: {hook: per_model, params: {prices: prices.csv}}\n")
+    assert "unknown column(s) reasoning_per_million" in message
+
+
+def test_customer_map_bad_row_names_the_csv_line(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text("user_id,stripe_customer_id\nu1,cus_1\nu2,acct_2\n")
+    with pytest.raises(ConfigError, match=r"c\.csv: line 3: expected user_id and a cus_"):
+        _load(tmp_path, "exports: {a: {sink: stripe_meter_events, source: usage_daily_by_user,"
+                        " event_name: e, value: calls, customer_map: c.csv}}\n")
+
+
+def test_definitions_load_stops_on_an_invalid_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines import exports_defs
+
+    path = tmp_path / "city-usage.yaml"
+    monkeypatch.setenv("CITY_USAGE_CONFIG", str(path))
+    assert exports_defs.definitions().assets is None or not list(exports_defs.definitions().assets)
+    path.write_text("exports: {a: {sink: files, source: usage_daily_by_user, format: xls}}\n")
+    with pytest.raises(ConfigError, match=r"exports\.a\.format: expected one of"):
+        exports_defs.definitions()
