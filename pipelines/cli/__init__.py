@@ -1,7 +1,14 @@
-"""The `city-usage` command. Each domain registers its commands from its own module."""
+"""The `city-usage` command. Each domain registers its commands from its own module.
+
+Every failure is one line on stderr: exit 2 for bad input (unknown option, bad date),
+1 for a runtime failure (locked warehouse, failed step). No tracebacks (DESIGN rule 13).
+"""
 
 from __future__ import annotations
 
+import sys
+
+import click
 import typer
 
 from pipelines.cli import export_cmds, funding_cmds, read_cmds, usage_cmds
@@ -16,3 +23,28 @@ app = typer.Typer(
 
 for module in (usage_cmds, read_cmds, funding_cmds, export_cmds):
     module.register(app)
+
+
+def main() -> None:
+    """Entry point: run the app, turning click's multi-line usage errors into one line."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=sys.argv[1:], prog_name="city-usage", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError:
+        click.echo(command.get_help(click.Context(command, info_name="city-usage")))
+        sys.exit(0)
+    except click.UsageError as exc:
+        hint = (
+            f" (see: city-usage {exc.ctx.info_name} --help)" if exc.ctx and exc.ctx.parent else ""
+        )
+        print(f"error: {exc.format_message()}{hint}", file=sys.stderr)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(1)
+    except click.ClickException as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -115,8 +115,10 @@ def read_landed_file(path: Path) -> pa.Table | FileRejection:
     try:
         return pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for corrupt or non-Parquet files
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return FileRejection("unreadable_file", f"not a readable Parquet file ({first_line})", None)
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # pyarrow prefixes the absolute path ("... source '/abs/x.parquet': why"): keep the why.
+        text = text.split("': ", 1)[-1]
+        return FileRejection("unreadable_file", f"not a readable Parquet file ({text})", None)
 
 
 def prepare(table: pa.Table) -> PreparedFile | FileRejection:

@@ -131,9 +131,15 @@ def event_totals(
 
 
 def table_totals(conn: duckdb.DuckDBPyConnection, table: str, days: list[date]) -> SummaryTotals:
+    # The overview table keeps status as a key instead of success/error columns.
+    errors = (
+        "calls) FILTER (WHERE status = 'error')"
+        if table == "usage_daily_by_service"
+        else ("error_calls)")
+    )
     row = fetch_one(
         conn,
-        f"SELECT count(*), coalesce(sum(calls), 0), coalesce(sum(error_calls), 0), "
+        f"SELECT count(*), coalesce(sum(calls), 0), coalesce(sum({errors}, 0), "
         f"coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) FROM {table} "
         "WHERE day IN (SELECT unnest($days::DATE[]))",
         {"days": days},
@@ -147,11 +153,15 @@ def monthly_vs_daily_calls(
     """Calls in the monthly rollup against the sum of its daily table over the same months."""
     daily_table = monthly_table.replace("monthly", "daily")
     monthly = fetch_one(
-        conn, f"SELECT coalesce(sum(calls), 0) FROM {monthly_table} "
-        "WHERE period IN (SELECT unnest($p::DATE[]))", {"p": periods},
+        conn,
+        f"SELECT coalesce(sum(calls), 0) FROM {monthly_table} "
+        "WHERE period IN (SELECT unnest($p::DATE[]))",
+        {"p": periods},
     )[0]
     daily = fetch_one(
-        conn, f"SELECT coalesce(sum(calls), 0) FROM {daily_table} "
-        "WHERE date_trunc('month', day) IN (SELECT unnest($p::DATE[]))", {"p": periods},
+        conn,
+        f"SELECT coalesce(sum(calls), 0) FROM {daily_table} "
+        "WHERE date_trunc('month', day) IN (SELECT unnest($p::DATE[]))",
+        {"p": periods},
     )[0]
     return monthly, daily

@@ -1,0 +1,169 @@
+"""Materialize the asset graph through Dagster's own APIs, one run per partitions definition.
+
+Used by `city-usage materialize` and `make demo`. Daily assets run as one single-run backfill
+over the day range (BackfillPolicy.single_run), monthly rollups over the months the range
+touches, unpartitioned assets once; in the graph's order. Runs are recorded in the instance
+from DAGSTER_HOME when it is set, so they show in the UI's run history.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from usage_model.config import Settings
+from usage_model.usage.landing import days_in_file, list_landed_files
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+# The CLI shows its own progress; Dagster's console logger only speaks up for problems.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+class MaterializeError(RuntimeError):
+    """A run failed; the message is one line naming the step and the reason."""
+
+
+@dataclass
+class PlannedRun:
+    label: str
+    asset_keys: list[dg.AssetKey]
+    partition_key: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunOutcome:
+    planned: PlannedRun
+    run_id: str
+    materializations: int
+    checks_passed: int
+    checks_failed: list[str]
+
+
+def landed_day_range(settings: Settings) -> tuple[date, date] | None:
+    """First and last day any landed usage file touches (from the files' time columns)."""
+    days: set[date] = set()
+    for landed in list_landed_files(settings.usage_landing):
+        days |= days_in_file(landed.absolute, settings.timezone)
+    return (min(days), max(days)) if days else None
+
+
+def _keys_in_window(pdef: dg.PartitionsDefinition, start: date, end: date) -> list[str]:
+    """Existing partition keys whose time window overlaps the days [start, end]."""
+    if not isinstance(pdef, dg.TimeWindowPartitionsDefinition):
+        return pdef.get_partition_keys()
+    zone = ZoneInfo(pdef.timezone)
+    begin = datetime.combine(start, time(), zone)
+    finish = datetime.combine(end + timedelta(days=1), time(), zone)
+    keys = []
+    for key in pdef.get_partition_keys():
+        window = pdef.time_window_for_partition_key(key)
+        if window.end > begin and window.start < finish:
+            keys.append(key)
+    return keys
+
+
+def plan_runs(
+    defs: dg.Definitions, selection: str | None, start: date | None, end: date | None
+) -> list[PlannedRun]:
+    graph = defs.resolve_asset_graph()
+    chosen = (
+        dg.AssetSelection.from_string(selection) if selection else dg.AssetSelection.all()
+    ).resolve(graph)
+    order = {key: i for i, key in enumerate(graph.toposorted_asset_keys)}
+    groups: dict[object, list[dg.AssetKey]] = {}
+    for key in chosen:
+        node = graph.get(key)
+        if not node.is_materializable:
+            continue
+        groups.setdefault(node.partitions_def, []).append(key)
+    runs = []
+    for pdef, keys in sorted(groups.items(), key=lambda kv: min(order[k] for k in kv[1])):
+        keys = sorted(keys, key=order.__getitem__)
+        label = ", ".join(k.to_user_string() for k in keys[:3]) + ("…" if len(keys) > 3 else "")
+        if pdef is None:
+            runs.append(PlannedRun(label, keys))
+            continue
+        if start is None or end is None:
+            continue  # nothing landed: no partition to build
+        window = _keys_in_window(pdef, start, end)
+        if not window:
+            continue
+        if len(window) == 1:
+            runs.append(PlannedRun(f"{label} [{window[0]}]", keys, partition_key=window[0]))
+        else:
+            runs.append(
+                PlannedRun(
+                    f"{label} [{window[0]}..{window[-1]}]",
+                    keys,
+                    tags={RANGE_START: window[0], RANGE_END: window[-1]},
+                )
+            )
+    return runs
+
+
+def _failure_line(result: dg.ExecuteInProcessResult) -> str:
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            while error.cause is not None:  # the user code's own error, not Dagster's wrapper
+                error = error.cause
+            message = (error.message or "").strip().splitlines()
+            text = message[0] if message else error.cls_name or "failed"
+            return f"step {event.step_key} failed: {text}"
+    return "run failed"
+
+
+def execute(
+    defs: dg.Definitions,
+    runs: Sequence[PlannedRun],
+    instance: dg.DagsterInstance,
+    on_start: Callable[[PlannedRun], None] | None = None,
+) -> list[RunOutcome]:
+    assets = list(defs.assets or []) + list(defs.asset_checks or [])
+    outcomes = []
+    for planned in runs:
+        if on_start:
+            on_start(planned)
+        result = dg.materialize(
+            assets,
+            selection=planned.asset_keys,
+            instance=instance,
+            resources=defs.resources,
+            partition_key=planned.partition_key,
+            tags={"city_usage/source": "cli", **planned.tags},
+            run_config=QUIET_LOGS,
+            raise_on_error=False,
+        )
+        if not result.success:
+            raise MaterializeError(_failure_line(result))
+        checks = result.get_asset_check_evaluations()
+        outcomes.append(
+            RunOutcome(
+                planned=planned,
+                run_id=result.run_id,
+                materializations=len(result.get_asset_materialization_events()),
+                checks_passed=sum(c.passed for c in checks),
+                checks_failed=[
+                    f"{c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed
+                ],
+            )
+        )
+    return outcomes
+
+
+def instance_for_cli() -> dg.DagsterInstance:
+    """The instance in DAGSTER_HOME when set (runs show in the UI), else an ephemeral one."""
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        os.makedirs(home, exist_ok=True)
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
