@@ -53,7 +53,8 @@ SUMMARY_INSERTS = {
         SELECT day, city_id, user_id, {_MEASURES} FROM ev GROUP BY day, city_id, user_id""",
     "usage_daily_by_service": """
         SELECT day, city_id, service, status, count(*) AS calls,
-               sum(input_tokens)::BIGINT AS input_tokens, sum(output_tokens)::BIGINT AS output_tokens
+               sum(input_tokens)::BIGINT AS input_tokens,
+               sum(output_tokens)::BIGINT AS output_tokens
         FROM ev GROUP BY day, city_id, service, status""",
     "usage_monthly_by_model": f"""
         SELECT date_trunc('month', day)::DATE AS period, model_id, {_MONTHLY_MEASURES},
