@@ -8,6 +8,7 @@ from DAGSTER_HOME when it is set, so they show in the UI's run history.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -163,7 +164,11 @@ def execute(
 def instance_for_cli() -> dg.DagsterInstance:
     """The instance in DAGSTER_HOME when set (runs show in the UI), else an ephemeral one."""
     home = os.environ.get("DAGSTER_HOME")
-    if home:
-        os.makedirs(home, exist_ok=True)
+    if not home:
+        return dg.DagsterInstance.ephemeral()
+    os.makedirs(home, exist_ok=True)
+    # The first open of a new instance creates its SQLite tables; several CLI processes
+    # started at once must not race on that, so the opening is serialized by a file lock.
+    with open(os.path.join(home, ".city-usage-open.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()

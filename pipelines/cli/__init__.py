@@ -47,4 +47,8 @@ def main() -> None:
     except click.ClickException as exc:
         print(f"error: {exc.format_message()}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except Exception as exc:  # anything unforeseen still ends in one line, not a traceback
+        lines = str(exc).strip().splitlines()
+        print(f"error: {type(exc).__name__}: {lines[0] if lines else ''}", file=sys.stderr)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
