@@ -1,0 +1,95 @@
+"""Fixtures for funding tests: a fake Stripe over real HTTP, a real DuckDB warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.stripe_fake import FakeStripe
+from usage_model.config import Settings
+from usage_model.funding import downcity
+from usage_model.funding.config import FundingConfig, key_livemode
+from usage_model.funding.reconcile import build_report, reconcile
+from usage_model.funding.stripe_api import Retrying, make_client
+from usage_model.funding.sync import StripeSource, consume_landed, sync_events
+from usage_model.warehouse import connect
+
+CREDITS_PER_CENT = 10_000  # 1 USD = 1,000,000 credits (DESIGN.md)
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[FakeStripe]:
+    with FakeStripe() as fake:
+        yield fake
+
+
+def write_topups(settings: Settings, rows: list[dict], name: str = "part-0.parquet") -> Path:
+    folder = settings.balance_landing / "topups"
+    folder.mkdir(parents=True, exist_ok=True)
+    full = [{"topup_id": r["topup_id"], "user_id": r.get("user_id"), "amount": r.get("amount"),
+             "unit": r.get("unit", "credits"), "status": r.get("status", "pending"),
+             "note": None, "ref": None, "metadata_json": None,
+             "created_at": r.get("created_at", "2026-11-24T10:00:00Z"),
+             "updated_at": r.get("updated_at", "2026-11-24T10:00:00Z")} for r in rows]
+    path = folder / name
+    pq.write_table(pa.Table.from_pylist(full), path)
+    return path
+
+
+@dataclass
+class Funding:
+    """Drives the domain functions the assets call, against a real warehouse file."""
+
+    settings: Settings
+    fake: FakeStripe
+    config: FundingConfig
+
+    def source(self) -> StripeSource:
+        client = make_client(self.fake.api_key, self.fake.base_url)
+        return StripeSource(client, Retrying(base_delay=0.001, sleep=lambda s: None))
+
+    def conn(self) -> duckdb.DuckDBPyConnection:
+        return connect(self.settings.warehouse)
+
+    def run(self, *, pull: bool = True, landed: bool = False) -> dict:
+        with connect(self.settings.warehouse) as conn:
+            downcity.load(conn, self.settings.balance_landing)
+            source = self.source()
+            out = {}
+            if pull:
+                out["pull"] = sync_events(conn, source, self.config)
+            if landed:
+                out["landed"] = consume_landed(conn, self.settings.stripe_events_landing, source)
+            out["reconcile"] = reconcile(conn, self.config, key_livemode(self.fake.api_key))
+            out["report"] = build_report(conn, self.config)
+            return out
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with connect(self.settings.warehouse, read_only=True) as conn:
+            return conn.execute(sql, params or []).fetchall()
+
+    def ledger(self) -> list[tuple]:
+        return self.query("SELECT ref, user_id, kind, amount FROM balance_ledger ORDER BY ref")
+
+    def balance(self, user_id: str) -> int | None:
+        rows = self.query("SELECT balance FROM balances WHERE user_id = ?", [user_id])
+        return rows[0][0] if rows else None
+
+    def state(self, topup_id: str) -> str | None:
+        rows = self.query("SELECT state FROM topups WHERE topup_id = ?", [topup_id])
+        return rows[0][0] if rows else None
+
+    def exceptions(self) -> list[tuple]:
+        return self.query("SELECT reason, topup_id, stripe_object_id FROM "
+                          "reconciliation_exceptions ORDER BY reason, stripe_object_id")
+
+
+@pytest.fixture
+def funding(settings: Settings, fake_stripe: FakeStripe) -> Funding:
+    return Funding(settings, fake_stripe, FundingConfig())

@@ -1,0 +1,25 @@
+"""Payment methods: which providers are configured and exposed (never a secret).
+
+The equivalent of Downcity's `guest.service("payment").get("methods")`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from usage_model.funding.config import key_livemode
+
+
+def payment_methods(env: Mapping[str, str]) -> list[dict[str, object]]:
+    key = env.get("STRIPE_SECRET_KEY") or ""
+    mode = key_livemode(key)
+    return [{
+        "provider": "stripe",
+        "configured": bool(key),
+        "exposed": bool(key),
+        "mode": None if mode is None else ("live" if mode else "test"),
+        "webhook_configured": bool(env.get("STRIPE_WEBHOOK_SECRET")),
+        "custom_api_base": bool(env.get("STRIPE_API_BASE")),
+        "checkout": "stripe_checkout" if key else None,
+        "currencies_configured": None,
+    }]
