@@ -17,13 +17,11 @@ monthly_summaries = build_monthly_summaries(monthly_partitions)
 usage_daily_job = dg.define_asset_job(
     "usage_daily_job",
     selection=dg.AssetSelection.assets(usage_events, daily_summaries),
-    partitions_def=daily_partitions,
     description="Landing to curated events to daily summaries, for a day or a range of days.",
 )
 usage_monthly_job = dg.define_asset_job(
     "usage_monthly_job",
     selection=dg.AssetSelection.assets(monthly_summaries),
-    partitions_def=monthly_partitions,
     description="Monthly rollups (exact distinct counts) for a month or a range of months.",
 )
 
