@@ -53,6 +53,7 @@ def _charges_asset(pricing: HookConfig, partitions: dg.PartitionsDefinition
         partitions_def=partitions,
         check_specs=specs,
         pool=POOL,
+        backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="billing",
         kinds={"duckdb", "python"},
         owners=OWNERS,
@@ -63,25 +64,32 @@ def _charges_asset(pricing: HookConfig, partitions: dg.PartitionsDefinition
     def charges(context: AssetExecutionContext, duckdb: DuckDBResource,
                 settings: CityUsageSettings):
         cfg = settings.get()
-        period = Period.from_key(pricing.period, context.partition_key)
+        periods = _periods(context, pricing.period)
+        amounts, lines, groups = [], 0, 0
+        problems: dict[str, int] = dict.fromkeys(CHARGE_CHECKS, 0)
         with duckdb.get_connection() as conn:
             ensure_schema(conn)
-            try:
-                run = build_charges(conn, pricing, period, cfg.events_root,
-                                    record_errors=cfg.record_errors)
-            except HookResultError as exc:
-                raise dg.Failure(description=str(exc)) from None
-            amounts = [a for a in run.table.column("amount_credits").to_pylist() if a is not None]
+            for period in periods:
+                try:
+                    run = build_charges(conn, pricing, period, cfg.events_root,
+                                        record_errors=cfg.record_errors)
+                except HookResultError as exc:
+                    raise dg.Failure(description=f"{period.key}: {exc}") from None
+                column = run.table.column("amount_credits").to_pylist()
+                amounts += [a for a in column if a is not None]
+                lines, groups = lines + len(column), groups + run.usage_rows
+                for name, count in charge_problems(conn, period).items():
+                    problems[name] = max(problems[name], count)
             meta = table_metadata(
-                conn, "charges", "period = $p", {"p": period.start}, order_by="ref",
+                conn, "charges", "period >= $a AND period <= $b",
+                {"a": periods[0].start, "b": periods[-1].start}, order_by="ref",
                 extra={
                     "total_credits": dg.MetadataValue.int(sum(amounts)),
-                    "unpriced_lines": dg.MetadataValue.int(run.table.num_rows - len(amounts)),
-                    "usage_groups": dg.MetadataValue.int(run.usage_rows),
+                    "unpriced_lines": dg.MetadataValue.int(lines - len(amounts)),
+                    "usage_groups": dg.MetadataValue.int(groups),
                     "grain": ", ".join(run.grain),
                 },
             )
-            problems = charge_problems(conn, period)
         yield dg.MaterializeResult(metadata=meta)
         for name, count in problems.items():
             yield dg.AssetCheckResult(check_name=f"charges_{name}", asset_key="charges",
@@ -101,6 +109,7 @@ def _entitlements_asset(hook: HookConfig, partitions: dg.PartitionsDefinition
             description="remaining = max(0, included - used), overage = max(0, used - included).",
         )],
         pool=POOL,
+        backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="billing",
         kinds={"duckdb", "python"},
         owners=OWNERS,
@@ -110,22 +119,25 @@ def _entitlements_asset(hook: HookConfig, partitions: dg.PartitionsDefinition
     def entitlement_status(context: AssetExecutionContext, duckdb: DuckDBResource,
                            settings: CityUsageSettings):
         cfg = settings.get()
-        period = Period.from_key(hook.period, context.partition_key)
+        periods = _periods(context, hook.period)
+        rows: list[dict] = []
         with duckdb.get_connection() as conn:
             ensure_schema(conn)
-            try:
-                run = build_entitlements(conn, hook, period, cfg.events_root,
-                                         record_errors=cfg.record_errors)
-            except HookResultError as exc:
-                raise dg.Failure(description=str(exc)) from None
-            over = sum(run.table.column("over_limit").to_pylist())
+            for period in periods:
+                try:
+                    run = build_entitlements(conn, hook, period, cfg.events_root,
+                                             record_errors=cfg.record_errors)
+                except HookResultError as exc:
+                    raise dg.Failure(description=f"{period.key}: {exc}") from None
+                rows += run.table.to_pylist()
+            over = sum(r["over_limit"] for r in rows)
             meta = table_metadata(
-                conn, "entitlement_status", "period = $p", {"p": period.start},
-                order_by="scope, subject_id",
+                conn, "entitlement_status", "period >= $a AND period <= $b",
+                {"a": periods[0].start, "b": periods[-1].start}, order_by="scope, subject_id",
                 extra={"over_limit": dg.MetadataValue.int(over)},
             )
         bad = [
-            r for r in run.table.to_pylist()
+            r for r in rows
             if r["remaining"] != max(0, r["included"] - r["used"])
             or r["overage"] != max(0, r["used"] - r["included"])
         ]
@@ -144,6 +156,7 @@ def _charge_debits_asset(pricing: HookConfig, partitions: dg.PartitionsDefinitio
         deps=["charges"],
         partitions_def=partitions,
         pool=POOL,
+        backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="billing",
         kinds={"duckdb"},
         owners=OWNERS,
@@ -153,14 +166,13 @@ def _charge_debits_asset(pricing: HookConfig, partitions: dg.PartitionsDefinitio
     def charge_debits(context: AssetExecutionContext, duckdb: DuckDBResource):
         from usage_model.hooks.balance import debit_charges
 
-        period = Period.from_key(pricing.period, context.partition_key)
         with duckdb.get_connection() as conn:
             ensure_schema(conn)
-            result = debit_charges(conn, period)
+            results = [debit_charges(conn, p) for p in _periods(context, pricing.period)]
         return dg.MaterializeResult(metadata={
-            "entries_appended": dg.MetadataValue.int(result.appended),
-            "debited_credits": dg.MetadataValue.int(result.debited_credits),
-            "skipped_unpriced": dg.MetadataValue.int(result.skipped_unpriced),
+            "entries_appended": dg.MetadataValue.int(sum(r.appended for r in results)),
+            "debited_credits": dg.MetadataValue.int(sum(r.debited_credits for r in results)),
+            "skipped_unpriced": dg.MetadataValue.int(sum(r.skipped_unpriced for r in results)),
         })
 
     return charge_debits
@@ -175,6 +187,7 @@ def _export_asset(export: ExportConfig, partitions: dg.PartitionsDefinition
         deps=[dg.AssetKey(export.source)],
         partitions_def=partitions,
         pool=POOL,
+        backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="exports",
         kinds={kind, "duckdb"},
         owners=OWNERS,
@@ -186,7 +199,7 @@ def _export_asset(export: ExportConfig, partitions: dg.PartitionsDefinition
     def export_asset(context: AssetExecutionContext, duckdb: DuckDBResource,
                      settings: CityUsageSettings) -> dg.MaterializeResult:
         cfg = settings.get()
-        period = Period.from_key(export.period, context.partition_key)
+        outcomes = []
         with duckdb.get_connection() as conn:
             ensure_schema(conn)
             setup = make_sink(export, cfg, conn)
@@ -194,21 +207,38 @@ def _export_asset(export: ExportConfig, partitions: dg.PartitionsDefinition
                 context.log.warning(f"export {export.name}: {setup.reason}")
                 return dg.MaterializeResult(metadata={"status": "not_configured",
                                                       "reason": setup.reason or ""})
-            try:
-                outcome = run_export(conn, export, period, setup.sink, diff=setup.diff)
-            except DeliveryFailed as exc:
-                raise dg.Failure(description=str(exc)) from None
+            for period in _periods(context, export.period):
+                try:
+                    outcomes.append(run_export(conn, export, period, setup.sink,
+                                               diff=setup.diff))
+                except DeliveryFailed as exc:
+                    raise dg.Failure(description=str(exc)) from None
+        delivered = [f"{o.period} v{v}" for o in outcomes
+                     for v in o.resent_pending + o.versions_delivered]
         return dg.MaterializeResult(metadata={
-            "status": outcome.status,
-            "versions_delivered": ", ".join(map(str, outcome.versions_delivered)) or "none",
-            "resent_pending": ", ".join(map(str, outcome.resent_pending)) or "none",
-            "rows_delivered": dg.MetadataValue.int(outcome.rows_delivered),
-            "source_rows": dg.MetadataValue.int(outcome.source_rows),
-            "content_sha256": outcome.content_sha256,
-            "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in outcome.notes) or "-"),
+            "periods": dg.MetadataValue.int(len(outcomes)),
+            "versions_delivered": dg.MetadataValue.int(len(delivered)),
+            "delivered": ", ".join(delivered)[:2000] or "none (up to date)",
+            "rows_delivered": dg.MetadataValue.int(sum(o.rows_delivered for o in outcomes)),
+            "source_rows": dg.MetadataValue.int(sum(o.source_rows for o in outcomes)),
+            "ledger": dg.MetadataValue.md(_outcomes_markdown(outcomes)),
         })
 
     return export_asset
+
+
+def _periods(context: AssetExecutionContext, grain: str) -> list[Period]:
+    """The run's periods: one partition or a range (a single-run backfill)."""
+    return [Period.from_key(grain, key) for key in context.partition_keys]
+
+
+def _outcomes_markdown(outcomes: list) -> str:
+    lines = ["| period | status | versions | resent | rows | sha256 |", "|---|---|---|---|---|---|"]
+    for o in outcomes[:60]:
+        lines.append(f"| {o.period} | {o.status} | {o.versions_delivered or '-'} | "
+                     f"{o.resent_pending or '-'} | {o.rows_delivered} | "
+                     f"{o.content_sha256[:12]} |")
+    return "\n".join(lines)
 
 
 def build_export_assets(

@@ -36,7 +36,7 @@ def test_example_config_loads() -> None:
                                    "tokens_meter", "billing_sync"}
     assert config.pricing.hook_name == "per_model" and config.pricing.period == "month"
     meter = config.exports["tokens_meter"].options
-    assert meter["customer_map"] == {"u_alice": "cus_Alice0001", "u_bob": "cus_Bob00002"}
+    assert meter["customer_map"] == {"u-0000": "cus_Example0000", "u-0001": "cus_Example0001"}
     assert config.exports["monthly_charges_webhook"].options["timeout_s"] == 10.0
 
 
