@@ -18,7 +18,7 @@ import pyarrow as pa
 from usage_model.config import Settings
 from usage_model.read import sql
 from usage_model.read.cursor import decode_cursor, encode_cursor
-from usage_model.read.engine import engine, warehouse_reader
+from usage_model.read.engine import engine, small_result, warehouse_reader
 from usage_model.read.planner import SOURCES, Plan, plan_summary
 from usage_model.read.request import (
     ADDITIVE_MEASURES,
@@ -108,7 +108,7 @@ def run_plan(chosen: Plan, settings: Settings | None = None) -> pa.Table:
             table = conn.sql(query, params=params).to_arrow_table()
     else:
         with warehouse_reader(settings.warehouse) as conn:
-            table = conn.sql(sql.summary_sql(chosen), params=params).to_arrow_table()
+            table = small_result(conn, sql.summary_sql(chosen), params)
     return table.replace_schema_metadata({SOURCE_KEY: ",".join(chosen.sources).encode()})
 
 

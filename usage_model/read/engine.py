@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from usage_model.warehouse import WarehouseLocked, WarehouseMissing
 
@@ -75,3 +77,16 @@ def warehouse_reader(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
         finally:
             conn.execute("USE memory")
             conn.execute(f"DETACH DATABASE IF EXISTS {_ALIAS}")
+
+
+def small_result(
+    conn: duckdb.DuckDBPyConnection, query: str, params: dict[str, object]
+) -> pa.Table:
+    """Run a query whose answer is small (summary groups) and return it as Arrow.
+
+    A prepared DB-API execution skips the relation API's second bind (~1 ms of a ~6 ms read,
+    measured); DuckDB warns that it copies the rows once, which is nothing for a few groups.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+        return conn.execute(query, params).to_arrow_reader().read_all()
