@@ -76,7 +76,14 @@ def summary_cmd(
     out: Out = None,
     explain: Explain = False,
 ) -> None:
-    """Usage per group and period, from pre-aggregates whenever they are exact."""
+    """Usage per group and period, from pre-aggregates whenever they are exact.
+
+    Days [--from, --to) are half-open, in CITY_USAGE_TIMEZONE.
+
+    Without --by: Downcity's overview (calls per city, service, status).
+
+    --explain prints the chosen source and why on stderr.
+    """
 
     def body() -> None:
         _check_output(fmt, out)
@@ -109,7 +116,14 @@ def events_cmd(
     fmt: Format = "table",
     out: Out = None,
 ) -> None:
-    """Curated events in (occurred_at, event_id) order, a page at a time."""
+    """Curated events in (occurred_at, event_id) order, a page at a time.
+
+    [--from, --to) is half-open: dates mean midnight in CITY_USAGE_TIMEZONE.
+
+    Instants are ISO-8601; without an offset they are UTC.
+
+    The next page's cursor is printed on stderr.
+    """
 
     def body() -> None:
         _check_output(fmt, out)
@@ -132,7 +146,7 @@ def me_cmd(
     out: Out = None,
     explain: Explain = False,
 ) -> None:
-    """One user's own usage in one city, one row per day."""
+    """One user's own usage in one city, one row per day, days [--from, --to)."""
 
     def body() -> None:
         _check_output(fmt, out)
