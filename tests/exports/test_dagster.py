@@ -38,6 +38,7 @@ def test_charges_debits_and_files_export_in_one_run(
                             event("2026-03-09", "u2"), event("2026-03-09", None)])
     assets = _assets(settings, """
 pricing: {hook: per_call, params: {credits_per_call: 1500}, apply_to_balance: true}
+entitlements: {hook: plan_limits, params: {scope: user, unit: calls, included: 1}}
 exports:
   charges_files: {sink: files, source: charges, period: month, format: jsonl}
 """)
@@ -48,11 +49,15 @@ exports:
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"charges_null_amount_without_reason": True,
-                      "charges_duplicate_refs": True, "charges_negative_amounts": True}
+                      "charges_duplicate_refs": True, "charges_negative_amounts": True,
+                      "entitlement_arithmetic": True}
     with connect(settings.warehouse) as conn:
         ledger = conn.execute("SELECT user_id, kind, amount FROM balance_ledger ORDER BY 1"
                               ).fetchall()
         assert ledger == [("u1", "charge", -3000), ("u2", "charge", -1500)]
+        assert conn.execute("SELECT subject_id, used, overage, over_limit FROM "
+                            "entitlement_status ORDER BY 1").fetchall() == [
+            ("u1", 2, 1, True), ("u2", 1, 0, False)]
         # a rerun debits nothing more; late usage adds exactly one adjustment
         write_events(settings, [event("2026-03-02", "u1"), event("2026-03-09", "u1"),
                                 event("2026-03-09", "u1"), event("2026-03-09", "u2")])
