@@ -166,3 +166,20 @@ def test_reader_does_not_hold_the_lock_between_reads(history, tmp_path):
                            ".execute('CHECKPOINT')", str(history.warehouse)], timeout=60)
     assert done.returncode == 0
     assert read.summary(("model",), settings=history).num_rows > 0
+
+
+def test_ids_are_printed_as_they_are(tmp_path):
+    from tests.read.conftest import make_settings
+    from tests.read.fixture import at, build_summaries, write_curated
+
+    settings = make_settings(tmp_path)
+    write_curated(settings, [dict(event_id="m", occurred_at=at("2026-02-01 10:00"),
+                                  city_id="[red]c1[/red]", user_id="u,\"1\"", service="chat",
+                                  status="success")])
+    build_summaries(settings)
+    env = {"CITY_USAGE_DATA_DIR": str(settings.data_dir)}
+    r = cli(env, "summary", "--by", "city,user")
+    assert r.exit_code == 0 and "[red]c1[/red]" in r.stdout
+    rows = list(csv.DictReader(io.StringIO(cli(env, "summary", "--by", "city,user",
+                                               "--format", "csv").stdout)))
+    assert (rows[0]["city_id"], rows[0]["user_id"]) == ("[red]c1[/red]", 'u,"1"')

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 FORMATS = ("table", "json", "csv", "parquet")
 NULL_CELL = "∅"
@@ -57,11 +58,13 @@ def _cell(value: object) -> str:
 def to_rich_table(table: pa.Table, title: str | None = None) -> Table:
     numeric = {f.name for f in table.schema if pa.types.is_integer(f.type)
                or pa.types.is_floating(f.type)}
-    view = Table(title=title, title_justify="left", show_lines=False)
+    # Text, not markup: an id such as "[red]x" is shown as it is, never interpreted.
+    view = Table(title=Text(title) if title else None, title_justify="left", show_lines=False)
     for name in table.column_names:
-        view.add_column(name, justify="right" if name in numeric else "left", no_wrap=True)
+        view.add_column(Text(name), justify="right" if name in numeric else "left",
+                        no_wrap=True)
     for row in table.to_pylist():
-        view.add_row(*(_cell(v) for v in row.values()))
+        view.add_row(*(Text(_cell(v)) for v in row.values()))
     if table.num_rows == 0:
         view.caption = "no rows"
     return view
