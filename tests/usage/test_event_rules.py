@@ -15,7 +15,6 @@ import pyarrow as pa
 import pytest
 
 from tests.usage.helpers_landing import (
-    NOW,
     T0,
     assert_conserved,
     curated_day,
@@ -177,7 +176,8 @@ def test_conflict_across_two_days_keeps_exactly_one_copy(settings: Settings, lat
     day2 = T0 + timedelta(days=1)
     files = {
         "a/x.parquet": [valid_row("xday", occurred_at=day1)],
-        "b/x.parquet": [valid_row("xday", occurred_at=day2), valid_row("b-other", occurred_at=day2)],
+        "b/x.parquet": [valid_row("xday", occurred_at=day2),
+                        valid_row("b-other", occurred_at=day2)],
     }
     order = sorted(files, reverse=late_first)
     land(settings, order[0], files[order[0]])
@@ -733,3 +733,38 @@ def test_error_calls_count_in_summaries(
         sum(r["output_tokens"] or 0 for r in counted),
     )]
 
+
+
+# ---------------------------------------------------------------------------------------------
+# A change to one file can move the winner of an event_id whose other copy is on another day:
+# the scan must report that other day as touched, or rebuilding the touched days (what the
+# sensor and a partition run do) leaves two copies, or none.
+# ---------------------------------------------------------------------------------------------
+
+def test_late_first_sorting_file_touches_the_day_of_the_old_winner(settings: Settings):
+    old_day, new_day = T0 + timedelta(days=1), T0
+    land(settings, "b/x.parquet", [valid_row("late-1", occurred_at=old_day)])
+    ingest(settings)
+    land(settings, "a/x.parquet", [valid_row("late-1", occurred_at=new_day)])
+
+    out = ingest(settings, only_touched=True)
+
+    assert old_day.date() in out.scan.days_touched
+    copies = [(r["day"], r["source_file"]) for r in out.curated if r["event_id"] == "late-1"]
+    assert copies == [(new_day.date(), "a/x.parquet")]
+    assert out.reasons() == {("b/x.parquet", 0): "duplicate_conflict"}
+
+
+def test_removed_winner_touches_the_day_of_the_quarantined_copy(settings: Settings):
+    winner_day, loser_day = T0, T0 + timedelta(days=1)
+    winner = land(settings, "a/x.parquet", [valid_row("gone-w", occurred_at=winner_day)])
+    land(settings, "b/x.parquet", [valid_row("gone-w", occurred_at=loser_day)])
+    ingest(settings)
+    winner.unlink()
+
+    out = ingest(settings, only_touched=True)
+
+    assert loser_day.date() in out.scan.days_touched
+    copies = [(r["day"], r["source_file"]) for r in out.curated if r["event_id"] == "gone-w"]
+    assert copies == [(loser_day.date(), "b/x.parquet")]
+    assert out.quarantine == []
