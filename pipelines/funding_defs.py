@@ -1,9 +1,59 @@
-"""Definitions of this domain: assets, checks, jobs, schedules, sensors."""
+"""Funding wiring: assets, checks, the funding job, the landed-Stripe-events sensor and the
+Stripe resource (from the environment; unset = "not configured", never a load failure)."""
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
+
+from assets.balance import FUNDING_ASSETS, FUNDING_CHECKS
+from assets.stripe import StripeApi, payment_methods, stripe_objects
+from usage_model.config import Settings
+from usage_model.funding.webhook import landed_event_files
+
+funding_job = dg.define_asset_job(
+    "funding_job",
+    selection=dg.AssetSelection.groups("funding", "stripe"),
+    description="Stripe sync (API + landed webhook events), Downcity topups, ledger, balances, "
+    "topup states, exceptions and the reconciliation report.",
+)
+
+
+def _env_or_none(name: str) -> object:
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+def stripe_resource() -> StripeApi:
+    return StripeApi(secret_key=_env_or_none("STRIPE_SECRET_KEY"),
+                     api_base=_env_or_none("STRIPE_API_BASE"))
+
+
+@dg.sensor(
+    name="landed_stripe_events_sensor",
+    job=funding_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Runs the funding job when webhook events land under landing/stripe/events/, "
+    "so a paid topup is credited within a minute. Cursor: newest landed file seen.",
+)
+def landed_stripe_events_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    files = landed_event_files(Settings.from_env().stripe_events_landing)
+    last = tuple(context.cursor.split("|", 1)) if context.cursor else ("0", "")
+    newer = [p for p in files if (p.stat().st_mtime_ns, p.name) > (int(last[0]), last[1])]
+    if not newer:
+        return dg.SensorResult(skip_reason="no new landed Stripe events")
+    top = max(newer, key=lambda p: (p.stat().st_mtime_ns, p.name))
+    cursor = f"{top.stat().st_mtime_ns}|{top.name}"
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=cursor, tags={
+        "city_usage/landed_stripe_events": str(len(newer))})], cursor=cursor)
 
 
 def definitions() -> dg.Definitions:
-    return dg.Definitions()
+    return dg.Definitions(
+        assets=[*FUNDING_ASSETS, stripe_objects, payment_methods],
+        asset_checks=FUNDING_CHECKS,
+        jobs=[funding_job],
+        sensors=[landed_stripe_events_sensor],
+        resources={"stripe": stripe_resource()},
+    )

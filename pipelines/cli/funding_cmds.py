@@ -1,9 +1,78 @@
-"""CLI commands of this domain."""
+"""Funding commands: `stripe-webhook` (the receiver) and `balances` (read the ledger sums)."""
 
 from __future__ import annotations
 
+import json
+import os
+from typing import Annotated
+
 import typer
+
+from usage_model.config import Settings
+from usage_model.warehouse import WarehouseLocked, WarehouseMissing, connect
+
+_BALANCES = """
+SELECT user_id, unit, balance, entries, updated_at FROM balances
+WHERE $user IS NULL OR user_id = $user ORDER BY user_id, unit
+"""
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def stripe_webhook(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 = any free).")] = 8787,
+) -> None:
+    """Receive Stripe webhooks on POST /stripe/webhook and land verified events durably."""
+    import uvicorn
+
+    from usage_model.funding.webhook import webhook_app
+
+    secret = os.environ.get("STRIPE_WEBHOOK_SECRET")
+    if not secret:
+        raise _fail("STRIPE_WEBHOOK_SECRET is not set; the receiver cannot verify deliveries")
+    events_dir = Settings.from_env().stripe_events_landing
+    typer.echo(f"landing verified Stripe events in {events_dir}", err=True)
+    try:
+        uvicorn.run(webhook_app(events_dir, secret), host=host, port=port, log_level="info",
+                    access_log=False)
+    except (OSError, SystemExit) as exc:
+        raise _fail(f"cannot serve on {host}:{port}: {exc}") from None
+
+
+def balances(
+    user: Annotated[str | None, typer.Option(help="Only this user_id.")] = None,
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Balance per user (credits), equal to the ledger sum."""
+    if format not in ("table", "json"):
+        raise _fail(f"--format {format!r}: expected table or json", 2)
+    try:
+        with connect(Settings.from_env().warehouse, read_only=True) as conn:
+            cur = conn.execute(_BALANCES, {"user": user})
+            columns = [d[0] for d in cur.description]
+            rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
+    except (WarehouseLocked, WarehouseMissing) as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:  # a warehouse without the funding tables yet
+        raise _fail(f"cannot read balances: {str(exc).splitlines()[0]}") from None
+    if format == "json":
+        typer.echo(json.dumps(rows, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("user_id", "unit", "balance", "entries", "updated_at")
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in ("user_id", "unit", "balance", "entries",
+                                               "updated_at")))
+    Console().print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this domain's commands to the `city-usage` app."""
+    app.command("stripe-webhook")(stripe_webhook)
+    app.command("balances")(balances)

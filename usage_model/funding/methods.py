@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from usage_model.funding.config import key_livemode
 
 
-def payment_methods(env: Mapping[str, str]) -> list[dict[str, object]]:
+def payment_methods(env: Mapping[str, str],
+                    currencies: list[str] | None = None) -> list[dict[str, object]]:
     key = env.get("STRIPE_SECRET_KEY") or ""
     mode = key_livemode(key)
     return [{
@@ -21,5 +22,16 @@ def payment_methods(env: Mapping[str, str]) -> list[dict[str, object]]:
         "webhook_configured": bool(env.get("STRIPE_WEBHOOK_SECRET")),
         "custom_api_base": bool(env.get("STRIPE_API_BASE")),
         "checkout": "stripe_checkout" if key else None,
-        "currencies_configured": None,
+        "currencies_configured": ",".join(sorted(currencies or [])) or None,
     }]
+
+
+_REPLACE = "INSERT OR REPLACE INTO payment_methods VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())"
+
+
+def write_payment_methods(conn, rows: list[dict[str, object]]) -> None:
+    conn.execute("DELETE FROM payment_methods")
+    for row in rows:
+        conn.execute(_REPLACE, [row["provider"], row["configured"], row["exposed"], row["mode"],
+                                row["webhook_configured"], row["custom_api_base"],
+                                row["checkout"], row["currencies_configured"]])

@@ -131,3 +131,16 @@ CREATE TABLE IF NOT EXISTS reconciliation_report (
     user_balance      BIGINT,
     built_at          TIMESTAMPTZ NOT NULL
 );
+
+-- Which payment providers are configured and exposed (never a secret).
+CREATE TABLE IF NOT EXISTS payment_methods (
+    provider              VARCHAR NOT NULL PRIMARY KEY,
+    configured            BOOLEAN NOT NULL,
+    exposed               BOOLEAN NOT NULL,
+    mode                  VARCHAR,
+    webhook_configured    BOOLEAN NOT NULL,
+    custom_api_base       BOOLEAN NOT NULL,
+    checkout              VARCHAR,
+    currencies_configured VARCHAR,
+    updated_at            TIMESTAMPTZ NOT NULL
+);

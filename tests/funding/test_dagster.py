@@ -1,0 +1,80 @@
+"""The funding graph through real Dagster execution (in-process, real instance)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines import funding_defs
+from tests.funding.conftest import write_topups
+
+
+def _materialize(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    from pipelines.resources import build_resources
+
+    defs = funding_defs.definitions()
+    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+    return dg.materialize([*assets, *defs.asset_checks], instance=instance,
+                          resources={**build_resources(), **defs.resources})
+
+
+def test_graph_without_stripe_key_reports_not_configured_and_succeeds(settings, dagster_instance):
+    write_topups(settings, [{"topup_id": "t1", "user_id": "u1", "amount": 1_000_000}])
+    result = _materialize(dagster_instance)
+    assert result.success
+    mats = {m.asset_key.to_user_string(): m for m in result.get_asset_materialization_events()}
+    meta = mats["stripe_objects"].event_specific_data.materialization.metadata
+    assert meta["stripe_api"].value.startswith("not configured")
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks["balances_match_ledger"] is True
+    report = mats["reconciliation_report"].event_specific_data.materialization.metadata
+    assert report["verdict_ok"].value == 1
+
+
+def test_graph_with_stripe_credits_and_checks(settings, dagster_instance, fake_stripe,
+                                              monkeypatch):
+    monkeypatch.setenv("STRIPE_SECRET_KEY", fake_stripe.api_key)
+    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.base_url)
+    write_topups(settings, [{"topup_id": "t1", "user_id": "u1", "amount": 2_500_000}])
+    session = fake_stripe.create_checkout_session(250, topup_id="t1", user_id="u1")
+    fake_stripe.complete_checkout(session["id"])
+    result = _materialize(dagster_instance)
+    assert result.success
+    mats = {m.asset_key.to_user_string(): m.event_specific_data.materialization.metadata
+            for m in result.get_asset_materialization_events()}
+    assert mats["stripe_objects"]["stripe_api"].value == "configured"
+    assert mats["balance_ledger"]["entries_inserted"].value == 1
+    assert mats["topups"]["state_paid"].value == 1
+    for text in (str(v.value) for m in mats.values() for v in m.values()):
+        assert fake_stripe.api_key not in text
+
+
+def test_bad_key_stops_the_asset_with_one_line(settings, dagster_instance, fake_stripe,
+                                               monkeypatch):
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_not_the_right_key")
+    monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.base_url)
+    result = _materialize_raising(dagster_instance)
+    failure = [e for e in result.all_events if e.is_step_failure][0]
+    message = failure.step_failure_data.error.message
+    assert "authentication error" in message and "sk_test_not" not in message
+
+
+def _materialize_raising(instance):
+    from pipelines.resources import build_resources
+
+    defs = funding_defs.definitions()
+    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+    return dg.materialize([*assets], instance=instance, raise_on_error=False,
+                          resources={**build_resources(), **defs.resources})
+
+
+def test_sensor_requests_a_run_for_new_landed_events(settings, dagster_instance):
+    events_dir = settings.stripe_events_landing
+    events_dir.mkdir(parents=True)
+    sensor = funding_defs.landed_stripe_events_sensor
+    ctx = dg.build_sensor_context(instance=dagster_instance)
+    assert not sensor(ctx).run_requests
+    (events_dir / "evt_123.json").write_text('{"id": "evt_123"}')
+    first = sensor(dg.build_sensor_context(instance=dagster_instance))
+    assert len(first.run_requests) == 1
+    again = sensor(dg.build_sensor_context(instance=dagster_instance, cursor=first.cursor))
+    assert not again.run_requests
