@@ -1,0 +1,154 @@
+"""Webhook receiver over real HTTP, fault handling, crash resume, fake shapes."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+import stripe
+import uvicorn
+
+from usage_model.funding.stripe_api import StripeAuthFailed, StripeUnavailable
+from usage_model.funding.webhook import webhook_app
+
+SECRET = "whsec_test_secret"
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "stripe-fixtures" / "fixtures3.json"
+
+
+def sign(body: str, secret: str = SECRET, at: int | None = None) -> str:
+    at = int(time.time()) if at is None else at
+    sig = stripe.WebhookSignature._compute_signature(f"{at}.{body}", secret)
+    return f"t={at},v1={sig}"
+
+
+@pytest.fixture
+def receiver(settings):
+    server = uvicorn.Server(uvicorn.Config(webhook_app(settings.stripe_events_landing, SECRET),
+                                           host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/stripe/webhook"
+    server.should_exit = True
+    thread.join(5)
+
+
+def test_signed_delivery_lands_raw_body_and_bad_ones_get_400(receiver, settings, funding):
+    s = funding.fake.create_checkout_session(200, topup_id="w1", user_id="uw")
+    funding.fake.complete_checkout(s["id"])
+    event = [e for e in funding.fake.events if e["type"] == "checkout.session.completed"][0]
+    body = json.dumps(event, indent=1)  # odd formatting must be kept byte for byte
+    ok = httpx.post(receiver, content=body, headers={"Stripe-Signature": sign(body)})
+    assert ok.status_code == 200
+    landed = settings.stripe_events_landing / f"{event['id']}.json"
+    assert landed.read_text() == body
+    bad = [
+        {},
+        {"Stripe-Signature": sign(body, "whsec_other")},
+        {"Stripe-Signature": sign(body, at=int(time.time()) - 301)},
+    ]
+    other = json.dumps({**event, "id": "evt_other"})
+    for headers in bad:
+        assert httpx.post(receiver, content=other, headers=headers).status_code == 400
+    assert sorted(p.name for p in settings.stripe_events_landing.iterdir()) == [landed.name]
+    # landed events are consumed (deduplicated) and credit the topup
+    out = funding.run(pull=False, landed=True)
+    assert out["landed"].webhook_events_new == 1
+    assert funding.ledger() == [("topup:w1", "uw", "topup", 2_000_000)]
+    httpx.post(receiver, content=body, headers={"Stripe-Signature": sign(body)})
+    assert funding.run(pull=False, landed=True)["landed"].webhook_events_new == 0
+
+
+def test_rate_limits_and_5xx_are_retried(funding):
+    s = funding.fake.create_checkout_session(100, topup_id="r1", user_id="ur")
+    funding.fake.complete_checkout(s["id"])
+    funding.fake.fail_next(2, 429)
+    funding.fake.fail_next(2, 503)
+    out = funding.run()
+    assert out["pull"].retries == 4
+    assert funding.ledger() == [("topup:r1", "ur", "topup", 1_000_000)]
+
+
+def test_authentication_error_is_one_line_without_the_key(funding):
+    from usage_model.funding.stripe_api import make_client
+    from usage_model.funding.sync import StripeSource
+
+    funding.source = lambda: StripeSource(make_client("sk_test_rotated_key",
+                                                      funding.fake.base_url))
+    with pytest.raises(StripeAuthFailed) as info:
+        funding.run()
+    assert "\n" not in str(info.value) and "sk_test" not in str(info.value)
+
+
+def test_crash_mid_sync_resumes_from_committed_cursor_without_double_credit(funding):
+    funding.config = replace(funding.config, page_size=2)
+    funding.run()  # first sync: lists (nothing yet) and sets the cursor
+    topups = [f"c{i}" for i in range(6)]
+    for t in topups:
+        s = funding.fake.create_checkout_session(100, topup_id=t, user_id="uc")
+        funding.fake.complete_checkout(s["id"])
+    # let a few pages commit, then Stripe fails for longer than the retries last
+    original = funding.source
+
+    def flaky_source():
+        src = original()
+        src.call.attempts = 2
+        return src
+
+    funding.source = flaky_source
+    calls = {"n": 0}
+    real_retrieve = type(original()).retrieve
+
+    def retrieve(self, kind, object_id):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            funding.fake.fail_next(5, 500)
+        return real_retrieve(self, kind, object_id)
+
+    type(original()).retrieve = retrieve
+    try:
+        with pytest.raises(StripeUnavailable):
+            funding.run()
+    finally:
+        type(original()).retrieve = real_retrieve
+    committed = funding.query("SELECT count(*) FROM stripe_events")[0][0]
+    assert 0 < committed < len(funding.fake.events)
+    funding.fake._failures.clear()
+    funding.run()
+    assert funding.ledger() == sorted((f"topup:{t}", "uc", "topup", 1_000_000) for t in topups)
+    assert funding.balance("uc") == 6_000_000
+
+
+def test_stale_cursor_falls_back_to_lists(funding):
+    funding.run()
+    with funding.conn() as conn:
+        conn.execute("UPDATE stripe_sync_state SET value = '1000'")
+    s = funding.fake.create_checkout_session(100, topup_id="s1", user_id="us")
+    funding.fake.complete_checkout(s["id"])
+    assert funding.run()["pull"].mode == "list"
+    assert funding.ledger() == [("topup:s1", "us", "topup", 1_000_000)]
+
+
+@pytest.mark.skipif(not FIXTURES.exists(), reason=f"{FIXTURES} absent (a user's clone)")
+def test_fake_objects_have_stripe_shape(funding):
+    resources = json.loads(FIXTURES.read_text())["resources"]
+    fake = funding.fake
+    s = fake.create_checkout_session(100, topup_id="x", user_id="y")
+    fake.complete_checkout(s["id"])
+    ch = fake.charge_of(s["id"])
+    objs = [fake.get("checkout.session", s["id"]), fake.get("payment_intent", s["payment_intent"]),
+            ch, fake.refund(ch["id"], 10), fake.open_dispute(ch["id"]),
+            fake.create_customer(email="a@b.c"), fake.events[0]]
+    for obj in objs:
+        ref = resources[obj["object"]]
+        assert set(obj) <= set(ref), f"{obj['object']}: keys {set(obj) - set(ref)} not Stripe's"
+        assert obj["id"].split("_")[0] == ref["id"].split("_")[0]
+        for key, value in obj.items():
+            if value is not None and ref[key] is not None and key != "data":
+                assert type(value) is type(ref[key]), f"{obj['object']}.{key}"
