@@ -65,9 +65,10 @@ def test_amount_mismatch_is_kept_uncredited(funding, settings):
 
 
 def test_currency_mismatch_against_downcity_payment(funding, settings):
+    from dataclasses import replace
+
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from dataclasses import replace
 
     folder = settings.balance_landing / "payments"
     folder.mkdir(parents=True)
