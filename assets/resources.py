@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
 
 from usage_model.config import Settings
+from usage_model.warehouse import connect_waiting
 
 
 class CityUsageSettings(dg.ConfigurableResource):
@@ -12,3 +19,21 @@ class CityUsageSettings(dg.ConfigurableResource):
 
     def get(self) -> Settings:
         return Settings.from_env()
+
+
+class WarehouseResource(DuckDBResource):
+    """DuckDBResource whose connect waits only on the file lock (another process writing or
+    reading), up to CITY_USAGE_LOCK_TIMEOUT_S (default 300 s), and fails at once otherwise.
+    Writers inside Dagster also share the pool `duckdb_warehouse`, so they never wait here."""
+
+    lock_timeout_s: float = 300.0
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        conn = connect_waiting(self.database, self.lock_timeout_s, dict(self.connection_config))
+        try:
+            conn.execute("SET TimeZone = 'UTC'")
+            yield conn
+        finally:
+            conn.close()

@@ -20,6 +20,8 @@ from usage_model.usage.checks import (
 )
 from usage_model.warehouse import POOL, ensure_schema
 
+DAYS_NEEDING_REBUILD = "days_needing_rebuild"
+
 LANDING = dg.AssetSpec(
     "usage_landing",
     description="Parquet files under landing/usage/ (native or Downcity export shape). "
@@ -116,6 +118,10 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
                 "scan_removed_files": dg.MetadataValue.int(len(scan.removed_files)),
                 "scan_rows_read": dg.MetadataValue.int(scan.rows_read),
                 "scan_rows_quarantined": dg.MetadataValue.int(scan.rows_invalid),
+                # Read by usage_rebuild_sensor (and the CLI): other days whose winner moved.
+                DAYS_NEEDING_REBUILD: dg.MetadataValue.json(
+                    sorted(d.isoformat() for d in scan.rebuild_days - set(days))
+                ),
                 "preview": dg.MetadataValue.md(quality.preview),
             },
         )

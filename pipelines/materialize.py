@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -17,15 +18,15 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from pipelines.sensors import RANGE_END, RANGE_START, contiguous_ranges, days_needing_rebuild
 from usage_model.config import Settings
 from usage_model.usage.landing import days_in_file, list_landed_files
 
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
-
-
-# The CLI shows its own progress; Dagster's console logger only speaks up for problems.
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+PID_TAG = "city_usage/pid"
+HOST_TAG = "city_usage/host"
+# The CLI prints its own progress and one-line failures (DESIGN rule 13); Dagster keeps the
+# full logs and tracebacks in the run history, where the UI shows them.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 class MaterializeError(RuntimeError):
@@ -131,7 +132,9 @@ def execute(
 ) -> list[RunOutcome]:
     assets = list(defs.assets or []) + list(defs.asset_checks or [])
     outcomes = []
-    for planned in runs:
+    queue = list(runs)
+    while queue:
+        planned = queue.pop(0)
         if on_start:
             on_start(planned)
         result = dg.materialize(
@@ -140,12 +143,13 @@ def execute(
             instance=instance,
             resources=defs.resources,
             partition_key=planned.partition_key,
-            tags={"city_usage/source": "cli", **planned.tags},
+            tags={"city_usage/source": "cli", **_process_tags(), **planned.tags},
             run_config=QUIET_LOGS,
             raise_on_error=False,
         )
         if not result.success:
             raise MaterializeError(_failure_line(result))
+        queue[:0] = _follow_up_runs(planned, days_needing_rebuild(instance, result.run_id))
         checks = result.get_asset_check_evaluations()
         outcomes.append(
             RunOutcome(
@@ -161,6 +165,59 @@ def execute(
     return outcomes
 
 
+def _follow_up_runs(planned: PlannedRun, days: set[date]) -> list[PlannedRun]:
+    """Runs for days a scan changed outside the run's own range (the same assets)."""
+    follow = []
+    for start, end in contiguous_ranges(days):
+        label = f"{planned.label.split(' [')[0]} [{start}..{end}, winners moved]"
+        if start == end:
+            follow.append(PlannedRun(label, planned.asset_keys, partition_key=start.isoformat()))
+        else:
+            follow.append(
+                PlannedRun(
+                    label,
+                    planned.asset_keys,
+                    tags={RANGE_START: start.isoformat(), RANGE_END: end.isoformat()},
+                )
+            )
+    return follow
+
+
+def _process_tags() -> dict[str, str]:
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail the runs of CLI processes on this host that were killed mid-run, and free their
+    pool slots; otherwise the next run would wait forever on `duckdb_warehouse`."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+            tags={HOST_TAG: socket.gethostname()},
+        )
+    )
+    reclaimed = []
+    for run in runs:
+        pid = int(run.tags.get(PID_TAG, "0"))
+        if pid and pid != os.getpid() and not _alive(pid):
+            instance.report_run_failed(
+                run, f"the city-usage process {pid} running it is gone; pool slots freed"
+            )
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            reclaimed.append(run.run_id)
+    return reclaimed
+
+
 def instance_for_cli() -> dg.DagsterInstance:
     """The instance in DAGSTER_HOME when set (runs show in the UI), else an ephemeral one."""
     home = os.environ.get("DAGSTER_HOME")
@@ -171,4 +228,6 @@ def instance_for_cli() -> dg.DagsterInstance:
     # started at once must not race on that, so the opening is serialized by a file lock.
     with open(os.path.join(home, ".city-usage-open.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return dg.DagsterInstance.get()
+        instance = dg.DagsterInstance.get()
+        reclaim_dead_runs(instance)
+        return instance

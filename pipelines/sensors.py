@@ -6,13 +6,13 @@ contiguous ranges, and asks for one single-run backfill per range (run keys make
 tick idempotent), plus the monthly rollups of the months touched.
 """
 
-
 import hashlib
 from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
 
+from assets.usage import DAYS_NEEDING_REBUILD
 from usage_model.config import Settings
 from usage_model.usage.landing import days_in_file, list_landed_files
 
@@ -88,3 +88,49 @@ def build_usage_landing_sensor(
         return dg.SensorResult(run_requests=requests, cursor=str(new_cursor))
 
     return usage_landing_sensor
+
+
+def days_needing_rebuild(instance: dg.DagsterInstance, run_id: str) -> set[date]:
+    """Days a finished run's scan found changed outside its own partitions."""
+    records = instance.get_records_for_run(
+        run_id=run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    days: set[date] = set()
+    for record in records:
+        materialization = record.asset_materialization
+        if materialization is None or materialization.asset_key != dg.AssetKey("usage_events"):
+            continue
+        value = materialization.metadata.get(DAYS_NEEDING_REBUILD)
+        if value is not None:
+            days.update(date.fromisoformat(d) for d in value.value)
+    return days
+
+
+def build_usage_rebuild_sensor(
+    daily_job: Any, daily_partitions: dg.DailyPartitionsDefinition
+) -> dg.SensorDefinition:
+    @dg.run_status_sensor(
+        name="usage_rebuild_sensor",
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=[daily_job],
+        request_job=daily_job,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="After a daily run, rebuild the other days its scan changed (a removed "
+        "file, or a new first-seen copy of an event_id that also lives on another day).",
+    )
+    def usage_rebuild_sensor(context: dg.RunStatusSensorContext):
+        valid = set(daily_partitions.get_partition_keys())
+        days = {
+            d
+            for d in days_needing_rebuild(context.instance, context.dagster_run.run_id)
+            if d.isoformat() in valid
+        }
+        for start, end in contiguous_ranges(days):
+            yield range_request(
+                daily_job.name,
+                start.isoformat(),
+                end.isoformat(),
+                f"rebuild:{context.dagster_run.run_id}:{start}:{end}",
+            )
+
+    return usage_rebuild_sensor

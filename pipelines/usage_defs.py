@@ -8,7 +8,7 @@ import dagster as dg
 from assets.summaries import build_daily_summaries, build_monthly_summaries
 from assets.usage import LANDING, build_usage_events
 from pipelines.partitions import daily_partitions, monthly_partitions
-from pipelines.sensors import build_usage_landing_sensor
+from pipelines.sensors import build_usage_landing_sensor, build_usage_rebuild_sensor
 
 usage_events = build_usage_events(daily_partitions)
 daily_summaries = build_daily_summaries(daily_partitions)
@@ -45,6 +45,7 @@ def usage_monthly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunReques
 usage_landing_sensor = build_usage_landing_sensor(
     usage_daily_job, usage_monthly_job, daily_partitions, monthly_partitions
 )
+usage_rebuild_sensor = build_usage_rebuild_sensor(usage_daily_job, daily_partitions)
 
 
 def definitions() -> dg.Definitions:
@@ -52,5 +53,5 @@ def definitions() -> dg.Definitions:
         assets=[LANDING, usage_events, daily_summaries, monthly_summaries],
         jobs=[usage_daily_job, usage_monthly_job],
         schedules=[usage_daily_schedule, usage_monthly_refresh],
-        sensors=[usage_landing_sensor],
+        sensors=[usage_landing_sensor, usage_rebuild_sensor],
     )

@@ -36,7 +36,9 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 @pytest.fixture
-def dagster_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dg.DagsterInstance]:
+def dagster_instance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dg.DagsterInstance]:
     """A real local Dagster instance (sqlite storage) in its own DAGSTER_HOME."""
     home = tmp_path / "dagster_home"
     home.mkdir()

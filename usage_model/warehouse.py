@@ -7,6 +7,7 @@ DuckDB allows one writing process per file. Writers run inside the Dagster pool
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,7 +36,8 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(path.read_text())
 
 
-def _is_lock_error(exc: Exception) -> bool:
+def is_lock_error(exc: Exception) -> bool:
+    """DuckDB's error for a file held by another process (its text is the only signal)."""
     text = str(exc).lower()
     return "lock" in text and ("conflicting" in text or "could not set lock" in text)
 
@@ -51,7 +53,7 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
     try:
         conn = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
-        if _is_lock_error(exc):
+        if is_lock_error(exc):
             raise WarehouseLocked(
                 f"{path}: the warehouse is locked by another process (a materialization is "
                 "running); try again when it finishes"
@@ -74,3 +76,24 @@ def fetch_one(
     result = conn.execute(sql, params) if params is not None else conn.execute(sql)
     rows = result.fetchall()
     return rows[0] if rows else None
+
+
+def connect_waiting(
+    path: Path | str, timeout_s: float, config: dict | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A writer's connection that waits (with backoff) while another process holds the lock,
+    and fails at once on anything else, such as a path that is not a database."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=False, config=config or {})
+        except duckdb.IOException as exc:
+            if not is_lock_error(exc) or time.monotonic() + delay > deadline:
+                if is_lock_error(exc):
+                    raise WarehouseLocked(
+                        f"{path}: still locked by another process after {timeout_s:.0f} s"
+                    ) from None
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+
+# Typer 0.29 vendors its own click; its exceptions are the ones a command raises.
+from typer._click import exceptions as click_exceptions
 
 from pipelines.cli import export_cmds, funding_cmds, read_cmds, usage_cmds
 
@@ -30,21 +32,20 @@ def main() -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=sys.argv[1:], prog_name="city-usage", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError:
-        click.echo(command.get_help(click.Context(command, info_name="city-usage")))
-        sys.exit(0)
-    except click.UsageError as exc:
+    except click_exceptions.NoArgsIsHelpError:
+        sys.exit(0)  # typer has already shown the help
+    except click_exceptions.UsageError as exc:
         hint = (
             f" (see: city-usage {exc.ctx.info_name} --help)" if exc.ctx and exc.ctx.parent else ""
         )
         print(f"error: {exc.format_message()}{hint}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except typer.Abort:
         print("error: aborted", file=sys.stderr)
         sys.exit(1)
-    except click.ClickException as exc:
+    except click_exceptions.ClickException as exc:
         print(f"error: {exc.format_message()}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except Exception as exc:  # anything unforeseen still ends in one line, not a traceback

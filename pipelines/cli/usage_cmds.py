@@ -100,12 +100,14 @@ def materialize(
     if not runs:
         console.print("nothing to materialize (no landed data and no unpartitioned assets)")
         return
+    outcomes, failure = [], None
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         console=console,
+        transient=True,  # a failure leaves only its own line behind
     ) as progress:
         task = progress.add_task("runs", total=len(runs))
 
@@ -114,14 +116,13 @@ def materialize(
 
         try:
             with instance_for_cli() as instance:
-                outcomes = []
                 for planned in runs:
                     outcomes += execute(defs, [planned], instance, on_start=started)
                     progress.advance(task)
-        except MaterializeError as exc:
-            fail(str(exc))
-        except WarehouseLocked as exc:
-            fail(str(exc))
+        except (MaterializeError, WarehouseLocked) as exc:
+            failure = str(exc)
+    if failure:
+        fail(failure)
     for outcome in outcomes:
         failed = (
             f", failed checks: {', '.join(outcome.checks_failed)}" if outcome.checks_failed else ""

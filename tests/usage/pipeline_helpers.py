@@ -7,9 +7,8 @@ from datetime import date
 import dagster as dg
 import duckdb
 import polars as pl
-from dagster_duckdb import DuckDBResource
 
-from assets.resources import CityUsageSettings
+from assets.resources import CityUsageSettings, WarehouseResource
 from pipelines import usage_defs
 from usage_model.config import Settings
 
@@ -20,7 +19,7 @@ DAILY_TABLES = ("usage_daily_by_model", "usage_daily_by_city", "usage_daily_by_u
 
 def resources(settings: Settings) -> dict[str, object]:
     return {
-        "duckdb": DuckDBResource(database=str(settings.warehouse)),
+        "duckdb": WarehouseResource(database=str(settings.warehouse)),
         "settings": CityUsageSettings(),
     }
 

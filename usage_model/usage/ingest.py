@@ -66,6 +66,10 @@ class ScanResult:
     rows_invalid: int = 0
     problems: list[str] = field(default_factory=list)  # one line per rejected file
     days_touched: set[date] = field(default_factory=set)
+    # Days whose result changed without a new file landing on them: days of a removed or
+    # rewritten file's old rows, and days holding another copy of an event_id the scan
+    # added or removed (its winner may have moved, DESIGN rule 7).
+    rebuild_days: set[date] = field(default_factory=set)
 
 
 @dataclass
@@ -96,16 +100,31 @@ def _forget_file(conn: duckdb.DuckDBPyConnection, path: str, result: ScanResult)
         return None
     file_id, min_day, max_day = row
     if min_day is not None:
-        result.days_touched.update(
+        old_days = {
             r[0]
             for r in conn.execute(
                 "SELECT DISTINCT day FROM usage_event_index WHERE file_id = $f", {"f": file_id}
             ).fetchall()
+        }
+        other_copies = _other_copy_days(
+            conn, "SELECT event_id FROM usage_event_index WHERE file_id = $f", file_id
         )
+        result.rebuild_days |= old_days | other_copies
+        result.days_touched |= old_days | other_copies
     conn.execute("DELETE FROM usage_event_index WHERE file_id = $f", {"f": file_id})
     conn.execute("DELETE FROM usage_quarantine WHERE source_file = $p", {"p": path})
     conn.execute("DELETE FROM usage_files WHERE file_id = $f", {"f": file_id})
     return file_id
+
+
+def _other_copy_days(conn: duckdb.DuckDBPyConnection, ids_sql: str, file_id: int) -> set[date]:
+    """Days on which other files hold a copy of one of these event_ids."""
+    rows = conn.execute(
+        f"SELECT DISTINCT day FROM usage_event_index WHERE file_id <> $f "
+        f"AND event_id IN ({ids_sql})",
+        {"f": file_id},
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def _record_rejected_file(
@@ -188,6 +207,11 @@ def _scan_file(
         r[0]
         for r in conn.execute("SELECT DISTINCT day FROM scan_rows WHERE reason IS NULL").fetchall()
     )
+    other_copies = _other_copy_days(
+        conn, "SELECT event_id FROM scan_rows WHERE reason IS NULL", file_id
+    )
+    result.rebuild_days |= other_copies
+    result.days_touched |= other_copies
     conn.execute(
         "INSERT INTO usage_files VALUES ($id, $path, $size, $mtime, $fp, $shape, 'ok', $rows, "
         "$valid, $invalid, $min_day, $max_day, now())",

@@ -30,7 +30,7 @@ ISO_INSTANT = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\
 TEXT_TIME = {
     "occurred_at_expr": (
         f"CASE WHEN regexp_full_match(occurred_at, '{ISO_INSTANT}') "
-        "THEN TRY_CAST(occurred_at AS TIMESTAMPTZ) END"
+        "THEN TRY_CAST(upper(occurred_at) AS TIMESTAMPTZ) END"  # DuckDB reads only 'Z'
     ),
     "occurred_at_missing": "(occurred_at IS NULL OR occurred_at = '')",
 }
