@@ -4,6 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export CITY_USAGE_DATA_DIR ?= $(CURDIR)/data
+DEMO_CONFIG ?= $(CURDIR)/examples/city-usage.demo.yaml
 export UV_LINK_MODE := copy
 RUN := $(UV) run --frozen
 
@@ -23,15 +24,15 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 
 demo: env $(DAGSTER_HOME)/dagster.yaml
 	$(RUN) city-usage sample-data --days 14 --events-per-day 4000 --seed 7
-	$(RUN) city-usage materialize
-	$(RUN) city-usage report
+	CITY_USAGE_CONFIG=$${CITY_USAGE_CONFIG:-$(DEMO_CONFIG)} $(RUN) city-usage materialize
+	CITY_USAGE_CONFIG=$${CITY_USAGE_CONFIG:-$(DEMO_CONFIG)} $(RUN) city-usage report
 
 test: env $(DAGSTER_HOME)/dagster.yaml
 	$(RUN) ruff check usage_model assets pipelines tests benchmarks
 	$(RUN) pytest -q -n 2 --dist loadfile
 
 ui: env $(DAGSTER_HOME)/dagster.yaml
-	$(RUN) dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	CITY_USAGE_CONFIG=$${CITY_USAGE_CONFIG:-$(DEMO_CONFIG)} $(RUN) dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 bench: env
 	$(RUN) python -m benchmarks.run

@@ -11,7 +11,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from usage_model.config import Settings
-from usage_model.warehouse import connect_waiting
+from usage_model.warehouse import connect_waiting, ensure_schema
 
 
 class CityUsageSettings(dg.ConfigurableResource):
@@ -34,6 +34,7 @@ class WarehouseResource(DuckDBResource):
         conn = connect_waiting(self.database, self.lock_timeout_s, dict(self.connection_config))
         try:
             conn.execute("SET TimeZone = 'UTC'")
+            ensure_schema(conn)  # idempotent DDL of every domain: a fresh warehouse just works
             yield conn
         finally:
             conn.close()

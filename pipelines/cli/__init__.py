@@ -7,6 +7,7 @@ Every failure is one line on stderr: exit 2 for bad input (unknown option, bad d
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -29,6 +30,8 @@ for module in (usage_cmds, read_cmds, funding_cmds, export_cmds):
 
 def main() -> None:
     """Entry point: run the app, turning click's multi-line usage errors into one line."""
+    # Dagster's beta/preview notices are for developers of the code location, not CLI users.
+    warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
     command = typer.main.get_command(app)
     try:
         code = command.main(args=sys.argv[1:], prog_name="city-usage", standalone_mode=False)
