@@ -81,6 +81,8 @@ def plan_runs(
         dg.AssetSelection.from_string(selection) if selection else dg.AssetSelection.all()
     ).resolve(graph)
     order = {key: i for i, key in enumerate(graph.toposorted_asset_keys)}
+    # A multi-asset that cannot be subset (usage_events with usage_quarantine) runs whole.
+    chosen = {k for key in chosen for k in graph.get(key).execution_set_asset_keys}
     groups: dict[object, list[dg.AssetKey]] = {}
     for key in chosen:
         node = graph.get(key)
