@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from usage_model.warehouse import WarehouseLocked, WarehouseMissing
+from usage_model.warehouse import WarehouseLocked, WarehouseMissing, is_lock_error
 
 _ALIAS = "warehouse"
 _lock = threading.RLock()
@@ -49,11 +49,6 @@ def engine() -> Iterator[duckdb.DuckDBPyConnection]:
             conn.close()
 
 
-def _locked(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return "lock" in text and ("conflicting" in text or "could not set lock" in text)
-
-
 @contextmanager
 def warehouse_reader(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection whose default catalog is the warehouse, attached READ_ONLY for this block."""
@@ -65,7 +60,7 @@ def warehouse_reader(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
             conn.execute(f"ATTACH '{literal}' AS {_ALIAS} (READ_ONLY)")
         except duckdb.IOException as exc:
-            if _locked(exc):
+            if is_lock_error(exc):
                 raise WarehouseLocked(
                     f"{path}: the warehouse is locked by another process (a materialization "
                     "is running); try again when it finishes"
