@@ -1,19 +1,21 @@
 # The two commands: `make demo` and `make test`. Both build the environment first.
 SHELL := /bin/bash
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else the one pip installs for this Python (`make env` installs it when absent).
+UV_BIN := $(shell command -v uv 2>/dev/null)
+UV ?= $(if $(UV_BIN),$(UV_BIN),$(PYTHON) -m uv)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export CITY_USAGE_DATA_DIR ?= $(CURDIR)/data
 DEMO_CONFIG ?= $(CURDIR)/examples/city-usage.demo.yaml
 export UV_LINK_MODE := copy
 RUN := $(UV) run --frozen
 
-.PHONY: env demo test ui lint bench clean
+.PHONY: env uv demo test ui bench clean
 
-$(UV):
-	$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+uv:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 
-env: $(UV) .venv/.synced
+env: uv .venv/.synced
 .venv/.synced: pyproject.toml uv.lock
 	$(UV) sync --frozen
 	touch $@
