@@ -2,6 +2,13 @@
 
 Files are read one by one so a bad file is rejected with its reason while the others load.
 The latest row per id wins (by `updated_at`, then file path, then row order).
+
+Rejections (one `downcity_rejects` row each, naming file, row and reason; never dropped):
+whole file: `unreadable_file` (not Parquet, truncated, empty), `schema_mismatch` (a required
+column is absent); topup row: `missing_topup_id`, `missing_user_id`, `bad_amount` (null, not an
+integer, or fractional credits), `non_positive_amount`, `bad_unit` (not credits), `bad_status`
+(not one of `TOPUP_STATUSES`); payments: `unreadable_file`, `schema_mismatch` (no
+payment_id or id column), `missing_payment_id`.
 """
 
 from __future__ import annotations
@@ -9,12 +16,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
 TOPUP_COLUMNS = ("topup_id", "user_id", "amount", "unit", "status", "note", "ref",
                  "metadata_json", "created_at", "updated_at")
+REQUIRED_TOPUP_COLUMNS = ("topup_id", "user_id", "amount", "status")
+# Downcity's topup statuses and the synonyms other exports use (compared case-insensitively).
+TOPUP_STATUSES = frozenset({
+    "pending", "paid", "succeeded", "success", "complete", "completed", "credited",
+    "failed", "cancelled", "canceled", "expired", "refunded",
+})
 _READ_FILE = "SELECT * FROM read_parquet(?, hive_partitioning = false)"
 _UPSERT_TOPUP = """
 INSERT OR REPLACE INTO downcity_topups
@@ -48,7 +62,7 @@ def _as_int(value: object) -> int | None:
         raise ValueError("boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float | Decimal) and value == value and value % 1 == 0:
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
@@ -61,10 +75,51 @@ def _text(value: object) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+# DuckDB cannot open or decode the file; Python cannot hold a value (year 10000 and such).
+_UNREADABLE = (duckdb.Error, ValueError, OverflowError)
+
+
+class RowRejected(ValueError):
+    """A landed row that cannot be used: `reason` plus a one-line detail."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def _valid_topup(record: dict[str, object]) -> dict[str, object]:
+    """The record with an integer amount, or RowRejected with the first reason that applies."""
+    if record["topup_id"] is None or str(record["topup_id"]) == "":
+        raise RowRejected("missing_topup_id", "no topup_id")
+    if record["user_id"] is None or str(record["user_id"]) == "":
+        raise RowRejected("missing_user_id", "no user_id (wallets are keyed by user)")
+    if record["amount"] is None:
+        raise RowRejected("bad_amount", "amount is null")
+    try:
+        amount = _as_int(record["amount"])
+    except ValueError as exc:
+        raise RowRejected("bad_amount", f"amount {exc}") from None
+    if amount is None or amount <= 0:
+        raise RowRejected("non_positive_amount", f"amount {amount} is not a positive credit count")
+    unit = _text(record["unit"])
+    if unit not in (None, "", "credits"):
+        raise RowRejected("bad_unit", f"unit {unit!r}: expected 'credits'")
+    status = _text(record["status"])
+    if status is None or status.strip().lower() not in TOPUP_STATUSES:
+        raise RowRejected("bad_status", f"status {status!r}: expected one of "
+                          f"{', '.join(sorted(TOPUP_STATUSES))}")
+    return {**record, "amount": amount}
+
+
 def _read_rows(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[list[str], list[tuple]]:
-    cur = conn.execute(_READ_FILE, [str(path)])
-    columns = [d[0] for d in cur.description]
-    return columns, cur.fetchall()
+    # A cursor of its own: a file DuckDB cannot read must not abort the load's transaction.
+    reader = conn.cursor()
+    try:
+        cur = reader.execute(_READ_FILE, [str(path)])
+        columns = [d[0] for d in cur.description]
+        return columns, cur.fetchall()
+    finally:
+        reader.close()
 
 
 def load(conn: duckdb.DuckDBPyConnection, balance_root: Path) -> dict[str, LoadResult]:
@@ -90,6 +145,12 @@ def _reject(conn, rel: str, row: int | None, reason: str, detail: str, raw: obje
                            json.dumps(raw, default=str) if raw is not None else None, now])
 
 
+def _reject_unreadable(conn, rel: str, exc: Exception, now: datetime) -> None:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    _reject(conn, rel, None, "unreadable_file", f"{rel}: not a readable Parquet file ({reason})",
+            None, now)
+
+
 def _load_topups(conn: duckdb.DuckDBPyConnection, root: Path, now: datetime) -> LoadResult:
     folder = root / "topups"
     files = _files(folder)
@@ -99,30 +160,24 @@ def _load_topups(conn: duckdb.DuckDBPyConnection, root: Path, now: datetime) -> 
         rel = path.relative_to(root).as_posix()
         try:
             columns, rows = _read_rows(conn, path)
-        except duckdb.Error as exc:
-            _reject(conn, rel, None, "unreadable_file", str(exc).splitlines()[0], None, now)
+        except _UNREADABLE as exc:
+            _reject_unreadable(conn, rel, exc, now)
             rejected += 1
             continue
-        missing = [c for c in ("topup_id", "user_id", "amount") if c not in columns]
+        missing = [c for c in REQUIRED_TOPUP_COLUMNS if c not in columns]
         if missing:
             _reject(conn, rel, None, "schema_mismatch",
-                    f"{rel}: missing column(s) {', '.join(missing)}", None, now)
+                    f"{rel}: missing column(s) {', '.join(missing)} ({len(rows)} rows)", None,
+                    now)
             rejected += 1
             continue
         for index, values in enumerate(rows):
             rows_total += 1
             raw = dict(zip(columns, values, strict=True))
-            record = {c: raw.get(c) for c in TOPUP_COLUMNS}
-            if not record["topup_id"]:
-                _reject(conn, rel, index, "missing_topup_id", f"{rel} row {index}: no topup_id",
-                        raw, now)
-                rejected += 1
-                continue
             try:
-                record["amount"] = _as_int(record["amount"])
-            except ValueError as exc:
-                _reject(conn, rel, index, "bad_amount",
-                        f"{rel} row {index}: amount {exc}", raw, now)
+                record = _valid_topup({c: raw.get(c) for c in TOPUP_COLUMNS})
+            except RowRejected as exc:
+                _reject(conn, rel, index, exc.reason, f"{rel} row {index}: {exc}", raw, now)
                 rejected += 1
                 continue
             key = (_text(record["updated_at"]) or "", rel, index)
@@ -146,15 +201,20 @@ def _load_payments(conn: duckdb.DuckDBPyConnection, root: Path, now: datetime) -
         rel = path.relative_to(root).as_posix()
         try:
             columns, rows = _read_rows(conn, path)
-        except duckdb.Error as exc:
-            _reject(conn, rel, None, "unreadable_file", str(exc).splitlines()[0], None, now)
+        except _UNREADABLE as exc:
+            _reject_unreadable(conn, rel, exc, now)
             rejected += 1
             continue
         id_column = "payment_id" if "payment_id" in columns else "id" if "id" in columns else None
+        if id_column is None:
+            _reject(conn, rel, None, "schema_mismatch",
+                    f"{rel}: missing column payment_id (or id) ({len(rows)} rows)", None, now)
+            rejected += 1
+            continue
         for index, values in enumerate(rows):
             rows_total += 1
             raw = dict(zip(columns, values, strict=True))
-            if id_column is None or not raw.get(id_column):
+            if raw.get(id_column) is None or str(raw[id_column]) == "":
                 _reject(conn, rel, index, "missing_payment_id",
                         f"{rel} row {index}: no payment_id", raw, now)
                 rejected += 1
