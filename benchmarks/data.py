@@ -1,0 +1,83 @@
+"""Seeded benchmark data: landing Parquet files written by DuckDB straight from
+`usage_model/usage/sql/sample_events.sql` (the same generator as `city-usage sample-data`).
+
+A benchmark root holds its own layout (`data/landing/usage/dt=YYYY-MM-DD/part-NNN.parquet`,
+`data/curated`, `data/warehouse.duckdb`) and its own `DAGSTER_HOME`, so runs never touch the
+project's data.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from usage_model.config import Settings
+from usage_model.usage.sample import SAMPLE_SQL
+
+FIRST_DAY = date(2026, 1, 1)
+SEED = 11
+USERS = 5000
+ROWS_PER_FILE = 5_000_000
+
+
+def bench_settings(root: Path) -> Settings:
+    data = root / "data"
+    base = Settings(data_dir=data, landing=data / "landing", warehouse=data / "warehouse.duckdb",
+                    curated=data / "curated", exports=data / "exports")
+    return replace(base, timezone="UTC")
+
+
+def bench_env(root: Path, memory_limit: str) -> dict[str, str]:
+    """Environment of a measurement subprocess: the root's layout, its own Dagster home."""
+    home = root / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return {
+        **os.environ,
+        "CITY_USAGE_DATA_DIR": str(root / "data"),
+        "CITY_USAGE_TIMEZONE": "UTC",
+        "CITY_USAGE_PARTITION_START": "2025-01-01",
+        "DAGSTER_HOME": str(home),
+        "BENCH_MEMORY_LIMIT": memory_limit,
+    }
+
+
+def day_of(index: int) -> date:
+    return FIRST_DAY + timedelta(days=index)
+
+
+def write_landing_day(settings: Settings, day: date, events: int, seed: int = SEED) -> int:
+    """One day of landed events in parts of at most ROWS_PER_FILE rows; returns files written."""
+    folder = settings.usage_landing / f"dt={day.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    conn = duckdb.connect()
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        parts = max(1, -(-events // ROWS_PER_FILE))
+        for k in range(parts):
+            n = events // parts + (1 if k < events % parts else 0)
+            target = folder / f"part-{k:03d}.parquet"
+            # Distinct seeds per part keep event_ids unique across parts of the same day.
+            conn.execute(
+                f"COPY ({SAMPLE_SQL}) TO '{target.as_posix()}' "
+                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+                {"n": n, "seed": seed * 1000 + k, "day": day.isoformat(), "users": USERS},
+            )
+        return parts
+    finally:
+        conn.close()
+
+
+def landing_files(settings: Settings, days: list[date]) -> list[Path]:
+    return sorted(
+        p for d in days for p in (settings.usage_landing / f"dt={d.isoformat()}").glob("*.parquet")
+    )
+
+
+def curated_files(settings: Settings, days: list[date]) -> list[Path]:
+    return [p for d in days
+            if (p := settings.events_root / f"day={d.isoformat()}" / "part-0.parquet").exists()]

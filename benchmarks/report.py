@@ -1,0 +1,104 @@
+"""Targets and the markdown table of a run's results (the README tables are cut from it)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+READ_BENCH = Path(__file__).parent / "results" / "read_bench.json"
+
+
+def read_bench_figure() -> dict | None:
+    """The 100M-event read figure of `read_bench.py` (its own, longer run)."""
+    if not READ_BENCH.exists():
+        return None
+    full = json.loads(READ_BENCH.read_text())
+    return {k: full[k] for k in ("history_events", "month_events", "preaggregate_ms",
+                                 "events_ms", "speedup_p50") if k in full}
+
+
+def targets(out: dict) -> dict:
+    met: dict[str, dict] = {}
+    if out.get("scales"):
+        worst = max(s["summaries"]["step_vs_fastest"] for s in out["scales"])
+        pandas = min(s["summaries"]["pandas_vs_step"] for s in out["scales"])
+        met["summary_within_1.1x_of_fastest"] = {"value": worst, "met": worst <= 1.1}
+        met["summary_5x_faster_than_pandas"] = {"value": pandas, "met": pandas >= 5}
+        met["baselines_agree"] = {"value": all(s["summaries"]["all_equal"]
+                                               for s in out["scales"]), "met": None}
+        met["baselines_agree"]["met"] = met["baselines_agree"]["value"]
+    if out.get("incremental"):
+        growth = out["incremental"]["growth_1_to_90"]
+        met["new_day_flat_within_10pct"] = {"value": growth, "met": abs(growth) <= 0.10}
+        p95 = out["incremental"]["reads"]["preaggregate_ms"]["p95"]
+        met["summary_p95_under_50ms"] = {"value": p95, "met": p95 < 50}
+    if out.get("memory"):
+        rss = out["memory"]["peak_rss_mb"]
+        met["big_day_peak_rss_under_2GB"] = {"value": rss, "events": out["memory"]["events"],
+                                             "met": rss < 2048}
+    return met
+
+
+def _x(value: float) -> str:
+    return f"{value:.2f}×"
+
+
+def markdown(out: dict) -> str:
+    m = out["machine"]
+    lines = [f"Machine: {m['cpus']} cores, {m['memory_gib']} GiB; duckdb {m['duckdb']}; "
+             f"DuckDB memory_limit {out['memory_limit']}; load average at start "
+             f"{out['load_avg_start'][0]:.2f}.", ""]
+    if out.get("scales"):
+        lines += ["| events | pipeline summary step | process | DuckDB SQL | polars | pandas | "
+                  "step / fastest | pandas / step | ingest ev/s (step) | copy ev/s | "
+                  "ingest / copy | peak RSS ingest / summary / duckdb / polars / pandas | load |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for s in out["scales"]:
+            su, ing, b = s["summaries"], s["ingest"], s["summaries"]["baselines"]
+            lines.append(
+                f"| {s['events']:,} | {su['pipeline_step_s']:.2f} s | "
+                f"{su['pipeline_process_s']:.1f} s | {b['duckdb']['wall_s']:.2f} s | "
+                f"{b['polars']['wall_s']:.2f} s | {b['pandas']['wall_s']:.2f} s | "
+                f"{_x(su['step_vs_fastest'])} | {su['pandas_vs_step']:.1f}× | "
+                f"{ing['pipeline_events_per_s']:,} | {ing['copy_events_per_s']:,} | "
+                f"{_x(ing['step_vs_copy'])} | {ing['pipeline_peak_rss_mb']:.0f} / "
+                f"{su['pipeline_peak_rss_mb']:.0f} / {b['duckdb']['peak_rss_mb']:.0f} / "
+                f"{b['polars']['peak_rss_mb']:.0f} / {b['pandas']['peak_rss_mb']:.0f} MB | "
+                f"{su['load_avg_1m']:.1f} |")
+        lines.append("")
+    if out.get("incremental"):
+        inc = out["incremental"]
+        lines += [f"Adding one day of {inc['events_per_day']:,} events:", "",
+                  "| days of history | usage_events step | summaries step | both | process | "
+                  "peak RSS | load |", "|---|---|---|---|---|---|---|"]
+        for p in inc["points"]:
+            lines.append(f"| {p['history_days']} | {p['events_step_s']:.2f} s | "
+                         f"{p['summaries_step_s']:.2f} s | {p['steps_s']:.2f} s | "
+                         f"{p['process_s']:.1f} s | {p['peak_rss_mb']:.0f} MB | "
+                         f"{max(p['load_avg_1m']):.1f} |")
+        lines += ["", f"Growth from 1 to 90 days of history: {inc['growth_1_to_90']:+.1%}.", ""]
+        r = inc["reads"]
+        lines += [f"`summary` by model over {r['month']} ({r['month_events']:,} events): "
+                  f"pre-aggregates p50 {r['preaggregate_ms']['p50']} ms / p95 "
+                  f"{r['preaggregate_ms']['p95']} ms; raw events p50 {r['events_ms']['p50']} ms"
+                  f" / p95 {r['events_ms']['p95']} ms; same answer: {r['same_answer']}.", ""]
+    if out.get("read_bench_100m"):
+        r = out["read_bench_100m"]
+        lines += [f"(read_bench.py, {r['history_events']:,} events of history: pre-aggregates "
+                  f"p50 {r['preaggregate_ms']['p50']} ms / p95 {r['preaggregate_ms']['p95']} ms "
+                  f"against {r['events_ms']['p50']} ms from events.)", ""]
+    if out.get("backfill"):
+        b = out["backfill"]
+        lines += [f"Backfill of {b['days']} days × {b['events_per_day']:,} events: one run "
+                  f"{b['one_run']['process_s']:.1f} s (steps {b['one_run']['steps_s']:.1f} s) "
+                  f"against {b['days']} runs {b['per_day_runs']['process_s']:.1f} s (steps "
+                  f"{b['per_day_runs']['steps_s']:.1f} s): {b['per_day_vs_one_run']}×.", ""]
+    if out.get("memory"):
+        mm = out["memory"]
+        lines += [f"One day of {mm['events']:,} events through the pipeline: peak RSS "
+                  f"{mm['peak_rss_mb']:.0f} MB, process {mm['process_s']:.1f} s "
+                  f"(load {mm['load_avg_1m']:.1f}).", ""]
+    lines += ["| target | value | met |", "|---|---|---|"]
+    for name, t in out.get("targets", {}).items():
+        lines.append(f"| {name} | {t['value']} | {'yes' if t['met'] else 'NO'} |")
+    return "\n".join(lines)

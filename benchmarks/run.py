@@ -1,0 +1,103 @@
+"""All the benchmarks in one run: `python -m benchmarks.run [--scales 1M,10M,50M] [--quick]`.
+
+Writes `benchmarks/results/run-<UTC time>.json` and `benchmarks/results/latest.json`, and
+prints the summary table (`benchmarks/report.py`). See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import psutil
+
+from benchmarks import bench_backfill, bench_incremental, bench_memory, bench_scale, report
+from benchmarks.measure import load_average
+
+RESULTS = Path(__file__).parent / "results"
+FULL = {"scales": "1M,10M,50M", "incremental_per_day": 200_000, "backfill_per_day": 100_000,
+        "backfill_days": 30, "memory_day": 20_000_000, "repeats": 3,
+        "parts": "scale,incremental,backfill,memory"}
+# Quick: every code path once at toy sizes (the 1-day memory run is left out: the scale run
+# already reports peak RSS).
+QUICK = {"scales": "200K", "incremental_per_day": 5_000, "backfill_per_day": 5_000,
+         "backfill_days": 10, "memory_day": 200_000, "repeats": 1,
+         "parts": "scale,incremental,backfill"}
+
+
+def parse_scale(text: str) -> int:
+    text = text.strip().upper()
+    factor = {"K": 1_000, "M": 1_000_000}.get(text[-1], 1)
+    return int(float(text.rstrip("KM")) * factor)
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "duckdb": duckdb.__version__,
+            "platform": platform.platform()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", help="events per scale run, e.g. 1M,10M,50M")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (about a minute)")
+    parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit everywhere")
+    parser.add_argument("--only", help="comma-separated parts: scale,incremental,backfill,memory")
+    parser.add_argument("--root", type=Path,
+                        default=Path(tempfile.gettempdir()) / "city-usage-bench")
+    args = parser.parse_args()
+    plan = dict(QUICK if args.quick else FULL)
+    if args.scales:
+        plan["scales"] = args.scales
+    bench_incremental.REPEATS = plan["repeats"]
+    parts = set((args.only or plan["parts"]).split(","))
+    began = time.perf_counter()
+    out: dict = {"started": datetime.now(UTC).isoformat(timespec="seconds"),
+                 "machine": machine(), "memory_limit": args.memory_limit, "quick": args.quick,
+                 "plan": plan, "load_avg_start": os.getloadavg()}
+    if "scale" in parts:
+        out["scales"] = []
+        for text in plan["scales"].split(","):
+            events = parse_scale(text)
+            print(f"scale {events:,} events (load {load_average()})", flush=True)
+            out["scales"].append(bench_scale.run(args.root / "scale", events, args.memory_limit))
+    if "incremental" in parts:
+        print(f"incremental, {plan['incremental_per_day']:,} events a day "
+              f"(load {load_average()})", flush=True)
+        out["incremental"] = bench_incremental.run(
+            args.root / "incremental", plan["incremental_per_day"], args.memory_limit)
+    if "backfill" in parts:
+        print(f"backfill, {plan['backfill_days']} days of {plan['backfill_per_day']:,} events "
+              f"(load {load_average()})", flush=True)
+        out["backfill"] = bench_backfill.run(
+            args.root / "backfill", plan["backfill_per_day"], args.memory_limit,
+            days=plan["backfill_days"])
+    if "memory" in parts:
+        print(f"memory, one day of {plan['memory_day']:,} events (load {load_average()})",
+              flush=True)
+        out["memory"] = bench_memory.run(args.root / "memory", plan["memory_day"],
+                                         args.memory_limit)
+    out["read_bench_100m"] = report.read_bench_figure()
+    out["elapsed_s"] = round(time.perf_counter() - began, 1)
+    out["load_avg_end"] = os.getloadavg()
+    out["targets"] = report.targets(out)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = f"run-{stamp}{'-quick' if args.quick else ''}.json"
+    text = json.dumps(out, indent=2, default=str) + "\n"
+    (RESULTS / name).write_text(text)
+    (RESULTS / "latest.json").write_text(text)
+    print(report.markdown(out))
+    print(f"results: benchmarks/results/{name} ({out['elapsed_s']} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""One measurement in a fresh process: `python -m benchmarks.worker TASK JSON_ARGS`.
+
+Prints one JSON line: the task's result plus `wall_s` (inside the process, after imports) and
+`peak_rss_mb` (this process's high-water mark, DuckDB included: it runs in-process).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from datetime import date
+
+
+def _run(task: str, args: dict) -> dict:
+    if task == "pipeline":
+        from benchmarks.pipeline_task import materialize_range
+        return materialize_range(date.fromisoformat(args["first"]),
+                                 date.fromisoformat(args["last"]), args["assets"],
+                                 args.get("each_day", False))
+    if task == "reads":
+        from benchmarks.reads import time_reads
+        return time_reads(date.fromisoformat(args["month"]), args["repeat"],
+                          args["events_repeat"])
+    if task in ("duckdb", "polars", "pandas"):
+        from benchmarks import baselines
+        return baselines.RUNNERS[task](args["files"], args["memory_limit"])
+    if task == "copy":
+        from benchmarks.baselines import duckdb_copy
+        return duckdb_copy(args["files"], args["target"], args["memory_limit"])
+    raise SystemExit(f"unknown task {task}")
+
+
+def main() -> None:
+    task, raw = sys.argv[1], sys.argv[2]
+    began = time.perf_counter()
+    result = _run(task, json.loads(raw))
+    result["wall_s"] = round(time.perf_counter() - began, 3)
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(result, default=str))
+
+
+if __name__ == "__main__":
+    main()
