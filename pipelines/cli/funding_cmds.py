@@ -27,6 +27,8 @@ def stripe_webhook(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 = any free).")] = 8787,
 ) -> None:
     """Receive Stripe webhooks on POST /stripe/webhook and land verified events durably."""
+    import socket
+
     import uvicorn
 
     from usage_model.funding.webhook import webhook_app
@@ -35,12 +37,20 @@ def stripe_webhook(
     if not secret:
         raise _fail("STRIPE_WEBHOOK_SECRET is not set; the receiver cannot verify deliveries")
     events_dir = Settings.from_env().stripe_events_landing
-    typer.echo(f"landing verified Stripe events in {events_dir}", err=True)
+    # Bind here so a taken port or a bad interface is one clear line before uvicorn starts.
     try:
-        uvicorn.run(webhook_app(events_dir, secret), host=host, port=port, log_level="info",
-                    access_log=False)
-    except (OSError, SystemExit) as exc:
-        raise _fail(f"cannot serve on {host}:{port}: {exc}") from None
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    bound = sock.getsockname()[1]
+    typer.echo(f"listening on http://{host}:{bound}/stripe/webhook; landing verified Stripe "
+               f"events in {events_dir}", err=True)
+    config = uvicorn.Config(webhook_app(events_dir, secret), log_level="info", access_log=False)
+    with sock:
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 def balances(
