@@ -21,7 +21,7 @@ from usage_model.usage.sample import SAMPLE_SQL
 FIRST_DAY = date(2026, 1, 1)
 SEED = 11
 USERS = 5000
-ROWS_PER_FILE = 5_000_000
+ROWS_PER_FILE = 1_000_000  # landing files of at most 1M rows, as exporters write them
 
 
 def bench_settings(root: Path) -> Settings:

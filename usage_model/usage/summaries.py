@@ -29,6 +29,10 @@ MONTHLY_TABLES = ("usage_monthly_by_model", "usage_monthly_by_city", "usage_mont
 SUMMARY_SQL = {
     name: (SQL_DIR / f"{name}.sql").read_text() for name in DAILY_TABLES + MONTHLY_TABLES
 }
+SUMMARY_ROLLUP_SQL = (SQL_DIR / "summary_rollup.sql").read_text()
+# Daily tables computed from `summary_rollup` (one grouped pass over the events) rather than
+# from the events themselves.
+FROM_ROLLUP = ("usage_daily_by_model", "usage_daily_by_city", "usage_daily_by_user")
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,10 @@ def build_daily(
 ) -> dict[str, int]:
     """Replace the window's rows in each daily summary table; returns rows written per table."""
     days = sorted(set(days))
+    tables = list(tables)
     create_events_view(conn, settings, days)
+    if any(table in FROM_ROLLUP for table in tables):
+        conn.execute(SUMMARY_ROLLUP_SQL)
     written = {}
     conn.begin()
     for table in tables:
@@ -86,6 +93,7 @@ def build_daily(
             {"days": days},
         )[0]
     conn.commit()
+    conn.execute("DROP TABLE IF EXISTS summary_rollup")
     return written
 
 

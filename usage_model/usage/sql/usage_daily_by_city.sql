@@ -1,9 +1,25 @@
 INSERT INTO usage_daily_by_city
-SELECT day, city_id,
-       count(*), count(*) FILTER (WHERE status = 'success'), count(*) FILTER (WHERE status = 'error'),
-       sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(reasoning_tokens),
-       coalesce(sum(cost_credits), 0),
-       count(DISTINCT user_id),
-       quantile_cont(latency_ms, 0.5), quantile_cont(latency_ms, 0.95)
-FROM summary_events
-GROUP BY day, city_id
+SELECT r.day, r.city_id,
+       r.calls, r.success_calls, r.error_calls,
+       r.input_tokens, r.output_tokens, r.cached_input_tokens, r.reasoning_tokens,
+       r.cost_credits, r.distinct_users,
+       q.p50_latency_ms, q.p95_latency_ms
+FROM (
+    SELECT day, city_id,
+           sum(calls) AS calls, sum(success_calls) AS success_calls,
+           sum(error_calls) AS error_calls,
+           sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+           sum(cached_input_tokens) AS cached_input_tokens,
+           sum(reasoning_tokens) AS reasoning_tokens,
+           coalesce(sum(cost_credits), 0) AS cost_credits,
+           count(DISTINCT user_id) AS distinct_users
+    FROM summary_rollup
+    GROUP BY day, city_id
+) r
+JOIN (
+    SELECT day, city_id,
+           quantile_cont(latency_ms, 0.5) AS p50_latency_ms,
+           quantile_cont(latency_ms, 0.95) AS p95_latency_ms
+    FROM summary_events
+    GROUP BY day, city_id
+) q ON q.day = r.day AND q.city_id = r.city_id

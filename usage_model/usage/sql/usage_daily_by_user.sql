@@ -1,7 +1,7 @@
 INSERT INTO usage_daily_by_user
 SELECT day, city_id, user_id,
-       count(*), count(*) FILTER (WHERE status = 'success'), count(*) FILTER (WHERE status = 'error'),
+       sum(calls), sum(success_calls), sum(error_calls),
        sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), sum(reasoning_tokens),
        coalesce(sum(cost_credits), 0)
-FROM summary_events
+FROM summary_rollup
 GROUP BY day, city_id, user_id
