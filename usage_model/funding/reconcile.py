@@ -205,15 +205,15 @@ def _verdict(state: str, dc_status: str | None, dc_amount: int | None, credited:
     if balance is not None and balance < 0 and state in (
             "refunded", "partially_refunded", "disputed"):
         return "negative_balance", f"a reversal took the balance to {balance} credits"
+    dc_paid = (dc_status or "").lower() in _PAID_STATUSES
+    if dc_paid and not credited:  # more telling than stale_pending: Downcity says it was paid
+        return "not_credited", f"Downcity says {dc_status}; Stripe state {stripe_state}"
     if stale:
         return "stale_pending", "pending for longer than the configured threshold"
-    dc_paid = (dc_status or "").lower() in _PAID_STATUSES
     if credited and not has_record:
         return "missing_downcity_record", "credited from Stripe; no Downcity topup record"
     if credited and dc_amount is not None and credited != dc_amount:
         return "amount_differs", f"ledger credited {credited}, Downcity says {dc_amount}"
-    if dc_paid and not credited:
-        return "not_credited", f"Downcity says {dc_status}; Stripe state {stripe_state}"
     if credited and has_record and not dc_paid:
         return "downcity_status_lags", f"credited; Downcity status still {dc_status}"
     return "ok", None
