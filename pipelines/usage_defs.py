@@ -28,13 +28,18 @@ usage_monthly_job = dg.define_asset_job(
 # The previous day, every day shortly after midnight in CITY_USAGE_TIMEZONE (late files are
 # handled by the sensor, which rebuilds exactly the days they touch).
 usage_daily_schedule = dg.build_schedule_from_partitioned_job(
-    usage_daily_job, hour_of_day=0, minute_of_hour=20, name="usage_daily_schedule"
+    usage_daily_job,
+    hour_of_day=0,
+    minute_of_hour=20,
+    name="usage_daily_schedule",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 @dg.schedule(
     name="usage_monthly_refresh",
     job=usage_monthly_job,
     cron_schedule="40 0 * * *",
     execution_timezone=daily_partitions.timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Daily refresh of the month that contains yesterday.",
 )
 def usage_monthly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
