@@ -26,14 +26,22 @@ usage_monthly_job = dg.define_asset_job(
 )
 
 # The previous day, every day shortly after midnight in CITY_USAGE_TIMEZONE (late files are
-# handled by the sensor, which rebuilds exactly the days they touch).
-usage_daily_schedule = dg.build_schedule_from_partitioned_job(
-    usage_daily_job,
-    hour_of_day=0,
-    minute_of_hour=20,
+# handled by the sensor, which rebuilds exactly the days they touch). Not
+# build_schedule_from_partitioned_job: with end_offset=1 its "last partition" is today.
+@dg.schedule(
     name="usage_daily_schedule",
+    job=usage_daily_job,
+    cron_schedule="20 0 * * *",
+    execution_timezone=daily_partitions.timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Build yesterday's events and daily summaries.",
 )
+def usage_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    yesterday = context.scheduled_execution_time - timedelta(days=1)
+    key = yesterday.strftime("%Y-%m-%d")
+    return dg.RunRequest(partition_key=key, run_key=f"daily:{key}")
+
+
 @dg.schedule(
     name="usage_monthly_refresh",
     job=usage_monthly_job,
