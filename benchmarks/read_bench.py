@@ -4,8 +4,8 @@
 
 Generates `--events` curated events spread evenly over `--days` days (DuckDB `range()` written
 straight to the per-day Parquet layout), builds every summary table from them month by month
-(tests/read/fixture.py: the same contract as the pipeline's summaries), then times, in one run,
-`usage_model.read.summary` for one calendar month grouped by model: the planned answer
+(the pipeline's own `usage_model.usage.summaries.build_daily` / `build_monthly`), then times,
+in one run, `usage_model.read.summary` for one calendar month grouped by model: the planned answer
 (pre-aggregates, read-only warehouse connection opened per call) and the same answer with
 `source="events"` (the curated Parquet of that month). Results: benchmarks/results/read_bench.json.
 Data is kept under --root and reused when it was built with the same --events/--days.
@@ -25,9 +25,10 @@ from pathlib import Path
 
 import duckdb
 
-from tests.read.fixture import build_summaries
 from usage_model import read
 from usage_model.config import Settings
+from usage_model.usage import summaries
+from usage_model.warehouse import connect
 
 RESULTS = Path(__file__).parent / "results" / "read_bench.json"
 FIRST_DAY = date(2025, 1, 1)
@@ -92,6 +93,17 @@ def generate(settings: Settings, events: int, days: int) -> float:
     return time.perf_counter() - began
 
 
+def build_summaries(settings: Settings, first: date, days: int) -> None:
+    """Every daily and monthly summary table, a month at a time, by the pipeline's code."""
+    all_days = [first + timedelta(days=k) for k in range(days)]
+    months = sorted({d.replace(day=1) for d in all_days})
+    with connect(settings.warehouse) as conn:
+        for month in months:
+            summaries.build_daily(conn, settings, [d for d in all_days
+                                                   if d.replace(day=1) == month])
+            summaries.build_monthly(conn, settings, [month])
+
+
 def timed(fn, repeat: int) -> tuple[list[float], object]:
     fn()  # warm-up (file cache, imports)
     samples, answer = [], None
@@ -126,7 +138,7 @@ def main() -> None:
         timings["generate_s"] = round(generate(settings, args.events, args.days), 1)
         print(f"generated {args.events:,} events in {timings['generate_s']} s", flush=True)
         began = time.perf_counter()
-        build_summaries(settings)
+        build_summaries(settings, FIRST_DAY, args.days)
         timings["summaries_s"] = round(time.perf_counter() - began, 1)
         print(f"built summary tables in {timings['summaries_s']} s", flush=True)
         stamp.write_text(json.dumps(spec))
