@@ -42,13 +42,16 @@ def run(root: Path, events: int, memory_limit: str, days: int = DAYS,
     baselines = {}
     for name in BASELINES:
         result = run_task(name, {"files": curated, "memory_limit": memory_limit})
-        result["same_totals"] = checks.same_totals(expected, result.pop("totals"))
+        if "totals" in result:
+            result["same_totals"] = checks.same_totals(expected, result.pop("totals"))
         baselines[name] = result
         log(f"  {name}: {result['wall_s']} s, {result['peak_rss_mb']} MB, "
-            f"same totals: {result['same_totals']}")
+            f"same totals: {result.get('same_totals')} {result.get('error', '')}")
     step_ingest = ingest["steps"]["build_usage_events"]
     step_summary = summary["steps"]["build_daily_summaries"]
-    fastest = min(("duckdb", "polars"), key=lambda n: baselines[n]["wall_s"])
+    # A baseline that failed (DuckDB out of memory under the same limit) is not a floor.
+    finished = [n for n in ("duckdb", "polars") if "error" not in baselines[n]]
+    fastest = min(finished, key=lambda n: baselines[n]["wall_s"])
     data_bytes = sum(p.stat().st_size for p in map(Path, landed))
     shutil.rmtree(root, ignore_errors=True)
     return {
@@ -69,7 +72,7 @@ def run(root: Path, events: int, memory_limit: str, days: int = DAYS,
             "step_vs_fastest": round(step_summary / baselines[fastest]["wall_s"], 2),
             "step_vs_pandas": round(step_summary / baselines["pandas"]["wall_s"], 3),
             "pandas_vs_step": round(baselines["pandas"]["wall_s"] / step_summary, 1),
-            "all_equal": all(b["same_totals"] for b in baselines.values()),
+            "all_equal": all(b["same_totals"] for b in baselines.values() if "error" not in b),
             "load_avg_1m": summary["load_avg_1m"],
         },
     }

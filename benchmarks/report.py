@@ -43,6 +43,14 @@ def _x(value: float) -> str:
     return f"{value:.2f}×"
 
 
+def _secs(result: dict) -> str:
+    return "out of memory" if "error" in result else f"{result['wall_s']:.2f} s"
+
+
+def _mb(result: dict) -> str:
+    return f"{result['peak_rss_mb']:.0f}"
+
+
 def markdown(out: dict) -> str:
     m = out["machine"]
     lines = [f"Machine: {m['cpus']} cores, {m['memory_gib']} GiB; duckdb {m['duckdb']}; "
@@ -57,13 +65,13 @@ def markdown(out: dict) -> str:
             su, ing, b = s["summaries"], s["ingest"], s["summaries"]["baselines"]
             lines.append(
                 f"| {s['events']:,} | {su['pipeline_step_s']:.2f} s | "
-                f"{su['pipeline_process_s']:.1f} s | {b['duckdb']['wall_s']:.2f} s | "
-                f"{b['polars']['wall_s']:.2f} s | {b['pandas']['wall_s']:.2f} s | "
+                f"{su['pipeline_process_s']:.1f} s | {_secs(b['duckdb'])} | "
+                f"{_secs(b['polars'])} | {_secs(b['pandas'])} | "
                 f"{_x(su['step_vs_fastest'])} | {su['pandas_vs_step']:.1f}× | "
                 f"{ing['pipeline_events_per_s']:,} | {ing['copy_events_per_s']:,} | "
                 f"{_x(ing['step_vs_copy'])} | {ing['pipeline_peak_rss_mb']:.0f} / "
-                f"{su['pipeline_peak_rss_mb']:.0f} / {b['duckdb']['peak_rss_mb']:.0f} / "
-                f"{b['polars']['peak_rss_mb']:.0f} / {b['pandas']['peak_rss_mb']:.0f} MB | "
+                f"{su['pipeline_peak_rss_mb']:.0f} / {_mb(b['duckdb'])} / "
+                f"{_mb(b['polars'])} / {_mb(b['pandas'])} MB | "
                 f"{su['load_avg_1m']:.1f} |")
         lines.append("")
     if out.get("incremental"):
@@ -102,3 +110,15 @@ def markdown(out: dict) -> str:
     for name, t in out.get("targets", {}).items():
         lines.append(f"| {name} | {t['value']} | {'yes' if t['met'] else 'NO'} |")
     return "\n".join(lines)
+
+
+def main() -> None:
+    """Print the tables of `results/latest.json` (or of the file given)."""
+    import sys
+
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else READ_BENCH.parent / "latest.json"
+    print(markdown(json.loads(path.read_text())))
+
+
+if __name__ == "__main__":
+    main()

@@ -24,8 +24,14 @@ def _run(task: str, args: dict) -> dict:
         return time_reads(date.fromisoformat(args["month"]), args["repeat"],
                           args["events_repeat"])
     if task in ("duckdb", "polars", "pandas"):
+        import duckdb
+
         from benchmarks import baselines
-        return baselines.RUNNERS[task](args["files"], args["memory_limit"])
+        try:
+            return baselines.RUNNERS[task](args["files"], args["memory_limit"])
+        except duckdb.OutOfMemoryException as exc:  # a finding, not a crash of the run
+            return {"error": f"out of memory at memory_limit {args['memory_limit']}: "
+                             + str(exc).splitlines()[0]}
     if task == "copy":
         from benchmarks.baselines import duckdb_copy
         return duckdb_copy(args["files"], args["target"], args["memory_limit"])

@@ -74,24 +74,33 @@ def build_daily(
     days: Iterable[date],
     tables: Iterable[str] = DAILY_TABLES,
 ) -> dict[str, int]:
-    """Replace the window's rows in each daily summary table; returns rows written per table."""
+    """Replace the window's rows in each daily summary table; returns rows written per table.
+
+    Days are computed one at a time (one curated file each), so memory follows the size of a
+    day, not of the window: exact quantiles keep every latency of a group until the end.
+    """
     days = sorted(set(days))
     tables = list(tables)
-    create_events_view(conn, settings, days)
-    if any(table in FROM_ROLLUP for table in tables):
-        conn.execute(SUMMARY_ROLLUP_SQL)
-    written = {}
     conn.begin()
     for table in tables:
         conn.execute(
             f"DELETE FROM {table} WHERE day IN (SELECT unnest($days::DATE[]))", {"days": days}
         )
-        conn.execute(SUMMARY_SQL[table])
-        written[table] = fetch_one(
+    for day in days:
+        if not create_events_view(conn, settings, [day]):
+            continue  # no events that day: no rows
+        if any(table in FROM_ROLLUP for table in tables):
+            conn.execute(SUMMARY_ROLLUP_SQL)
+        for table in tables:
+            conn.execute(SUMMARY_SQL[table])
+    written = {
+        table: fetch_one(
             conn,
             f"SELECT count(*) FROM {table} WHERE day IN (SELECT unnest($days::DATE[]))",
             {"days": days},
         )[0]
+        for table in tables
+    }
     conn.commit()
     conn.execute("DROP TABLE IF EXISTS summary_rollup")
     return written
