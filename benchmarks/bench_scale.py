@@ -37,6 +37,8 @@ def run(root: Path, events: int, memory_limit: str, days: int = DAYS,
     summary = run_task("pipeline", {**window, "assets": "summaries"}, env)
     log(f"  pipeline summaries: step {summary['steps']['build_daily_summaries']} s, "
         f"process {summary['process_s']} s, {summary['peak_rss_mb']} MB")
+    compute = run_task("build_daily", window, env)
+    log(f"  pipeline summary compute alone (build_daily): {compute['compute_s']} s")
     expected = checks.pipeline_totals(settings.warehouse)
     curated = [str(p) for p in data.curated_files(settings, day_list)]
     baselines = {}
@@ -68,6 +70,8 @@ def run(root: Path, events: int, memory_limit: str, days: int = DAYS,
         "summaries": {
             "pipeline_step_s": step_summary, "pipeline_process_s": summary["process_s"],
             "pipeline_peak_rss_mb": summary["peak_rss_mb"],
+            "compute_only_s": compute["compute_s"],
+            "compute_vs_fastest": round(compute["compute_s"] / baselines[fastest]["wall_s"], 2),
             "baselines": baselines, "fastest_hand_written": fastest,
             "step_vs_fastest": round(step_summary / baselines[fastest]["wall_s"], 2),
             "step_vs_pandas": round(step_summary / baselines["pandas"]["wall_s"], 3),

@@ -47,6 +47,14 @@ def _secs(result: dict) -> str:
     return "out of memory" if "error" in result else f"{result['wall_s']:.2f} s"
 
 
+def _compute(summary: dict, ratio: bool = False) -> str:
+    if "compute_only_s" not in summary:
+        return "–"
+    if ratio:
+        return _x(summary["compute_vs_fastest"])
+    return f"{summary['compute_only_s']:.2f} s"
+
+
 def _mb(result: dict) -> str:
     return f"{result['peak_rss_mb']:.0f}"
 
@@ -57,17 +65,19 @@ def markdown(out: dict) -> str:
              f"DuckDB memory_limit {out['memory_limit']}; load average at start "
              f"{out['load_avg_start'][0]:.2f}.", ""]
     if out.get("scales"):
-        lines += ["| events | pipeline summary step | process | DuckDB SQL | polars | pandas | "
-                  "step / fastest | pandas / step | ingest ev/s (step) | copy ev/s | "
-                  "ingest / copy | peak RSS ingest / summary / duckdb / polars / pandas | load |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += ["| events | pipeline summary step | process | compute only | DuckDB SQL | "
+                  "polars | pandas | step / fastest | compute / fastest | pandas / step | "
+                  "ingest ev/s (step) | copy ev/s | ingest / copy | "
+                  "peak RSS ingest / summary / duckdb / polars / pandas | load |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for s in out["scales"]:
             su, ing, b = s["summaries"], s["ingest"], s["summaries"]["baselines"]
             lines.append(
                 f"| {s['events']:,} | {su['pipeline_step_s']:.2f} s | "
-                f"{su['pipeline_process_s']:.1f} s | {_secs(b['duckdb'])} | "
+                f"{su['pipeline_process_s']:.1f} s | {_compute(su)} | {_secs(b['duckdb'])} | "
                 f"{_secs(b['polars'])} | {_secs(b['pandas'])} | "
-                f"{_x(su['step_vs_fastest'])} | {su['pandas_vs_step']:.1f}× | "
+                f"{_x(su['step_vs_fastest'])} | {_compute(su, ratio=True)} | "
+                f"{su['pandas_vs_step']:.1f}× | "
                 f"{ing['pipeline_events_per_s']:,} | {ing['copy_events_per_s']:,} | "
                 f"{_x(ing['step_vs_copy'])} | {ing['pipeline_peak_rss_mb']:.0f} / "
                 f"{su['pipeline_peak_rss_mb']:.0f} / {_mb(b['duckdb'])} / "

@@ -19,6 +19,9 @@ def _run(task: str, args: dict) -> dict:
         return materialize_range(date.fromisoformat(args["first"]),
                                  date.fromisoformat(args["last"]), args["assets"],
                                  args.get("each_day", False))
+    if task == "build_daily":
+        from benchmarks.compute_task import build_daily
+        return build_daily(date.fromisoformat(args["first"]), date.fromisoformat(args["last"]))
     if task == "reads":
         from benchmarks.reads import time_reads
         return time_reads(date.fromisoformat(args["month"]), args["repeat"],
