@@ -301,6 +301,7 @@ def _collect_build_rows(
             params,
         )
         conn.unregister("typed_rows")
+        del prepared  # free this file's Arrow tables before the next file is read
     return read
 
 
