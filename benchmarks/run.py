@@ -1,7 +1,8 @@
 """All the benchmarks in one run: `python -m benchmarks.run [--scales 1M,10M,50M] [--quick]`.
 
-Writes `benchmarks/results/run-<UTC time>.json` and `benchmarks/results/latest.json`, and
-prints the summary table (`benchmarks/report.py`). See benchmarks/README.md.
+Writes `benchmarks/results/run-<UTC time>.json` and (not with --quick)
+`benchmarks/results/latest.json`, and prints the tables (`benchmarks/report.py`).
+See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def main() -> None:
     name = f"run-{stamp}{'-quick' if args.quick else ''}.json"
     text = json.dumps(out, indent=2, default=str) + "\n"
     (RESULTS / name).write_text(text)
-    (RESULTS / "latest.json").write_text(text)
+    if not args.quick:  # a smoke run never replaces the figures the READMEs cite
+        (RESULTS / "latest.json").write_text(text)
     print(report.markdown(out))
     print(f"results: benchmarks/results/{name} ({out['elapsed_s']} s)")
 
