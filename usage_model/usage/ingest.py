@@ -38,6 +38,13 @@ from usage_model.warehouse import fetch_one
 SQL_DIR = Path(__file__).parent / "sql"
 SCAN_INSERT_QUARANTINE = (SQL_DIR / "scan_insert_quarantine.sql").read_text()
 WINNERS_SQL = (SQL_DIR / "winners.sql").read_text()
+COPIES_ELSEWHERE_SQL = (SQL_DIR / "copies_elsewhere.sql").read_text()
+MATCHED_HASHES_SQL = """
+SELECT DISTINCT i.id_hash FROM usage_event_index i
+WHERE NOT ({exclude}) AND i.id_hash IN (SELECT hash(event_id) FROM ({ids}))
+"""
+# Above this many matched hashes a literal IN list stops paying; join instead (bulk copies).
+LITERAL_HASHES_MAX = 2000
 CLASSIFY_SQL = (SQL_DIR / "classify.sql").read_text()
 INSERT_CONFLICTS_SQL = (SQL_DIR / "insert_conflicts.sql").read_text()
 DAY_LOADS_SQL = (SQL_DIR / "day_loads.sql").read_text()
@@ -117,14 +124,31 @@ def _forget_file(conn: duckdb.DuckDBPyConnection, path: str, result: ScanResult)
     return file_id
 
 
+def copies_elsewhere(
+    conn: duckdb.DuckDBPyConnection, ids_sql: str, exclude_sql: str, params: dict
+) -> str:
+    """Fill the temp table `copies_elsewhere` (event_id, path, source_row, content_hash, day)
+    with index rows matching `exclude_sql`'s complement that share an id with `ids_sql`."""
+    sql = {"ids": ids_sql, "exclude": exclude_sql}
+    hashes = [r[0] for r in conn.execute(MATCHED_HASHES_SQL.format(**sql), params).fetchall()]
+    if not hashes:
+        hash_filter = "false"
+    elif len(hashes) <= LITERAL_HASHES_MAX:
+        hash_filter = "i.id_hash IN (" + ", ".join(str(h) for h in hashes) + ")"
+    else:
+        hash_filter = f"i.id_hash IN (SELECT hash(event_id) FROM ({ids_sql}))"
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE copies_elsewhere AS "
+        + COPIES_ELSEWHERE_SQL.format(hash_filter=hash_filter, **sql),
+        params,
+    )
+    return "copies_elsewhere"
+
+
 def _other_copy_days(conn: duckdb.DuckDBPyConnection, ids_sql: str, file_id: int) -> set[date]:
     """Days on which other files hold a copy of one of these event_ids."""
-    rows = conn.execute(
-        f"SELECT DISTINCT day FROM usage_event_index WHERE file_id <> $f "
-        f"AND event_id IN ({ids_sql})",
-        {"f": file_id},
-    ).fetchall()
-    return {r[0] for r in rows}
+    copies_elsewhere(conn, ids_sql, "i.file_id = $f", {"f": file_id})
+    return {r[0] for r in conn.execute("SELECT DISTINCT day FROM copies_elsewhere").fetchall()}
 
 
 def _record_rejected_file(
@@ -191,8 +215,8 @@ def _scan_file(
     )
     conn.execute(f"CREATE OR REPLACE TEMP TABLE scan_rows AS {normalize_sql(prepared)}", params)
     conn.execute(
-        "INSERT INTO usage_event_index SELECT event_id, day, $f, source_row, content_hash "
-        "FROM scan_rows WHERE reason IS NULL",
+        "INSERT INTO usage_event_index BY NAME SELECT hash(event_id) AS id_hash, event_id, "
+        "day, $f AS file_id, source_row, content_hash FROM scan_rows WHERE reason IS NULL",
         {"f": file_id},
     )
     conn.execute("CREATE OR REPLACE TEMP VIEW raw_json_rows AS " + raw_json_sql(prepared))
@@ -376,6 +400,12 @@ def build_days(
     ).fetchall()
     future_limit = _future_limit(settings, now)
     result.files_read = _collect_build_rows(conn, settings, days, files, future_limit)
+    copies_elsewhere(
+        conn,
+        "SELECT DISTINCT event_id FROM build_rows",
+        "i.day IN (SELECT unnest($days::DATE[]))",
+        {"days": days},
+    )
     conn.execute(WINNERS_SQL)
     conn.execute(CLASSIFY_SQL)
     _conflict_raw_rows(conn, settings)
@@ -400,6 +430,6 @@ def build_days(
     )
     conn.commit()
     (result.rows_indexed, result.accepted, result.identical_duplicates, result.conflicts) = totals
-    for name in ("build_rows", "winners", "classified", "conflict_raw"):
+    for name in ("build_rows", "copies_elsewhere", "winners", "classified", "conflict_raw"):
         conn.execute(f"DROP TABLE IF EXISTS {name}")
     return result

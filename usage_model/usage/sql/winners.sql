@@ -1,9 +1,13 @@
 -- For every event_id among the rows being built, the first-seen valid copy across all landed
--- files and all days (DESIGN rule 7: landing path, then row order).
+-- files and all days (DESIGN rule 7: landing path, then row order). The window's own copies
+-- are all in build_rows; copies on other days (rare) were gathered into `copies_elsewhere`.
 CREATE OR REPLACE TEMP TABLE winners AS
-SELECT i.event_id, f.path AS winner_file, i.source_row AS winner_row,
-       i.content_hash AS winner_hash, i.day AS winner_day
-FROM usage_event_index i
-JOIN usage_files f USING (file_id)
-WHERE i.event_id IN (SELECT event_id FROM build_rows)
-QUALIFY row_number() OVER (PARTITION BY i.event_id ORDER BY f.path, i.source_row) = 1
+WITH copies AS (
+    SELECT event_id, source_file AS path, source_row, content_hash, day FROM build_rows
+    UNION ALL
+    SELECT event_id, path, source_row, content_hash, day FROM copies_elsewhere
+)
+SELECT event_id, path AS winner_file, source_row AS winner_row,
+       content_hash AS winner_hash, day AS winner_day
+FROM copies
+QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY path, source_row) = 1
