@@ -41,7 +41,7 @@ WINNERS_SQL = (SQL_DIR / "winners.sql").read_text()
 COPIES_ELSEWHERE_SQL = (SQL_DIR / "copies_elsewhere.sql").read_text()
 MATCHED_HASHES_SQL = """
 SELECT DISTINCT i.id_hash FROM usage_event_index i
-WHERE NOT ({exclude}) AND i.id_hash IN (SELECT hash(event_id) FROM ({ids}))
+WHERE NOT ({exclude}) AND i.id_hash IN (SELECT md5_number_lower(event_id) FROM ({ids}))
 """
 # Above this many matched hashes a literal IN list stops paying; join instead (bulk copies).
 LITERAL_HASHES_MAX = 2000
@@ -59,7 +59,7 @@ _DUCKDB_TYPES = {
 BUILD_ROWS_DDL = (
     "CREATE OR REPLACE TEMP TABLE build_rows ("
     + ", ".join(f"{f.name} {_DUCKDB_TYPES[f.type]}" for f in CURATED_SCHEMA)
-    + ", content_hash UBIGINT)"
+    + ", content_hash UHUGEINT)"
 )
 
 
@@ -136,7 +136,7 @@ def copies_elsewhere(
     elif len(hashes) <= LITERAL_HASHES_MAX:
         hash_filter = "i.id_hash IN (" + ", ".join(str(h) for h in hashes) + ")"
     else:
-        hash_filter = f"i.id_hash IN (SELECT hash(event_id) FROM ({ids_sql}))"
+        hash_filter = f"i.id_hash IN (SELECT md5_number_lower(event_id) FROM ({ids_sql}))"
     conn.execute(
         "CREATE OR REPLACE TEMP TABLE copies_elsewhere AS "
         + COPIES_ELSEWHERE_SQL.format(hash_filter=hash_filter, **sql),
@@ -215,7 +215,8 @@ def _scan_file(
     )
     conn.execute(f"CREATE OR REPLACE TEMP TABLE scan_rows AS {normalize_sql(prepared)}", params)
     conn.execute(
-        "INSERT INTO usage_event_index BY NAME SELECT hash(event_id) AS id_hash, event_id, "
+        "INSERT INTO usage_event_index BY NAME SELECT md5_number_lower(event_id) AS id_hash, "
+        "event_id, "
         "day, $f AS file_id, source_row, content_hash FROM scan_rows WHERE reason IS NULL",
         {"f": file_id},
     )

@@ -19,17 +19,17 @@ CREATE TABLE IF NOT EXISTS usage_files (
 
 -- One row per valid landed row: the cross-file, cross-day deduplication index.
 CREATE TABLE IF NOT EXISTS usage_event_index (
-    id_hash       UBIGINT,                   -- hash(event_id): lookups read 8 bytes per row
+    id_hash       UBIGINT,                   -- md5_number_lower(event_id): 8-byte lookups
     event_id      VARCHAR NOT NULL,
     day           DATE NOT NULL,
     file_id       BIGINT NOT NULL,
     source_row    BIGINT NOT NULL,           -- 0-based row number in the file
-    content_hash  UBIGINT NOT NULL           -- hash of the normalized row (DESIGN rule 6)
+    content_hash  UHUGEINT NOT NULL          -- MD5 of the normalized row (DESIGN rule 6)
 );
 -- Warehouses built before id_hash existed: add and fill it (row-group statistics make the
 -- UPDATE a no-op scan once every row has one).
 ALTER TABLE usage_event_index ADD COLUMN IF NOT EXISTS id_hash UBIGINT;
-UPDATE usage_event_index SET id_hash = hash(event_id) WHERE id_hash IS NULL;
+UPDATE usage_event_index SET id_hash = md5_number_lower(event_id) WHERE id_hash IS NULL;
 
 CREATE TABLE IF NOT EXISTS usage_quarantine (
     source_file   VARCHAR NOT NULL,          -- relative to landing/usage

@@ -1,0 +1,33 @@
+"""Deduplication must not trust a weak hash. DuckDB's own hash() maps these two strings to the
+same 64-bit value (shifted digits); as ids they are different events, and as content they make
+two copies of one event_id different (a conflict), never identical duplicates."""
+
+from __future__ import annotations
+
+import duckdb
+
+from tests.usage.helpers_landing import ingest, land, valid_row
+
+A, B = "evt-11000-20260301-122900", "evt-11000-20260401-122970"
+
+
+def test_the_pair_collides_under_duckdbs_hash():
+    # The premise of the tests below; if DuckDB's hash changes they still hold.
+    assert duckdb.sql(f"SELECT hash('{A}') = hash('{B}')").fetchall() == [(True,)]
+
+
+def test_colliding_ids_are_two_events(settings):
+    land(settings, "a.parquet", [valid_row(A), valid_row(B)])
+    outcome = ingest(settings)
+    assert outcome.accepted_ids() == sorted([A, B])
+    assert outcome.quarantine == []
+
+
+def test_content_that_collides_is_a_conflict_not_a_duplicate(settings):
+    land(settings, "a.parquet", [valid_row("e1", metadata_json=A)])
+    land(settings, "b.parquet", [valid_row("e1", metadata_json=B)])
+    outcome = ingest(settings)
+    assert outcome.accepted_ids() == ["e1"]
+    assert outcome.by_id()["e1"]["metadata_json"] == A  # a.parquet sorts first
+    assert outcome.reasons() == {("b.parquet", 0): "duplicate_conflict"}
+    assert outcome.build.identical_duplicates == 0
