@@ -30,6 +30,11 @@ REPORT_QUERIES = {
         f"SELECT city_id, user_id, {_TOTALS} "
         "FROM usage_daily_by_user GROUP BY ALL ORDER BY calls DESC LIMIT 10"
     ),
+    "reconciliation_report (topups by verdict)": (
+        "SELECT verdict, count(*) AS topups, "
+        "count(*) FILTER (WHERE stale_pending) AS stale_pending "
+        "FROM reconciliation_report GROUP BY verdict ORDER BY topups DESC"
+    ),
     "usage_quarantine (by reason)": (
         "SELECT reason, count(*) AS entries, "
         "count(*) FILTER (WHERE source_row IS NULL) AS whole_files "

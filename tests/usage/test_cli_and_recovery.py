@@ -71,6 +71,12 @@ def test_materialize_reports_each_problem_file(settings, dagster_instance):
     ranged = [r.tags.get("dagster/asset_partition_range_start") for r in runs]
     assert ranged.count("2026-05-18") == 1
     assert [r.tags.get("dagster/partition") for r in runs].count("2026-05-01") == 1
+    report = run_cli("report")
+    assert report.returncode == 0, report.stderr
+    for title in ("usage_daily_by_model", "usage_daily_by_city", "usage_daily_by_user",
+                  "reconciliation_report", "usage_quarantine"):
+        assert title in report.stdout
+    assert "unreadable_file" in report.stdout and "missing_city_id" in report.stdout
 
 
 def _snapshot(settings: Settings) -> dict[str, pl.DataFrame]:
