@@ -161,8 +161,9 @@ def _record_rejected_file(
 ) -> None:
     detail = f"{landed.path}: {rejection.reason}: {rejection.detail}"
     conn.execute(
-        "INSERT INTO usage_files VALUES ($id, $path, $size, $mtime, $fp, NULL, $status, $rows, "
-        "0, $rows, NULL, NULL, now())",
+        "INSERT INTO usage_files (file_id, path, size_bytes, mtime_ns, fingerprint, status, "
+        "rows_read, rows_valid, rows_invalid, scanned_at) "
+        "VALUES ($id, $path, $size, $mtime, $fp, $status, $rows, 0, $rows, now())",
         {
             "id": file_id,
             "path": landed.path,
@@ -222,11 +223,12 @@ def _scan_file(
     )
     conn.execute("CREATE OR REPLACE TEMP VIEW raw_json_rows AS " + raw_json_sql(prepared))
     conn.execute(SCAN_INSERT_QUARANTINE, {"source_file": landed.path})
-    rows, valid, min_day, max_day = fetch_one(
+    rows, valid, min_day, max_day, min_at, max_at = fetch_one(
         conn,
         "SELECT count(*), count(*) FILTER (WHERE reason IS NULL), "
-        "min(day) FILTER (WHERE reason IS NULL), max(day) FILTER (WHERE reason IS NULL) "
-        "FROM scan_rows",
+        "min(day) FILTER (WHERE reason IS NULL), max(day) FILTER (WHERE reason IS NULL), "
+        "min(occurred_at) FILTER (WHERE reason IS NULL), "
+        "max(occurred_at) FILTER (WHERE reason IS NULL) FROM scan_rows",
     )
     result.days_touched.update(
         r[0]
@@ -238,8 +240,10 @@ def _scan_file(
     result.rebuild_days |= other_copies
     result.days_touched |= other_copies
     conn.execute(
-        "INSERT INTO usage_files VALUES ($id, $path, $size, $mtime, $fp, $shape, 'ok', $rows, "
-        "$valid, $invalid, $min_day, $max_day, now())",
+        "INSERT INTO usage_files (file_id, path, size_bytes, mtime_ns, fingerprint, shape, "
+        "status, rows_read, rows_valid, rows_invalid, min_day, max_day, min_occurred_at, "
+        "max_occurred_at, scanned_at) VALUES ($id, $path, $size, $mtime, $fp, $shape, 'ok', "
+        "$rows, $valid, $invalid, $min_day, $max_day, $min_at, $max_at, now())",
         {
             "id": file_id,
             "path": landed.path,
@@ -252,6 +256,8 @@ def _scan_file(
             "invalid": rows - valid,
             "min_day": min_day,
             "max_day": max_day,
+            "min_at": min_at,
+            "max_at": max_at,
         },
     )
     conn.execute("DROP VIEW raw_json_rows")

@@ -14,8 +14,12 @@ CREATE TABLE IF NOT EXISTS usage_files (
     rows_invalid  BIGINT,
     min_day       DATE,
     max_day       DATE,
-    scanned_at    TIMESTAMPTZ NOT NULL
+    scanned_at    TIMESTAMPTZ NOT NULL,
+    min_occurred_at TIMESTAMPTZ,             -- first and last valid event time in the file
+    max_occurred_at TIMESTAMPTZ
 );
+ALTER TABLE usage_files ADD COLUMN IF NOT EXISTS min_occurred_at TIMESTAMPTZ;
+ALTER TABLE usage_files ADD COLUMN IF NOT EXISTS max_occurred_at TIMESTAMPTZ;
 
 -- One row per valid landed row: the cross-file, cross-day deduplication index.
 CREATE TABLE IF NOT EXISTS usage_event_index (
