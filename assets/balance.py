@@ -10,7 +10,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.metadata import OWNERS, table_metadata
 from assets.resources import CityUsageSettings
-from assets.stripe import StripeApi, warehouse
+from assets.stripe import StripeApi
 from usage_model.funding import downcity
 from usage_model.funding.config import FundingConfig
 from usage_model.funding.ledger import balance_mismatches
@@ -38,7 +38,7 @@ BALANCE_LANDING = dg.AssetSpec(
     "unusable rows and files go to downcity_rejects with a reason.",
 )
 def downcity_topups(duckdb: DuckDBResource, settings: CityUsageSettings) -> dg.MaterializeResult:
-    with warehouse(duckdb) as conn:
+    with duckdb.get_connection() as conn:
         results = downcity.load(conn, settings.get().balance_landing)
         extra = {f"{name}_{field}": dg.MetadataValue.int(getattr(r, field))
                  for name, r in results.items() for field in ("files", "rows", "rejected")}
@@ -72,7 +72,7 @@ def downcity_topups(duckdb: DuckDBResource, settings: CityUsageSettings) -> dg.M
 def funding_ledger(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
                    stripe: StripeApi) -> object:
     config = FundingConfig.from_env()
-    with warehouse(duckdb) as conn:
+    with duckdb.get_connection() as conn:
         result = reconcile(conn, config, stripe.livemode())
         context.log.info(f"ledger entries inserted: {result.entries_inserted}")
         yield dg.MaterializeResult(asset_key="balance_ledger", metadata=table_metadata(
@@ -102,7 +102,7 @@ def funding_ledger(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
     "verdict (ok, an exception reason, not_credited, stale_pending, negative_balance, ...).",
 )
 def reconciliation_report(duckdb: DuckDBResource) -> dg.MaterializeResult:
-    with warehouse(duckdb) as conn:
+    with duckdb.get_connection() as conn:
         verdicts = build_report(conn, FundingConfig.from_env())
         meta = table_metadata(conn, "reconciliation_report", where="verdict <> 'ok'",
                               extra={f"verdict_{k}": dg.MetadataValue.int(v)
@@ -113,7 +113,7 @@ def reconciliation_report(duckdb: DuckDBResource) -> dg.MaterializeResult:
 @dg.asset_check(asset="balances", blocking=True,
                 description="balances equals the ledger sum per user (and entry count).")
 def balances_match_ledger(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    with warehouse(duckdb) as conn:
+    with duckdb.get_connection() as conn:
         bad = balance_mismatches(conn)
     return dg.AssetCheckResult(
         passed=not bad, metadata={"mismatched_users": dg.MetadataValue.int(len(bad)),
@@ -124,7 +124,7 @@ def balances_match_ledger(duckdb: DuckDBResource) -> dg.AssetCheckResult:
 @dg.asset_check(asset="reconciliation_exceptions",
                 description="Warns while any payment is kept uncredited.")
 def no_open_exceptions(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    with warehouse(duckdb) as conn:
+    with duckdb.get_connection() as conn:
         rows = conn.execute("SELECT reason, count(*) FROM reconciliation_exceptions "
                             "GROUP BY reason ORDER BY reason").fetchall()
     return dg.AssetCheckResult(

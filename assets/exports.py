@@ -24,7 +24,7 @@ from usage_model.exports.sinks import DeliveryFailed
 from usage_model.hooks.config import CityUsageConfig, ExportConfig, HookConfig
 from usage_model.hooks.protocol import HookResultError, Period
 from usage_model.hooks.run import build_charges, build_entitlements, charge_problems
-from usage_model.warehouse import POOL, ensure_schema
+from usage_model.warehouse import POOL
 
 EVENTS_KEY = dg.AssetKey("usage_events")
 SINK_KINDS = {
@@ -68,7 +68,6 @@ def _charges_asset(pricing: HookConfig, partitions: dg.PartitionsDefinition
         amounts, lines, groups = [], 0, 0
         problems: dict[str, int] = dict.fromkeys(CHARGE_CHECKS, 0)
         with duckdb.get_connection() as conn:
-            ensure_schema(conn)
             for period in periods:
                 try:
                     run = build_charges(conn, pricing, period, cfg.events_root,
@@ -122,7 +121,6 @@ def _entitlements_asset(hook: HookConfig, partitions: dg.PartitionsDefinition
         periods = _periods(context, hook.period)
         rows: list[dict] = []
         with duckdb.get_connection() as conn:
-            ensure_schema(conn)
             for period in periods:
                 try:
                     run = build_entitlements(conn, hook, period, cfg.events_root,
@@ -167,7 +165,6 @@ def _charge_debits_asset(pricing: HookConfig, partitions: dg.PartitionsDefinitio
         from usage_model.hooks.balance import debit_charges
 
         with duckdb.get_connection() as conn:
-            ensure_schema(conn)
             results = [debit_charges(conn, p) for p in _periods(context, pricing.period)]
         return dg.MaterializeResult(metadata={
             "entries_appended": dg.MetadataValue.int(sum(r.appended for r in results)),
@@ -201,7 +198,6 @@ def _export_asset(export: ExportConfig, partitions: dg.PartitionsDefinition
         cfg = settings.get()
         outcomes = []
         with duckdb.get_connection() as conn:
-            ensure_schema(conn)
             setup = make_sink(export, cfg, conn)
             if setup.sink is None:
                 context.log.warning(f"export {export.name}: {setup.reason}")

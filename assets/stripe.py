@@ -6,13 +6,9 @@ pull reports "not configured" and succeeds; webhook events already landed are st
 
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
-from duckdb import DuckDBPyConnection
 
 from assets.metadata import OWNERS, table_metadata
 from assets.resources import CityUsageSettings
@@ -21,7 +17,7 @@ from usage_model.funding.methods import payment_methods as list_payment_methods
 from usage_model.funding.methods import write_payment_methods
 from usage_model.funding.stripe_api import StripeAuthFailed, StripeUnavailable, make_client
 from usage_model.funding.sync import StripeSource, consume_landed, sync_events
-from usage_model.warehouse import POOL, ensure_schema
+from usage_model.warehouse import POOL
 
 NOT_CONFIGURED = "not configured: STRIPE_SECRET_KEY is unset"
 
@@ -41,16 +37,6 @@ class StripeApi(dg.ConfigurableResource):
         return key_livemode(self.secret_key)
 
 
-@contextmanager
-def warehouse(resource: DuckDBResource) -> Iterator[DuckDBPyConnection]:
-    if resource.database != ":memory:":
-        Path(resource.database).parent.mkdir(parents=True, exist_ok=True)
-    with resource.get_connection() as conn:
-        conn.execute("SET TimeZone = 'UTC'")
-        ensure_schema(conn)
-        yield conn
-
-
 @dg.asset(
     name="stripe_objects",
     group_name="stripe",
@@ -66,7 +52,7 @@ def stripe_objects(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
     source = stripe.source()
     config = FundingConfig.from_env()
     meta: dict[str, object] = {}
-    with warehouse(duckdb) as conn:
+    with duckdb.get_connection() as conn:
         try:
             landed = consume_landed(conn, settings.get().stripe_events_landing, source)
             meta["webhook_events_new"] = dg.MetadataValue.int(landed.webhook_events_new)
@@ -111,7 +97,7 @@ def payment_methods(duckdb: DuckDBResource, stripe: StripeApi) -> dg.Materialize
         {k: v for k, v in os.environ.items() if k.startswith("STRIPE_")}
         | {"STRIPE_SECRET_KEY": stripe.secret_key or ""},
         sorted(FundingConfig.from_env().credits_per_minor))
-    with warehouse(duckdb) as conn:
+    with duckdb.get_connection() as conn:
         write_payment_methods(conn, rows)
         meta = table_metadata(conn, "payment_methods")
     return dg.MaterializeResult(metadata=meta)

@@ -15,7 +15,7 @@ from assets.metadata import OWNERS, table_metadata
 from assets.resources import CityUsageSettings
 from assets.usage import EVENTS
 from usage_model.usage import summaries
-from usage_model.warehouse import POOL, ensure_schema
+from usage_model.warehouse import POOL
 
 DAILY_DESCRIPTIONS = {
     "usage_daily_by_model": "Calls, tokens, distinct users and cities, p50/p95 latency per "
@@ -72,8 +72,6 @@ def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         days = [date.fromisoformat(key) for key in context.partition_keys]
         tables = [k.path[-1] for k in context.selected_asset_keys]
         with duckdb.get_connection() as conn:
-            conn.execute("SET TimeZone = 'UTC'")
-            ensure_schema(conn)
             summaries.build_daily(conn, cfg, days, tables)
             expected = summaries.event_totals(conn, cfg, days)
             for table in tables:
@@ -129,8 +127,6 @@ def build_monthly_summaries(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         periods = [date.fromisoformat(key) for key in context.partition_keys]
         tables = [k.path[-1] for k in context.selected_asset_keys]
         with duckdb.get_connection() as conn:
-            conn.execute("SET TimeZone = 'UTC'")
-            ensure_schema(conn)
             summaries.build_monthly(conn, cfg, periods, tables)
             for table in tables:
                 monthly, daily = summaries.monthly_vs_daily_calls(conn, table, periods)

@@ -18,7 +18,7 @@ from usage_model.usage.checks import (
     event_quality,
     quarantine_rate,
 )
-from usage_model.warehouse import POOL, ensure_schema
+from usage_model.warehouse import POOL
 
 DAYS_NEEDING_REBUILD = "days_needing_rebuild"
 
@@ -78,8 +78,6 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
         cfg = settings.get()
         days = [date.fromisoformat(key) for key in context.partition_keys]
         with duckdb.get_connection() as conn:
-            conn.execute("SET TimeZone = 'UTC'")
-            ensure_schema(conn)
             scan = ingest.scan_landing(conn, cfg)
             for problem in scan.problems:
                 context.log.warning(problem)

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_duckdb import DuckDBResource
 
 from assets.exports import build_export_assets
-from assets.resources import CityUsageSettings
+from assets.resources import CityUsageSettings, WarehouseResource
 from tests.exports.helpers import event, write_daily_by_user, write_events
 from usage_model.config import Settings
 from usage_model.hooks.config import load_config
@@ -27,7 +26,7 @@ def _assets(settings: Settings, text: str) -> list[dg.AssetsDefinition]:
 
 
 def _resources(settings: Settings) -> dict:
-    return {"duckdb": DuckDBResource(database=str(settings.warehouse)),
+    return {"duckdb": WarehouseResource(database=str(settings.warehouse)),
             "settings": CityUsageSettings()}
 
 
