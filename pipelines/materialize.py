@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from pipelines.sensors import RANGE_END, RANGE_START, contiguous_ranges, days_needing_rebuild
+from pipelines.sensors import contiguous_ranges, days_needing_rebuild, partition_target
 from usage_model.config import Settings
 from usage_model.usage.landing import days_in_file, list_landed_files
 
@@ -39,6 +39,11 @@ class PlannedRun:
     asset_keys: list[dg.AssetKey]
     partition_key: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def over(cls, label: str, keys: list[dg.AssetKey], start: str, end: str) -> PlannedRun:
+        key, tags = partition_target(start, end)
+        return cls(label, keys, partition_key=key, tags=tags)
 
 
 @dataclass
@@ -101,16 +106,8 @@ def plan_runs(
         window = _keys_in_window(pdef, start, end)
         if not window:
             continue
-        if len(window) == 1:
-            runs.append(PlannedRun(f"{label} [{window[0]}]", keys, partition_key=window[0]))
-        else:
-            runs.append(
-                PlannedRun(
-                    f"{label} [{window[0]}..{window[-1]}]",
-                    keys,
-                    tags={RANGE_START: window[0], RANGE_END: window[-1]},
-                )
-            )
+        span = window[0] if len(window) == 1 else f"{window[0]}..{window[-1]}"
+        runs.append(PlannedRun.over(f"{label} [{span}]", keys, window[0], window[-1]))
     return runs
 
 
@@ -172,16 +169,9 @@ def _follow_up_runs(planned: PlannedRun, days: set[date]) -> list[PlannedRun]:
     follow = []
     for start, end in contiguous_ranges(days):
         label = f"{planned.label.split(' [')[0]} [{start}..{end}, winners moved]"
-        if start == end:
-            follow.append(PlannedRun(label, planned.asset_keys, partition_key=start.isoformat()))
-        else:
-            follow.append(
-                PlannedRun(
-                    label,
-                    planned.asset_keys,
-                    tags={RANGE_START: start.isoformat(), RANGE_END: end.isoformat()},
-                )
-            )
+        follow.append(
+            PlannedRun.over(label, planned.asset_keys, start.isoformat(), end.isoformat())
+        )
     return follow
 
 

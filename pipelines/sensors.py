@@ -30,12 +30,16 @@ def contiguous_ranges(days: set[date]) -> list[tuple[date, date]]:
     return ranges
 
 
-def range_request(job_name: str, start: str, end: str, run_key: str) -> dg.RunRequest:
+def partition_target(start: str, end: str) -> tuple[str | None, dict[str, str]]:
+    """One partition key, or the tags of a single-run backfill over [start, end]."""
     if start == end:
-        return dg.RunRequest(job_name=job_name, partition_key=start, run_key=run_key)
-    return dg.RunRequest(
-        job_name=job_name, run_key=run_key, tags={RANGE_START: start, RANGE_END: end}
-    )
+        return start, {}
+    return None, {RANGE_START: start, RANGE_END: end}
+
+
+def range_request(job_name: str, start: str, end: str, run_key: str) -> dg.RunRequest:
+    key, tags = partition_target(start, end)
+    return dg.RunRequest(job_name=job_name, partition_key=key, run_key=run_key, tags=tags)
 
 
 def build_usage_landing_sensor(
