@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import csv
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -78,6 +78,25 @@ def _anonymous(kind: str, ctx: HookContext, row: Mapping[str, Any]) -> dict[str,
         "ref": stable_ref(kind, ctx.period, row["city_id"], None, "anonymous"),
         "reason": "anonymous_usage",
     }
+
+
+def _per_user_charges(
+    kind: str, unit: str, usage: pa.Table, ctx: HookContext,
+    charge: Callable[[int], tuple[int, str]],
+) -> list[dict[str, Any]]:
+    """One charge per (user, city) from the units used; anonymous usage gets a null charge."""
+    out = []
+    for row in usage.to_pylist():
+        if row["user_id"] is None:
+            out.append(_anonymous(kind, ctx, row))
+            continue
+        amount, description = charge(measure(row, unit))
+        out.append({
+            "user_id": row["user_id"], "city_id": row["city_id"], "amount_credits": amount,
+            "description": description,
+            "ref": stable_ref(kind, ctx.period, row["city_id"], row["user_id"]),
+        })
+    return out
 
 
 @dataclass(frozen=True)
@@ -271,21 +290,14 @@ class QuotaPlan:
         )
 
     def __call__(self, usage: pa.Table, ctx: HookContext) -> list[dict[str, Any]]:
-        out = []
-        for row in usage.to_pylist():
-            if row["user_id"] is None:
-                out.append(_anonymous(self.name, ctx, row))
-                continue
-            used = measure(row, self.unit)
+        def charge(used: int) -> tuple[int, str]:
             over = max(0, used - self.included)
-            out.append({
-                "user_id": row["user_id"], "city_id": row["city_id"],
-                "amount_credits": self.plan_credits,
-                "description": f"plan: {self.included} {self.unit} included, {used} used"
-                               + (f", {over} over quota" if over else ""),
-                "ref": stable_ref(self.name, ctx.period, row["city_id"], row["user_id"]),
-            })
-        return out
+            return self.plan_credits, (
+                f"plan: {self.included} {self.unit} included, {used} used"
+                + (f", {over} over quota" if over else "")
+            )
+
+        return _per_user_charges(self.name, self.unit, usage, ctx, charge)
 
 
 @dataclass(frozen=True)
@@ -316,24 +328,17 @@ class IncludedOverage:
         )
 
     def __call__(self, usage: pa.Table, ctx: HookContext) -> list[dict[str, Any]]:
-        out = []
-        for row in usage.to_pylist():
-            if row["user_id"] is None:
-                out.append(_anonymous(self.name, ctx, row))
-                continue
-            used = measure(row, self.unit)
+        def charge(used: int) -> tuple[int, str]:
             over = max(0, used - self.included)
             amount = self.base_credits + credits_half_up(
                 Decimal(over) * self.overage_credits / Decimal(self.per_units)
             )
-            out.append({
-                "user_id": row["user_id"], "city_id": row["city_id"], "amount_credits": amount,
-                "description": f"{self.base_credits} base + {over} {self.unit} over "
-                               f"{self.included} included at {self.overage_credits}/"
-                               f"{self.per_units}",
-                "ref": stable_ref(self.name, ctx.period, row["city_id"], row["user_id"]),
-            })
-        return out
+            return amount, (
+                f"{self.base_credits} base + {over} {self.unit} over {self.included} included "
+                f"at {self.overage_credits}/{self.per_units}"
+            )
+
+        return _per_user_charges(self.name, self.unit, usage, ctx, charge)
 
 
 BUILT_INS: dict[str, Any] = {
