@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from usage_model import clock
 from usage_model.config import Settings
 from usage_model.funding.ledger import LedgerEntry, append_entries
 from usage_model.warehouse import connect, ensure_schema
@@ -33,7 +34,7 @@ SECRET = "whsec_cli_test_secret"
 
 def stripe_signature(body: bytes, secret: str, at: int | None = None) -> str:
     """Stripe's scheme: HMAC-SHA256 keyed by the endpoint secret over `<timestamp>.<payload>`."""
-    at = int(time.time()) if at is None else at
+    at = int(clock.now().timestamp()) if at is None else at
     mac = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={at},v1={mac}"
 
@@ -90,7 +91,7 @@ def webhook_process(settings: Settings) -> Iterator[tuple[str, subprocess.Popen]
 def checkout_completed_event(event_id: str, topup_id: str) -> bytes:
     event = {
         "id": event_id, "object": "event", "api_version": "2025-03-31.basil",
-        "created": int(time.time()), "livemode": False, "pending_webhooks": 1,
+        "created": int(clock.now().timestamp()), "livemode": False, "pending_webhooks": 1,
         "type": "checkout.session.completed",
         "data": {"object": {
             "id": "cs_test_cli1", "object": "checkout.session", "status": "complete",
@@ -118,7 +119,7 @@ def test_receiver_process_lands_signed_events_and_refuses_bad_signatures(
     refused = {
         "wrong secret": {"Stripe-Signature": stripe_signature(other, "whsec_someone_else")},
         "too old": {"Stripe-Signature": stripe_signature(other, SECRET,
-                                                         at=int(time.time()) - 600)},
+                                                         at=int(clock.now().timestamp()) - 600)},
         "body changed after signing": {"Stripe-Signature": stripe_signature(body, SECRET)},
         "no header": {},
     }

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dagster as dg
+import pytest
 
 from pipelines import funding_defs
-from tests.funding.conftest import write_topups
+from tests.funding.conftest import FUNDING_NOW, write_topups
+from usage_model import clock
 
 
 def _materialize(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
@@ -17,7 +21,12 @@ def _materialize(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
                           resources={**build_resources(), **defs.resources})
 
 
-def test_graph_without_stripe_key_reports_not_configured_and_succeeds(settings, dagster_instance):
+# The same run on the tests' frozen date and decades later: nothing depends on the real date.
+@pytest.mark.parametrize("now", [FUNDING_NOW, datetime(2071, 3, 9, 8, 30, tzinfo=UTC)],
+                         ids=["pinned", "far-future"])
+def test_graph_without_stripe_key_reports_not_configured_and_succeeds(
+        settings, dagster_instance, monkeypatch, now):
+    monkeypatch.setenv(clock.ENV_VAR, now.isoformat())
     write_topups(settings, [{"topup_id": "t1", "user_id": "u1", "amount": 1_000_000}])
     result = _materialize(dagster_instance)
     assert result.success

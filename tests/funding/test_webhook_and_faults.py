@@ -13,6 +13,7 @@ import pytest
 import stripe
 import uvicorn
 
+from usage_model import clock
 from usage_model.funding.stripe_api import StripeAuthFailed, StripeUnavailable
 from usage_model.funding.webhook import webhook_app
 
@@ -21,7 +22,7 @@ FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "stripe-fixtures" / 
 
 
 def sign(body: str, secret: str = SECRET, at: int | None = None) -> str:
-    at = int(time.time()) if at is None else at
+    at = int(clock.now().timestamp()) if at is None else at
     sig = stripe.WebhookSignature._compute_signature(f"{at}.{body}", secret)
     return f"t={at},v1={sig}"
 
@@ -51,7 +52,7 @@ def test_signed_delivery_lands_raw_body_and_bad_ones_get_400(receiver, settings,
     bad = [
         {},
         {"Stripe-Signature": sign(body, "whsec_other")},
-        {"Stripe-Signature": sign(body, at=int(time.time()) - 301)},
+        {"Stripe-Signature": sign(body, at=int(clock.now().timestamp()) - 301)},
     ]
     other = json.dumps({**event, "id": "evt_other"})
     for headers in bad:
