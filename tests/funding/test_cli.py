@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from usage_model import clock
@@ -139,6 +140,40 @@ def test_receiver_process_lands_signed_events_and_refuses_bad_signatures(
     stderr = proc.stderr.read()
     assert b"Finished server process" in stderr and b"Traceback" not in stderr
     assert SECRET.encode() not in proc.stdout.read()
+
+
+def _post_headers_only(base: str, declared: int) -> bytes:
+    """Announce a body of `declared` bytes, send none of it, return the raw answer."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"POST /stripe/webhook HTTP/1.1\r\nHost: {host}\r\nContent-Length: "
+                     f"{declared}\r\nContent-Type: application/json\r\n\r\n".encode())
+        return sock.recv(4096)
+
+
+def test_huge_unsigned_bodies_are_refused_without_growing_the_process(webhook_process,
+                                                                      settings):
+    base, proc = webhook_process
+    server = psutil.Process(proc.pid)
+    # the declared length alone is enough to refuse: nothing of the body is waited for
+    assert _post_headers_only(base, 300 * 2**20).startswith(b"HTTP/1.1 413 ")
+    before = server.memory_info().rss
+
+    def huge():  # 300 MiB, chunked: the receiver must stop reading at the cap
+        chunk = b"x" * 2**20
+        for _ in range(300):
+            yield chunk
+
+    try:
+        status = httpx.post(f"{base}/stripe/webhook", content=huge(), timeout=60).status_code
+    except httpx.TransportError:  # the receiver answered 413 and closed while we still sent
+        status = 413
+    assert status == 413
+    grown = server.memory_info().rss - before
+    assert grown < 8 * 2**20, f"receiver grew by {grown / 2**20:.1f} MiB"
+    assert httpx.get(f"{base}/healthz").status_code == 200
+    assert not settings.stripe_events_landing.exists() or \
+        list(settings.stripe_events_landing.rglob("*.json")) == []
 
 
 def test_receiver_without_secret_exits_1_with_one_line(settings: Settings):

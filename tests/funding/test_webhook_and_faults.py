@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -15,7 +17,12 @@ import uvicorn
 
 from usage_model import clock
 from usage_model.funding.stripe_api import StripeAuthFailed, StripeUnavailable
-from usage_model.funding.webhook import webhook_app
+from usage_model.funding.webhook import (
+    MAX_BODY_BYTES,
+    TOLERANCE_S,
+    landed_event_files,
+    webhook_app,
+)
 
 SECRET = "whsec_test_secret"
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "stripe-fixtures" / "fixtures3.json"
@@ -153,3 +160,89 @@ def test_fake_objects_have_stripe_shape(funding):
         for key, value in obj.items():
             if value is not None and ref[key] is not None and key != "data":
                 assert type(value) is type(ref[key]), f"{obj['object']}.{key}"
+
+
+def signed(body: bytes, at: int | None = None) -> dict[str, str]:
+    """Stripe's scheme over the raw bytes (whatever they are): HMAC-SHA256 of `<t>.<body>`."""
+    at = int(clock.now().timestamp()) if at is None else at
+    mac = hmac.new(SECRET.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={at},v1={mac}"}
+
+
+def event_body(event_id: str, padding: int = 0) -> bytes:
+    return json.dumps({"id": event_id, "object": "event", "type": "charge.refunded",
+                       "created": int(clock.now().timestamp()), "livemode": False,
+                       "data": {"object": {"id": "ch_x", "object": "charge",
+                                           "metadata": {"pad": "x" * padding}}}}).encode()
+
+
+def landed_names(settings) -> list[str]:
+    folder = settings.stripe_events_landing
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.json")) \
+        if folder.exists() else []
+
+
+def test_signature_timestamps_are_accepted_within_the_tolerance_on_both_sides(receiver,
+                                                                               settings):
+    now = int(clock.now().timestamp())
+    for name, at, status in (("past_edge", now - TOLERANCE_S, 200),
+                             ("future_edge", now + TOLERANCE_S, 200),
+                             ("future_hour", now + 3600, 400),
+                             ("future_just_over", now + TOLERANCE_S + 1, 400),
+                             ("past_just_over", now - TOLERANCE_S - 1, 400)):
+        body = event_body(f"evt_{name}")
+        answer = httpx.post(receiver, content=body, headers=signed(body, at=at))
+        assert answer.status_code == status, name
+        if status == 400:
+            assert "signature timestamp" in answer.json()["error"]
+    assert landed_names(settings) == ["evt_future_edge.json", "evt_past_edge.json"]
+
+
+def test_signed_bodies_that_are_not_json_events_get_400_without_a_traceback(receiver, settings,
+                                                                            caplog):
+    deep = b'{"id": "evt_deep", "data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    cases = {
+        "nests too deeply": deep,
+        "not JSON": b'{"id": "evt_cut", "data": {',
+        "no valid event id": b'{"id": "../../etc/passwd", "data": {}}',
+        "not UTF-8": b'{"id": "evt_latin1", "note": "caf\xe9"}',
+    }
+    for reason, body in cases.items():
+        assert len(body) <= MAX_BODY_BYTES
+        answer = httpx.post(receiver, content=body, headers=signed(body))
+        assert answer.status_code == 400 and reason in answer.json()["error"], reason
+    assert landed_names(settings) == []
+    assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
+
+
+def test_first_body_of_an_event_id_is_kept_and_a_different_one_recorded(receiver, settings):
+    first, second = event_body("evt_same"), event_body("evt_same", padding=3)
+    answers = [httpx.post(receiver, content=b, headers=signed(b)).json()
+               for b in (first, second, second, first)]
+    assert answers == [{"received": True, "id": "evt_same"},
+                       {"received": True, "id": "evt_same", "conflict": True},
+                       {"received": True, "id": "evt_same", "conflict": True},
+                       {"received": True, "id": "evt_same"}]
+    kept = settings.stripe_events_landing / "evt_same.json"
+    assert kept.read_bytes() == first
+    conflicts = sorted((settings.stripe_events_landing / "conflicts").iterdir())
+    assert [p.read_bytes() for p in conflicts] == [second]
+    assert conflicts[0].name.startswith("evt_same.") and not conflicts[0].name.startswith(".")
+    # only the first body is an event for the sync; the conflict is kept for people
+    assert landed_event_files(settings.stripe_events_landing) == [kept]
+
+
+def test_body_size_cap_counts_the_signed_bytes_exactly(receiver, settings):
+    base = len(event_body("evt_cap"))
+    at_cap = event_body("evt_cap", padding=MAX_BODY_BYTES - base)
+    over = event_body("evt_cap", padding=MAX_BODY_BYTES - base + 1)
+    assert (len(at_cap), len(over)) == (MAX_BODY_BYTES, MAX_BODY_BYTES + 1)
+    assert httpx.post(receiver, content=at_cap, headers=signed(at_cap)).status_code == 200
+
+    def chunked(body: bytes):  # no Content-Length: the cap must be counted while reading
+        yield from (body[i:i + 1000] for i in range(0, len(body), 1000))
+
+    for content in (over, chunked(over)):
+        answer = httpx.post(receiver, content=content, headers=signed(over))
+        assert answer.status_code == 413 and "byte limit" in answer.json()["error"]
+    assert landed_names(settings) == ["evt_cap.json"]
