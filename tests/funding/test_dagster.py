@@ -57,14 +57,19 @@ def test_graph_with_stripe_credits_and_checks(settings, dagster_instance, fake_s
         assert fake_stripe.api_key not in text
 
 
+@pytest.mark.parametrize(("key", "problem"), [
+    ("sk_test_not_the_right_key", "rejected STRIPE_SECRET_KEY (authentication error)"),
+    ("sk_test_not_the_right_key\n", "STRIPE_SECRET_KEY contains whitespace"),
+])
 def test_bad_key_stops_the_asset_with_one_line(settings, dagster_instance, fake_stripe,
-                                               monkeypatch):
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_not_the_right_key")
+                                               monkeypatch, key, problem):
+    monkeypatch.setenv("STRIPE_SECRET_KEY", key)
     monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.base_url)
     result = _materialize_raising(dagster_instance)
     failure = [e for e in result.all_events if e.is_step_failure][0]
     message = failure.step_failure_data.error.message
-    assert "authentication error" in message and "sk_test_not" not in message
+    assert problem in message and fake_stripe.base_url in message
+    assert "sk_test_not" not in message
 
 
 def _materialize_raising(instance):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from dataclasses import replace
@@ -16,7 +17,13 @@ import stripe
 import uvicorn
 
 from usage_model import clock
-from usage_model.funding.stripe_api import StripeAuthFailed, StripeUnavailable
+from usage_model.funding.stripe_api import (
+    Retrying,
+    StripeAuthFailed,
+    StripeUnavailable,
+    make_client,
+)
+from usage_model.funding.sync import StripeSource
 from usage_model.funding.webhook import (
     MAX_BODY_BYTES,
     TOLERANCE_S,
@@ -83,15 +90,66 @@ def test_rate_limits_and_5xx_are_retried(funding):
     assert funding.ledger() == [("topup:r1", "ur", "topup", 1_000_000)]
 
 
-def test_authentication_error_is_one_line_without_the_key(funding):
-    from usage_model.funding.stripe_api import make_client
-    from usage_model.funding.sync import StripeSource
+def closed_port_base() -> str:
+    """A local address where nothing listens (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
-    funding.source = lambda: StripeSource(make_client("sk_test_rotated_key",
-                                                      funding.fake.base_url))
-    with pytest.raises(StripeAuthFailed) as info:
+
+def sync_failure(funding, key: str, base: str) -> tuple[Exception, StripeSource | None]:
+    """Run the funding sync against `base` with `key`; the one-line error and the source."""
+    made: list[StripeSource] = []
+
+    def source() -> StripeSource:
+        made.append(StripeSource(make_client(key, base),
+                                 Retrying(base_delay=0.001, sleep=lambda s: None)))
+        return made[0]
+
+    funding.source = source
+    with pytest.raises((StripeAuthFailed, StripeUnavailable)) as info:
         funding.run()
-    assert "\n" not in str(info.value) and "sk_test" not in str(info.value)
+    message = str(info.value)
+    assert "\n" not in message and key.strip() not in message and "_test_" not in message
+    assert base.rstrip("/") in message
+    return info.value, (made[0] if made else None)
+
+
+@pytest.mark.parametrize(("base", "problem"), [
+    (None, "connection refused"),
+    ("http://nonexistent.invalid", "host name does not resolve"),
+])
+def test_unreachable_stripe_is_named_and_retried_only_briefly(funding, base, problem):
+    base = base or closed_port_base()
+    error, source = sync_failure(funding, funding.fake.api_key, base)
+    assert isinstance(error, StripeUnavailable)
+    assert str(error) == f"cannot connect to Stripe at {base} ({problem}; tried 2 times)"
+    assert source.call.retries == 1
+
+
+def test_authentication_error_is_one_line_naming_the_base_without_the_key(funding):
+    error, _ = sync_failure(funding, "sk_test_rotated_key", funding.fake.base_url)
+    assert isinstance(error, StripeAuthFailed)
+    assert str(error) == (f"Stripe at {funding.fake.base_url} rejected STRIPE_SECRET_KEY "
+                          "(authentication error); check the key")
+    assert len(funding.fake.requests) == 1  # a rejected key is not retried
+
+
+@pytest.mark.parametrize(("key", "problem"), [
+    (" sk_test_fake_key", "contains whitespace"),
+    ("sk_test_fake_key\n", "contains whitespace"),
+    ("sk_test_fake key", "contains whitespace"),
+    ("pk_test_publishable", "does not start with sk_ or rk_"),
+    ("whsec_webhook_secret", "does not start with sk_ or rk_"),
+    ("sk_test_fake-key;", "has characters a Stripe key never has"),
+])
+def test_malformed_key_is_refused_before_any_call(funding, key, problem):
+    error, source = sync_failure(funding, key, funding.fake.base_url)
+    assert isinstance(error, StripeAuthFailed) and source is None
+    assert str(error).startswith(f"STRIPE_SECRET_KEY {problem}")
+    assert str(error).endswith(f"; Stripe at {funding.fake.base_url} was not called")
+    assert funding.fake.requests == []
 
 
 def test_crash_mid_sync_resumes_from_committed_cursor_without_double_credit(funding):

@@ -25,7 +25,7 @@ import stripe
 from usage_model import clock
 from usage_model.funding.config import FundingConfig
 from usage_model.funding.ledger import transaction
-from usage_model.funding.stripe_api import Retrying, list_all
+from usage_model.funding.stripe_api import Retrying, api_base_of, list_all
 from usage_model.funding.webhook import landed_event_files
 
 EVENT_TYPES = (
@@ -96,6 +96,7 @@ class StripeSource:
     def __init__(self, client: stripe.StripeClient, call: Retrying | None = None) -> None:
         self.client = client
         self.call = call or Retrying()
+        self.call.base_url = api_base_of(client)  # named in every failure message
         v1 = client.v1
         self._retrieve: dict[str, Callable[[str], Any]] = {
             "checkout.session": v1.checkout.sessions.retrieve,
