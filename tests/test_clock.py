@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +46,14 @@ def test_bad_env_var_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch, valu
         clock.now()
     assert str(info.value).startswith(f"CITY_USAGE_NOW={value!r}") and problem in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_sample_data_ends_the_day_before_the_pinned_clock(settings):
+    cli = str(Path(sys.executable).parent / "city-usage")
+    env = {**os.environ, clock.ENV_VAR: "2031-02-03T04:05:06Z"}
+    done = subprocess.run([cli, "sample-data", "--days", "2", "--events-per-day", "20"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    usage = sorted(p.name for p in settings.usage_landing.glob("dt=*"))
+    topups = sorted(p.name for p in (settings.balance_landing / "topups").iterdir())
+    assert (usage, topups) == (["dt=2031-02-01", "dt=2031-02-02"], ["dt=2031-02-02"])
