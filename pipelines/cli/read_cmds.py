@@ -7,6 +7,8 @@ warehouse is locked or missing or a query fails; every failure is one line on st
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -139,7 +141,11 @@ def events_cmd(
         if fmt == "table":
             write(stream.read_all(), fmt, out, title="usage events")
         else:
-            write_batches(stream, stream.schema, fmt, out)
+            try:
+                write_batches(stream, stream.schema, fmt, out)
+            except BrokenPipeError:  # the reader (`| head`) has what it wanted: stop quietly
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return
         if stream.next_cursor:
             typer.echo(f"next page: --after {stream.next_cursor}", err=True)
 

@@ -111,3 +111,22 @@ def test_table_format_refuses_a_large_limit_with_one_line(env):
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: --format table shows at "
                                                               "most 10,000 rows")
     assert "json, csv or parquet" in r.stderr
+
+
+def test_a_stream_left_early_frees_the_engine_and_restores_its_limit(history):
+    before = _memory_limit()
+    batches = iter(read.stream_events(settings=history, limit=1000, batch_rows=10))
+    assert next(batches).num_rows == 10
+    batches.close()  # what happens when a consumer stops (a closed pipe, an exception)
+    assert _memory_limit() == before
+    assert read.events(settings=history, limit=3).num_rows == 3
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(env):
+    proc = subprocess.Popen([CLI, "events", "--limit", "100000000", "--format", "csv"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    header = proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`: far more rows than one pipe buffer are unread
+    assert proc.wait(timeout=120) == 0
+    assert header.startswith(b"event_id,occurred_at,") and proc.stderr.read() == b""
+    proc.stderr.close()

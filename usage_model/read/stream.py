@@ -63,9 +63,12 @@ class EventStream:
                 params = {**self.params, "files": [str(p) for p in group],
                           "limit": self.limit - self.rows}
                 reader = conn.sql(self.query, params=params).to_arrow_reader(self.batch_rows)
-                for batch in reader:
-                    if batch.num_rows:
-                        yield self._take(batch.cast(self.schema))
+                try:
+                    for batch in reader:
+                        if batch.num_rows:
+                            yield self._take(batch.cast(self.schema))
+                finally:  # a consumer that stops early leaves no open result behind
+                    reader.close()
                 # Growing groups (1, 2, 4 ... 64 days) keep a small page cheap; a query sorts
                 # its whole group when its LIMIT is large, so then one day at a time.
                 small = self.limit - self.rows <= _SMALL_REMAINDER
