@@ -7,6 +7,8 @@ warehouse is locked or missing or a query fails; every failure is one line on st
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +18,7 @@ import typer
 
 from usage_model.config import Settings
 from usage_model.read import BadRequest, api
-from usage_model.read.render import FORMATS, write
+from usage_model.read.render import FORMATS, write, write_batches
 from usage_model.warehouse import WarehouseLocked, WarehouseMissing
 
 From = Annotated[str | None, typer.Option("--from", help="first day (or instant), inclusive")]
@@ -29,6 +31,8 @@ Status = Annotated[str | None, typer.Option("--status", help="only this status")
 Format = Annotated[str, typer.Option("--format", help="table | json | csv | parquet")]
 Out = Annotated[Path | None, typer.Option("--out", help="write here instead of stdout")]
 Explain = Annotated[bool, typer.Option("--explain", help="print the chosen source on stderr")]
+# The aligned table needs every row before its first line; larger pages stream as json/csv.
+TABLE_MAX_ROWS = 10_000
 
 
 def _fail(message: str, code: int) -> None:
@@ -122,17 +126,28 @@ def events_cmd(
 
     Instants are ISO-8601; without an offset they are UTC.
 
-    The next page's cursor is printed on stderr.
+    The next page's cursor is printed on stderr. json, csv and parquet stream in batches
+    (bounded memory, any --limit); the table format shows at most 10,000 rows.
     """
 
     def body() -> None:
         _check_output(fmt, out)
-        table = api.events(start=start, end=end, city_id=city, user_id=user, model_id=model,
-                           service=service, status=status, limit=limit, after=after)
-        write(table, fmt, out, title="usage events")
-        cursor = api.next_cursor(table)
-        if cursor:
-            typer.echo(f"next page: --after {cursor}", err=True)
+        if fmt == "table" and limit > TABLE_MAX_ROWS:
+            raise BadRequest(f"--format table shows at most {TABLE_MAX_ROWS:,} rows (--limit "
+                             f"{limit:,}); use --format json, csv or parquet, which stream")
+        stream = api.stream_events(start=start, end=end, city_id=city, user_id=user,
+                                   model_id=model, service=service, status=status, limit=limit,
+                                   after=after)
+        if fmt == "table":
+            write(stream.read_all(), fmt, out, title="usage events")
+        else:
+            try:
+                write_batches(stream, stream.schema, fmt, out)
+            except BrokenPipeError:  # the reader (`| head`) has what it wanted: stop quietly
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return
+        if stream.next_cursor:
+            typer.echo(f"next page: --after {stream.next_cursor}", err=True)
 
     _guarded(body)
 

@@ -67,12 +67,13 @@ def sample_data(
         f"wrote {summary.files} files, {summary.rows} rows, {summary.days} days "
         f"under {settings.usage_landing}"
     )
-    from datetime import date, timedelta
+    from datetime import timedelta
 
+    from usage_model import clock
     from usage_model.funding.sample import write_sample_topups
 
     topups = write_sample_topups(settings.balance_landing, [f"u-{i:04d}" for i in range(300)],
-                                 seed=seed, end=date.today() - timedelta(days=1))
+                                 seed=seed, end=clock.today() - timedelta(days=1))
     console.print(f"wrote {topups} Downcity topups under {settings.balance_landing}")
 
 

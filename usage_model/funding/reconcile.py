@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from usage_model import clock
 from usage_model.funding.config import FundingConfig
 from usage_model.funding.ledger import append_entries, transaction
 from usage_model.funding.rules import (
@@ -90,7 +91,7 @@ def _credits(ledger: list[tuple[str, str, int, dict]]) -> dict[str, Credit]:
 def reconcile(conn: duckdb.DuckDBPyConnection, config: FundingConfig,
               key_livemode: bool | None, now: datetime | None = None) -> ReconcileResult:
     """Derive and append ledger entries; rewrite exceptions and topups (one transaction)."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     with transaction(conn):
         facts, records = load_facts(conn), load_records(conn)
         outcome = derive(records, facts, _credits(_funding_ledger(conn)),
@@ -148,7 +149,7 @@ ORDER BY t.topup_id
 def build_report(conn: duckdb.DuckDBPyConnection, config: FundingConfig,
                  now: datetime | None = None) -> dict[str, int]:
     """One row per topup: Downcity's record, Stripe's state, the ledger's state, a verdict."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     exceptions: dict[str, list[tuple[str, str]]] = {}
     for reason, topup_id, detail in conn.execute(
             "SELECT reason, topup_id, detail FROM reconciliation_exceptions "

@@ -2,6 +2,9 @@
 
 json: one array of objects keyed by column name; dates `YYYY-MM-DD`, instants ISO-8601 UTC,
 null as null. csv: a header line, then one line per row; null as an empty field.
+json, csv and parquet can also be written batch by batch (`write_batches`): the bytes are the
+same as for the whole table, and memory holds one batch. The aligned table needs every row
+before its first line (column widths), so it is for small answers only.
 """
 
 from __future__ import annotations
@@ -10,6 +13,9 @@ import csv
 import io
 import json
 import math
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from datetime import date, datetime
 from pathlib import Path
 
@@ -31,18 +37,46 @@ def _plain(value: object) -> object:
     return value
 
 
+def _json_rows(rows: pa.Table | pa.RecordBatch) -> Iterator[str]:
+    for row in rows.to_pylist():
+        yield json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False)
+
+
+def _csv_rows(rows: pa.Table | pa.RecordBatch) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in rows.to_pylist():
+        writer.writerow(["" if v is None else _plain(v) for v in row.values()])
+    return out.getvalue()
+
+
+def _csv_header(schema: pa.Schema) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(schema.names)
+    return out.getvalue()
+
+
 def to_json(table: pa.Table) -> str:
-    rows = [{k: _plain(v) for k, v in row.items()} for row in table.to_pylist()]
-    return json.dumps(rows, ensure_ascii=False) + "\n"
+    return "[" + ", ".join(_json_rows(table)) + "]\n"
 
 
 def to_csv(table: pa.Table) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(table.column_names)
-    for row in table.to_pylist():
-        writer.writerow(["" if v is None else _plain(v) for v in row.values()])
-    return out.getvalue()
+    return _csv_header(table.schema) + _csv_rows(table)
+
+
+def _text_chunks(batches: Iterable[pa.RecordBatch], schema: pa.Schema,
+                 fmt: str) -> Iterator[str]:
+    """json or csv text, a batch at a time; joined, the same text as `to_json` / `to_csv`."""
+    if fmt == "csv":
+        yield _csv_header(schema)
+        yield from (_csv_rows(batch) for batch in batches)
+        return
+    separator = "["
+    for batch in batches:
+        for row in _json_rows(batch):
+            yield separator + row
+            separator = ", "
+    yield ("[" if separator == "[" else "") + "]\n"
 
 
 def _cell(value: object) -> str:
@@ -80,6 +114,22 @@ def print_table(table: pa.Table, file: io.TextIOBase | None = None, title: str |
     console = Console(file=file, width=width, no_color=color is False,
                       force_terminal=False if color is False else None)
     console.print(to_rich_table(table, title))
+
+
+def write_batches(batches: Iterable[pa.RecordBatch], schema: pa.Schema, fmt: str,
+                  out: Path | None) -> None:
+    """Write record batches as json, csv or parquet as they come (memory: one batch)."""
+    if fmt == "parquet":
+        assert out is not None
+        with pq.ParquetWriter(out, schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+        return
+    if fmt not in ("json", "csv"):
+        raise ValueError(f"{fmt} cannot be written batch by batch")
+    with (nullcontext(sys.stdout) if out is None else out.open("w", encoding="utf-8")) as fh:
+        for chunk in _text_chunks(batches, schema, fmt):
+            fh.write(chunk)
 
 
 def write(table: pa.Table, fmt: str, out: Path | None, title: str | None = None) -> None:

@@ -15,12 +15,13 @@ import shutil
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from usage_model import clock
 from usage_model.config import Settings
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.landing import LandedFile, fingerprint, list_landed_files
@@ -95,7 +96,7 @@ def day_path(settings: Settings, day: date) -> Path:
 
 
 def _future_limit(settings: Settings, now: datetime | None) -> datetime:
-    return (now or datetime.now(UTC)) + settings.future_skew
+    return (now or clock.now()) + settings.future_skew
 
 
 def _forget_file(conn: duckdb.DuckDBPyConnection, path: str, result: ScanResult) -> int | None:

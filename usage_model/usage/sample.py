@@ -18,6 +18,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from usage_model import clock
+
 SAMPLE_SQL = (Path(__file__).parent / "sql" / "sample_events.sql").read_text()
 
 
@@ -74,7 +76,7 @@ def write_sample_landing(
     progress: Callable[[int], None] | None = None,
 ) -> SampleSummary:
     """Write `days` days ending at `end` (default: yesterday) under `landing_usage`."""
-    end = end or (date.today() - timedelta(days=1))
+    end = end or (clock.today() - timedelta(days=1))
     conn = duckdb.connect()
     conn.execute("SET TimeZone = 'UTC'")
     files = rows = 0
