@@ -63,6 +63,12 @@ def pending(conn: duckdb.DuckDBPyConnection, targets: Iterable[str]) -> set[date
     return {r[0] for r in rows}
 
 
+def last_recorded(conn: duckdb.DuckDBPyConnection) -> str:
+    """When the newest pending intent was recorded ('' when none): tells pending sets apart."""
+    row = conn.execute("SELECT max(recorded_at)::VARCHAR FROM usage_rebuild_intents").fetchall()
+    return row[0][0] or ""
+
+
 def clear(
     conn: duckdb.DuckDBPyConnection, targets: Iterable[str], days: Iterable[date]
 ) -> None:
