@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from usage_model.config import Settings
+from usage_model.faults import fault_point
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.landing import LandedFile, fingerprint, list_landed_files
 from usage_model.usage.normalize import (
@@ -286,6 +287,7 @@ def scan_landing(
         conn.begin()
         _forget_file(conn, path, result)
         conn.commit()
+        fault_point("after_forget_file")
         result.removed_files.append(path)
     for file in landed:
         if known.get(file.path) == (file.size_bytes, file.mtime_ns):
@@ -299,6 +301,8 @@ def scan_landing(
             result.changed_files.append(file.path)
         _scan_file(conn, settings, file, file_id, future_limit, result)
         conn.commit()
+        fault_point("after_scan_file")
+    fault_point("after_scan")
     return result
 
 
@@ -363,6 +367,18 @@ def _conflict_raw_rows(conn: duckdb.DuckDBPyConnection, settings: Settings) -> N
         conn.unregister("raw_rows")
 
 
+def clear_staging(settings: Settings) -> int:
+    """Remove the staging files of builds that died before their rename; returns how many.
+
+    Safe while building: only the process holding the warehouse's write lock writes here.
+    """
+    staging = settings.curated / "_staging"
+    leftovers = list(staging.glob("*.parquet")) if staging.exists() else []
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return len(leftovers)
+
+
 def _write_day(conn: duckdb.DuckDBPyConnection, settings: Settings, day: date) -> int:
     """Replace one day's curated file whole: temporary name, then rename."""
     target = day_path(settings, day)
@@ -385,7 +401,9 @@ def _write_day(conn: duckdb.DuckDBPyConnection, settings: Settings, day: date) -
     with temporary.open("rb") as handle:
         os.fsync(handle.fileno())
     target.parent.mkdir(parents=True, exist_ok=True)
+    fault_point("before_day_replace")
     os.replace(temporary, target)
+    fault_point("after_day_replace")
     return count
 
 
@@ -416,6 +434,7 @@ def build_days(
     conn.execute(WINNERS_SQL)
     conn.execute(CLASSIFY_SQL)
     _conflict_raw_rows(conn, settings)
+    clear_staging(settings)
     conn.begin()
     for day in days:
         result.per_day[day] = _write_day(conn, settings, day)
@@ -435,7 +454,9 @@ def build_days(
         "count(*) FILTER (WHERE outcome = 'identical'), "
         "count(*) FILTER (WHERE outcome = 'conflict') FROM classified",
     )
+    fault_point("before_build_commit")
     conn.commit()
+    fault_point("after_build_commit")
     (result.rows_indexed, result.accepted, result.identical_duplicates, result.conflicts) = totals
     for name in ("build_rows", "copies_elsewhere", "winners", "classified", "conflict_raw"):
         conn.execute(f"DROP TABLE IF EXISTS {name}")

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from usage_model.config import Settings
+from usage_model.faults import fault_point
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.ingest import day_path
 from usage_model.warehouse import fetch_one
@@ -101,6 +102,7 @@ def build_daily(
         )[0]
         for table in tables
     }
+    fault_point("before_daily_commit")
     conn.commit()
     conn.execute("DROP TABLE IF EXISTS summary_rollup")
     return written
@@ -130,6 +132,7 @@ def build_monthly(
             written[table] += fetch_one(
                 conn, f"SELECT count(*) FROM {table} WHERE period = $p", {"p": period}
             )[0]
+        fault_point("before_monthly_commit")
         conn.commit()
     return written
 
