@@ -22,13 +22,15 @@ class InjectedFault(RuntimeError):
     """The failure a test asked for at a named point."""
 
 
-def fault_point(name: str) -> None:
-    """Crash here when a test named this point (see the module docstring); else nothing."""
+def fault_point(name: str, subject: object = None) -> None:
+    """Crash here when a test named this point (see the module docstring); else nothing.
+    `subject` (e.g. the file being handled) is named in the raised error."""
     if name != _NAME:
         return
     _hits[0] += 1
     if _hits[0] != _AT:
         return
     if _RAISE:
-        raise InjectedFault(f"injected fault at {name} #{_AT}")
+        about = f" ({subject})" if subject is not None else ""
+        raise InjectedFault(f"injected fault at {name} #{_AT}{about}")
     os.kill(os.getpid(), signal.SIGKILL)

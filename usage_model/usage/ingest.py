@@ -301,7 +301,7 @@ def scan_landing(
             result.changed_files.append(file.path)
         _scan_file(conn, settings, file, file_id, future_limit, result)
         conn.commit()
-        fault_point("after_scan_file")
+        fault_point("after_scan_file", file.absolute)
     fault_point("after_scan")
     return result
 
