@@ -12,14 +12,6 @@ EVIL = "evil\nerror: fake line.parquet"
 EVIL_SHOWN = "evil\\nerror: fake line.parquet"
 
 
-def test_a_failed_run_prints_exactly_one_line(loaded):
-    done = loaded.materialize(fault="after_scan:1:raise")
-    assert one_error_line(done) == (
-        "error: step build_usage_events failed: usage_model.faults.InjectedFault: "
-        "injected fault at after_scan #1"
-    )
-
-
 def test_a_failure_naming_a_file_with_a_newline_stays_one_line_and_relative(loaded):
     (loaded.usage / EVIL).write_bytes(b"not parquet at all")
     done = loaded.materialize(fault="after_scan_file:1:raise")  # the only new file: EVIL

@@ -57,7 +57,7 @@ def files_of_day(ws: Workspace, day) -> list[Path]:
 
 
 @FIXED_ON_INGEST
-@pytest.mark.parametrize("fault", ["after_scan:1:raise", "after_scan:1", "after_forget_file:2"])
+@pytest.mark.parametrize("fault", ["after_scan:1:raise", "after_forget_file:2"])
 def test_deleted_day_is_rebuilt_after_the_run_that_saw_it_failed(loaded, clean_runs, fault):
     """Every file of the last day is deleted; the run that notices fails or is killed before
     rebuilding; a later run over another day only must still remove the deleted rows."""
