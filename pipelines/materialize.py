@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from pipelines.sensors import contiguous_ranges, days_needing_rebuild, partition_target
+from pipelines.sensors import contiguous_ranges, partition_target, pending_rebuilds
 from usage_model.config import Settings
 from usage_model.faults import fault_point
 from usage_model.usage.landing import days_in_file, list_landed_files
@@ -40,6 +40,7 @@ class PlannedRun:
     asset_keys: list[dg.AssetKey]
     partition_key: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    follow_up: bool = False
 
     @classmethod
     def over(cls, label: str, keys: list[dg.AssetKey], start: str, end: str) -> PlannedRun:
@@ -150,7 +151,7 @@ def execute(
         if not result.success:
             raise MaterializeError(_failure_line(result))
         fault_point("between_runs")
-        queue[:0] = _follow_up_runs(planned, days_needing_rebuild(instance, result.run_id))
+        queue[:0] = _follow_up_runs(planned, _still_pending(defs, planned))
         checks = result.get_asset_check_evaluations()
         outcomes.append(
             RunOutcome(
@@ -166,14 +167,29 @@ def execute(
     return outcomes
 
 
+def _still_pending(defs: dg.Definitions, planned: PlannedRun) -> set[date]:
+    """Partitions of the run's assets the warehouse still owes a rebuild after the run.
+
+    A run builds every pending partition of its assets besides its own, so this is empty
+    unless intents were recorded during the run; a warehouse held by another process gives
+    nothing here (the intents stay for the next run). A follow-up is not followed again.
+    """
+    pdef = defs.resolve_asset_graph().get(planned.asset_keys[0]).partitions_def
+    if pdef is None or planned.follow_up:
+        return set()
+    targets = [k.path[-1] for k in planned.asset_keys]
+    pending = pending_rebuilds(Settings.from_env(), targets, pdef)
+    return pending[0] if pending else set()
+
+
 def _follow_up_runs(planned: PlannedRun, days: set[date]) -> list[PlannedRun]:
-    """Runs for days a scan changed outside the run's own range (the same assets)."""
+    """Runs for the partitions still owed a rebuild (the same assets)."""
     follow = []
     for start, end in contiguous_ranges(days):
-        label = f"{planned.label.split(' [')[0]} [{start}..{end}, winners moved]"
-        follow.append(
-            PlannedRun.over(label, planned.asset_keys, start.isoformat(), end.isoformat())
-        )
+        label = f"{planned.label.split(' [')[0]} [{start}..{end}, pending rebuild]"
+        run = PlannedRun.over(label, planned.asset_keys, start.isoformat(), end.isoformat())
+        run.follow_up = True
+        follow.append(run)
     return follow
 
 
