@@ -20,6 +20,7 @@ import dagster as dg
 
 from pipelines.sensors import contiguous_ranges, partition_target, pending_rebuilds
 from usage_model.config import Settings
+from usage_model.faults import fault_point
 from usage_model.usage.landing import days_in_file, list_landed_files
 
 PID_TAG = "city_usage/pid"
@@ -30,7 +31,7 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 class MaterializeError(RuntimeError):
-    """A run failed; the message is one line naming the step and the reason."""
+    """A run failed; the message names the step and the reason (its first line says it)."""
 
 
 @dataclass
@@ -118,8 +119,8 @@ def _failure_line(result: dg.ExecuteInProcessResult) -> str:
             error = event.step_failure_data.error
             while error.cause is not None:  # the user code's own error, not Dagster's wrapper
                 error = error.cause
-            message = (error.message or "").strip().splitlines()
-            text = message[0] if message else error.cls_name or "failed"
+            # Whole: the CLI cuts it to one line once landed file names in it are escaped.
+            text = (error.message or "").strip() or error.cls_name or "failed"
             return f"step {event.step_key} failed: {text}"
     return "run failed"
 
@@ -149,6 +150,7 @@ def execute(
         )
         if not result.success:
             raise MaterializeError(_failure_line(result))
+        fault_point("between_runs")
         queue[:0] = _follow_up_runs(planned, _still_pending(defs, planned))
         checks = result.get_asset_check_evaluations()
         outcomes.append(
@@ -206,11 +208,16 @@ def _alive(pid: int) -> bool:
 
 
 def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Fail the runs of CLI processes on this host that were killed mid-run, and free their
-    pool slots; otherwise the next run would wait forever on `duckdb_warehouse`."""
+    """Fail the runs of CLI processes on this host that were killed before or during their
+    run, and free their pool slots; otherwise the next run would wait forever on
+    `duckdb_warehouse`, and a run killed before it started would stay NOT_STARTED."""
     runs = instance.get_runs(
         filters=dg.RunsFilter(
-            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+            statuses=[
+                dg.DagsterRunStatus.NOT_STARTED,  # killed after the run was created
+                dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED,
+            ],
             tags={HOST_TAG: socket.gethostname()},
         )
     )

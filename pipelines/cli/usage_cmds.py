@@ -14,6 +14,12 @@ from usage_model.warehouse import WarehouseLocked, WarehouseMissing, connect
 
 console = Console(stderr=True)
 
+
+def _progress(*columns, transient: bool = False) -> Progress:
+    """A progress bar on a terminal only: rich's live display writes an empty line when
+    stderr is a pipe or a file, and a failure must stay exactly one line there."""
+    return Progress(*columns, console=console, transient=transient, disable=not console.is_terminal)
+
 _TOTALS = (
     "sum(calls) AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens"
 )
@@ -52,9 +58,7 @@ def sample_data(
     from usage_model.usage.sample import write_sample_landing
 
     settings = Settings.from_env()
-    with Progress(
-        TextColumn("sample data"), BarColumn(), MofNCompleteColumn(), console=console
-    ) as progress:
+    with _progress(TextColumn("sample data"), BarColumn(), MofNCompleteColumn()) as progress:
         task = progress.add_task("days", total=days)
         summary = write_sample_landing(
             settings.usage_landing,
@@ -114,12 +118,11 @@ def materialize(
         console.print("nothing to materialize (no landed data and no unpartitioned assets)")
         return
     outcomes, failure = [], None
-    with Progress(
+    with _progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        console=console,
         transient=True,  # a failure leaves only its own line behind
     ) as progress:
         task = progress.add_task("runs", total=len(runs))
@@ -148,6 +151,8 @@ def materialize(
 
 
 def _print_problem_files(settings: Settings) -> None:
+    from pipelines.cli.errors import one_line
+
     try:
         with connect(settings.warehouse, read_only=True) as conn:
             rows = conn.execute(
@@ -156,7 +161,8 @@ def _print_problem_files(settings: Settings) -> None:
     except (WarehouseLocked, WarehouseMissing):
         return
     for (detail,) in rows:
-        console.print(f"problem file: {detail}", markup=False, highlight=False, soft_wrap=True)
+        line = one_line(detail, settings.usage_landing)
+        console.print(f"problem file: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def report() -> None:

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from usage_model import clock
 from usage_model.config import Settings
+from usage_model.faults import fault_point
 from usage_model.usage import intents
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.landing import (
@@ -335,12 +336,14 @@ def _rescan_file(
         result.changed_files.append(landed.path)
     _scan_file(conn, settings, landed, file_id, future_limit, result)
     conn.commit()
+    fault_point("after_scan_file", landed.absolute)
 
 
 def _remove_file(conn: duckdb.DuckDBPyConnection, path: str, result: ScanResult) -> None:
     conn.begin()
     _forget_file(conn, path, result, "removed_file")
     conn.commit()
+    fault_point("after_forget_file")
     result.removed_files.append(path)
 
 
@@ -379,6 +382,7 @@ def scan_landing(
                 {"m": file.mtime_ns, "c": file.ctime_ns, "p": file.path,
                  "footer": footer_fingerprint(file.absolute)},
             )
+    fault_point("after_scan")
     return result
 
 
@@ -443,6 +447,18 @@ def _conflict_raw_rows(conn: duckdb.DuckDBPyConnection, settings: Settings) -> N
         conn.unregister("raw_rows")
 
 
+def clear_staging(settings: Settings) -> int:
+    """Remove the staging files of builds that died before their rename; returns how many.
+
+    Safe while building: only the process holding the warehouse's write lock writes here.
+    """
+    staging = settings.curated / "_staging"
+    leftovers = list(staging.glob("*.parquet")) if staging.exists() else []
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return len(leftovers)
+
+
 def _write_day(conn: duckdb.DuckDBPyConnection, settings: Settings, day: date) -> int:
     """Replace one day's curated file whole: temporary name, then rename."""
     target = day_path(settings, day)
@@ -465,7 +481,9 @@ def _write_day(conn: duckdb.DuckDBPyConnection, settings: Settings, day: date) -
     with temporary.open("rb") as handle:
         os.fsync(handle.fileno())
     target.parent.mkdir(parents=True, exist_ok=True)
+    fault_point("before_day_replace")
     os.replace(temporary, target)
+    fault_point("after_day_replace")
     return count
 
 
@@ -549,6 +567,7 @@ def build_days(
     conn.execute(WINNERS_SQL)
     conn.execute(CLASSIFY_SQL)
     _conflict_raw_rows(conn, settings)
+    clear_staging(settings)
     conn.begin()
     for day in days:
         result.per_day[day] = _write_day(conn, settings, day)
@@ -570,7 +589,9 @@ def build_days(
         "count(*) FILTER (WHERE outcome = 'identical'), "
         "count(*) FILTER (WHERE outcome = 'conflict') FROM classified",
     )
+    fault_point("before_build_commit")
     conn.commit()
+    fault_point("after_build_commit")
     (result.rows_indexed, result.accepted, result.identical_duplicates, result.conflicts) = totals
     for name in ("build_rows", "copies_elsewhere", "winners", "classified", "conflict_raw"):
         conn.execute(f"DROP TABLE IF EXISTS {name}")

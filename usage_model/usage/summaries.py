@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from usage_model.config import Settings
+from usage_model.faults import fault_point
 from usage_model.usage import intents
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.ingest import day_path
@@ -98,6 +99,7 @@ def build_daily(
         )[0]
         for table in tables
     }
+    fault_point("before_daily_commit")
     conn.commit()
     conn.execute("DROP TABLE IF EXISTS summary_rollup")
     return written
@@ -127,6 +129,7 @@ def build_monthly(
             written[table] += fetch_one(
                 conn, f"SELECT count(*) FROM {table} WHERE period = $p", {"p": period}
             )[0]
+        fault_point("before_monthly_commit")
         intents.clear(conn, tables, [period])
         conn.commit()
     return written
