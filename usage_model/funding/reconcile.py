@@ -168,14 +168,17 @@ def topup_link(entry_id: str, ref: str | None, meta: dict, known: set[str]) -> s
 @dataclass
 class _Wallet:
     credits: dict[str, list[WalletCredit]]
-    reversed: Counter[str]
+    reversals: Counter[tuple[str, str]]  # (topup_id, refund|dispute) -> credits taken back
     users: dict[str, str]
+
+    def reversed(self, topup_id: str) -> int:
+        return sum(n for (t, _), n in self.reversals.items() if t == topup_id)
 
     def ledger_rows(self) -> list[tuple[str, str, int, str]]:
         """(kind, topup_id, amount, user_id) as `topup_states` reads them."""
         rows = [("topup", t, c.credits, self.users[t]) for t, cs in self.credits.items()
                 for c in cs]
-        rows += [("refund", t, -n, self.users[t]) for t, n in self.reversed.items()]
+        rows += [(kind, t, -n, self.users[t]) for (t, kind), n in self.reversals.items()]
         return rows
 
 
@@ -191,8 +194,9 @@ def _wallet(conn: duckdb.DuckDBPyConnection, known: set[str]) -> _Wallet:
         if kind == "topup":
             wallet.credits.setdefault(topup_id, []).append(
                 WalletCredit(entry_id, amount, created_at, note, meta))
-        elif kind in _REVERSAL_KINDS:
-            wallet.reversed[topup_id] -= amount
+        elif kind in _REVERSAL_KINDS:  # Downcity's `sub` counts as a refund reversal
+            wallet.reversals[(topup_id, "dispute" if kind.startswith("dispute")
+                              else "refund")] -= amount
     return wallet
 
 
@@ -340,7 +344,7 @@ def build_report(conn: duckdb.DuckDBPyConnection, config: FundingConfig,
         evidence = TopupEvidence(
             topup_id, user_id, record, dc_payments.get(topup_id, []),
             [shown_payment] if shown_payment else [], wallet.credits.get(topup_id, []),
-            wallet.reversed.get(topup_id, 0), by_topup.get(topup_id, []),
+            wallet.reversed(topup_id), by_topup.get(topup_id, []),
             stale=state == "pending" and created_at is not None
             and now - created_at > config.stale_pending_after,
             user_balance=balances.get(user_id))
