@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -21,6 +22,8 @@ from usage_model.funding.sync import StripeSource, consume_landed, sync_events
 from usage_model.warehouse import connect
 
 CREDITS_PER_CENT = 10_000  # 1 USD = 1,000,000 credits (DESIGN.md)
+# The reconciliation's "now" in tests (stale pending is measured against it), never today.
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -49,6 +52,7 @@ class Funding:
     settings: Settings
     fake: FakeStripe
     config: FundingConfig
+    now: datetime = NOW
 
     def source(self) -> StripeSource:
         client = make_client(self.fake.api_key, self.fake.base_url)
@@ -59,15 +63,16 @@ class Funding:
 
     def run(self, *, pull: bool = True, landed: bool = False) -> dict:
         with connect(self.settings.warehouse) as conn:
-            downcity.load(conn, self.settings.balance_landing)
+            downcity.load(conn, self.settings.balance_landing, self.now)
             source = self.source()
             out = {}
             if pull:
                 out["pull"] = sync_events(conn, source, self.config)
             if landed:
                 out["landed"] = consume_landed(conn, self.settings.stripe_events_landing, source)
-            out["reconcile"] = reconcile(conn, self.config, key_livemode(self.fake.api_key))
-            out["report"] = build_report(conn, self.config)
+            out["reconcile"] = reconcile(conn, self.config, key_livemode(self.fake.api_key),
+                                         self.now)
+            out["report"] = build_report(conn, self.config, self.now)
             return out
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
