@@ -154,15 +154,16 @@ def _credits(conn: duckdb.DuckDBPyConnection) -> dict[str, Credit]:
 
 
 def topup_link(entry_id: str, ref: str | None, meta: dict, known: set[str]) -> str | None:
-    """The topup a wallet entry names: metadata `topup_id`, Downcity's `bal_topup:<id>` entry
-    id, a `topup:<id>` ref, or a ref that is a known topup id."""
-    if meta.get("topup_id"):
-        return str(meta["topup_id"])
-    if entry_id.startswith("bal_topup:"):
-        return entry_id.removeprefix("bal_topup:")
-    if ref and ref.startswith("topup:"):
-        return ref.removeprefix("topup:")
-    return ref if ref and ref in known else None
+    """The topup a wallet entry names: metadata `topup_id`, a ref that is a topup id (or
+    `topup:<id>`), or Downcity's `bal_topup:<id>` entry id; the first that is a known topup,
+    else metadata's `topup_id` or the entry id's topup as written."""
+    candidates = [meta.get("topup_id"), ref, (ref or "").removeprefix("topup:"),
+                  entry_id.removeprefix("bal_topup:") if entry_id.startswith("bal_topup:")
+                  else None]
+    for candidate in candidates:
+        if candidate and str(candidate) in known:
+            return str(candidate)
+    return str(candidates[0] or candidates[3]) if candidates[0] or candidates[3] else None
 
 
 @dataclass
@@ -242,7 +243,8 @@ def reconcile(conn: duckdb.DuckDBPyConnection, config: FundingConfig,
             conn.execute(_INSERT_EXCEPTION, [reason, exc.topup_id, object_id, exc.user_id,
                                              exc.detail, previous.get((reason, object_id), now),
                                              stake])
-        known = set(records) | {p.topup_id for p in outcome.payments if p.topup_id}
+        known = set(records) | {p.topup_id for p in outcome.payments if p.topup_id} | \
+            {row[1] for row in _downcity_payments(conn) if row[1]}
         wallet = _wallet(conn, known)
         states = topup_states(records, outcome.payments, wallet.ledger_rows())
         conn.execute("DELETE FROM topups")
