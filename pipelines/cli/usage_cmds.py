@@ -35,6 +35,10 @@ REPORT_QUERIES = {
         "SELECT mode, downcity_ledger_entries, reason FROM funding_mode"
     ),
     "reconciliation_report (verdicts, credits at stake)": FUNDING_BY_VERDICT_SQL,
+    "reconciliation_exceptions (by reason)": (
+        "SELECT reason, count(*) AS open, sum(credits_at_stake)::BIGINT AS credits "
+        "FROM reconciliation_exceptions GROUP BY reason ORDER BY open DESC, reason"
+    ),
     "usage_quarantine (by reason)": (
         "SELECT reason, count(*) AS entries, "
         "count(*) FILTER (WHERE source_row IS NULL) AS whole_files "

@@ -120,12 +120,12 @@ def test_without_the_downcity_ledger_the_ledger_is_derived_from_stripe(funding, 
 
 def test_report_totals_credits_per_verdict(funding, story):
     rows = funding.query(FUNDING_BY_VERDICT_SQL)
-    totals = {verdict: credits for verdict, _t, _s, credits, _st, _m in rows}
+    totals = {verdict: credits for verdict, _topups, _payments, credits in rows}
     by_hand: dict[str, int] = {}
     for verdict, stake in EXPECTED.values():
         by_hand[verdict] = by_hand.get(verdict, 0) + stake
     assert totals == by_hand
-    assert {m for *_, m in rows} == {"downcity"}
+    assert {v: (t, p) for v, t, p, _ in rows}["duplicate_payment"] == (0, 1)
 
 
 def test_stripe_not_configured_downcity_records_are_the_only_evidence(funding, settings):
@@ -136,3 +136,21 @@ def test_stripe_not_configured_downcity_records_are_the_only_evidence(funding, s
     assert verdicts["topup:t_man"] == ("credited_without_payment", 1_000_000)
     assert verdicts["topup:t_ref"] == ("credited_without_payment", 10_000_000)
     assert verdicts["topup:t_nc"] == ("stale_pending", 0)  # pending since 11-20
+
+
+def test_nothing_landed_gives_an_empty_report_in_standalone_mode(funding):
+    out = funding.run(pull=False)
+    assert out["report"] == {} and out["reconcile"].mode == "standalone"
+    assert funding.query("SELECT count(*) FROM reconciliation_report") == [(0,)]
+
+
+def test_a_ledger_without_topups_export_still_links_credits_to_topups(funding, settings):
+    tables = exports()
+    land(settings, {"ledger": tables["ledger"]})
+    funding.run(pull=False)
+    verdicts = report(funding)
+    assert verdicts["topup:t_man"] == ("credited_without_payment", 1_000_000)
+    assert verdicts["topup:t_dbl"] == ("double_credit", 1_000_000)
+    assert verdicts["topup:t_ok"] == ("credited_without_payment", 5_000_000)
+    assert funding.query("SELECT credited_credits FROM topups WHERE topup_id = 't_dbl'") == [
+        (2_000_000,)]

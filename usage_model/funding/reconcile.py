@@ -94,10 +94,8 @@ _BALANCES = "SELECT user_id, balance FROM balances WHERE unit = 'credits'"
 # each verdict concerns (for ok: the backed credits; for the rest: the credits at stake).
 FUNDING_BY_VERDICT_SQL = """
 SELECT verdict, count(*) FILTER (WHERE row_kind = 'topup') AS topups,
-       count(*) FILTER (WHERE row_kind = 'stripe_payment') AS stripe_payments,
-       sum(credits_at_stake)::BIGINT AS credits,
-       count(*) FILTER (WHERE stale_pending) AS stale_pending,
-       any_value(wallet_mode) AS wallet_mode
+       count(*) FILTER (WHERE row_kind = 'stripe_payment') AS payments,
+       sum(credits_at_stake)::BIGINT AS credits
 FROM reconciliation_report GROUP BY verdict ORDER BY credits DESC, verdict
 """
 
@@ -185,9 +183,11 @@ class _Wallet:
 
 def _wallet(conn: duckdb.DuckDBPyConnection, known: set[str]) -> _Wallet:
     wallet = _Wallet({}, Counter(), {})
-    for entry_id, kind, amount, user_id, created_at, note, ref, meta_text in \
-            conn.execute(_WALLET_ENTRIES).fetchall():
-        meta = metadata(meta_text)
+    entries = [(*row[:7], metadata(row[7])) for row in conn.execute(_WALLET_ENTRIES).fetchall()]
+    # Topups the wallet itself names (Downcity's `bal_topup:<id>` entries) are known too, so a
+    # ledger landed without its topups export still links a repeated credit by its ref.
+    known = known | {topup_link(e[0], None, e[7], set()) for e in entries} - {None}
+    for entry_id, kind, amount, user_id, created_at, note, ref, meta in entries:
         topup_id = topup_link(entry_id, ref, meta, known)
         if topup_id is None:
             continue
@@ -368,7 +368,8 @@ def build_report(conn: duckdb.DuckDBPyConnection, config: FundingConfig,
         if replace_if_columns_differ(conn, "reconciliation_report", REPORT_COLUMNS):
             ensure_schema(conn)
         conn.execute("DELETE FROM reconciliation_report")
-        conn.executemany(_INSERT_REPORT, rows)
+        if rows:  # duckdb refuses executemany with no rows
+            conn.executemany(_INSERT_REPORT, rows)
     return dict(Counter(row[REPORT_COLUMNS.index("verdict")] for row in rows))
 
 

@@ -61,10 +61,9 @@ class Mode:
 def decide_mode(conn: duckdb.DuckDBPyConnection) -> Mode:
     entries = conn.execute("SELECT count(*) FROM downcity_ledger").fetchall()[0][0]
     if entries:
-        return Mode(DOWNCITY, f"{entries} entries of Downcity's service_balance_ledger landed "
-                    "under landing/balance/ledger/: Downcity's wallet is the ledger of record",
-                    entries)
-    return Mode(STANDALONE, "no Downcity ledger entries landed (landing/balance/ledger/): the "
+        return Mode(DOWNCITY, "Downcity's ledger export landed (landing/balance/ledger/): its "
+                    "wallet is the ledger of record", entries)
+    return Mode(STANDALONE, "no Downcity ledger export landed (landing/balance/ledger/): the "
                 "ledger is derived from Stripe", 0)
 
 
