@@ -88,41 +88,48 @@ class Export:
         return None
 
 
+INTEGER_COLUMNS = frozenset({"credits", "amount_minor", "credits_delta", "credits_after"})
+# Downcity's current export columns (0.1.211), in table order: every column NOT NULL, the
+# INTEGER_COLUMNS INTEGER, the rest TEXT. (checkout_url is exported but not kept.)
+CURRENT_COLUMNS = {
+    "topups": ("topup_id", "user_id", "credits", "status", "note", "ref", "metadata_json",
+               "created_at", "updated_at"),
+    "payments": ("payment_id", "provider", "topup_id", "user_id", "provider_session_id",
+                 "provider_payment_id", "provider_order_id", "credits", "amount_minor",
+                 "currency", "status", "checkout_url", "metadata_json", "created_at",
+                 "updated_at"),
+    "ledger": ("entry_id", "user_id", "kind", "credits_delta", "credits_after", "note", "ref",
+               "metadata_json", "created_at"),
+    "accounts": ("user_id", "credits", "created_at", "updated_at"),
+    "charges": ("charge_id", "user_id", "credits", "status", "note", "ref", "metadata_json",
+                "created_at"),
+}
 EXPORTS = {e.folder: e for e in (
-    Export("topups", "topup_id",
-           ("topup_id", "user_id", "credits", "status", "note", "ref", "metadata_json",
-            "created_at", "updated_at"),
+    Export("topups", "topup_id", CURRENT_COLUMNS["topups"],
            required=("topup_id", "user_id", "credits", "status"),
            aliases={"credits": ("amount",)}, integers={"credits": "required"},
            positive=("credits",), times=("created_at", "updated_at"),
            statuses=TOPUP_STATUSES, has_unit=True),
     Export("payments", "payment_id",
-           ("payment_id", "provider", "topup_id", "user_id", "provider_session_id",
-            "provider_payment_id", "provider_order_id", "credits", "amount_minor", "currency",
-            "status", "metadata_json", "created_at", "updated_at"),
+           tuple(c for c in CURRENT_COLUMNS["payments"] if c != "checkout_url"),
            required=("payment_id",),
            aliases={"payment_id": ("id",), "amount_minor": ("amount",)},
            integers={"credits": "optional", "amount_minor": "optional"},
            positive=("credits",), times=("created_at", "updated_at"),
            statuses=PAYMENT_STATUSES),
-    Export("ledger", "entry_id",
-           ("entry_id", "user_id", "kind", "credits_delta", "credits_after", "note", "ref",
-            "metadata_json", "created_at"),
+    Export("ledger", "entry_id", CURRENT_COLUMNS["ledger"],
            required=("entry_id", "user_id", "kind", "credits_delta"),
            aliases={"credits_delta": ("amount",), "credits_after": ("balance_after",)},
            integers={"credits_delta": "required", "credits_after": "optional"},
            kinds=LEDGER_KINDS, has_unit=True),
-    Export("accounts", "user_id", ("user_id", "credits", "created_at", "updated_at"),
+    Export("accounts", "user_id", CURRENT_COLUMNS["accounts"],
            required=("user_id", "credits"), aliases={"credits": ("balance", "amount")},
            integers={"credits": "required"}, times=("created_at", "updated_at"),
            has_unit=True),
-    Export("charges", "charge_id",
-           ("charge_id", "user_id", "credits", "status", "note", "ref", "metadata_json",
-            "created_at"),
+    Export("charges", "charge_id", CURRENT_COLUMNS["charges"],
            required=("charge_id", "user_id", "credits"), aliases={"credits": ("amount",)},
            integers={"credits": "required"}, positive=("credits",), has_unit=True),
 )}
-_INTEGER_COLUMNS = {"credits", "amount_minor", "credits_delta", "credits_after"}
 _TIME_COLUMNS = {"created_at", "updated_at"}
 _READ_FILE = "SELECT * FROM read_parquet(?, hive_partitioning = false)"
 _REJECT = "INSERT INTO downcity_rejects VALUES (?, ?, ?, ?, ?, ?)"
@@ -249,7 +256,7 @@ def _check_row(spec: Export, record: dict[str, Any], unit: object) -> dict[str, 
         except ValueError as exc:
             raise RowRejected("bad_timestamp", f"{named}: {column} {exc}") from None
     for column in spec.columns:
-        if column not in _INTEGER_COLUMNS and column not in _TIME_COLUMNS \
+        if column not in INTEGER_COLUMNS and column not in _TIME_COLUMNS \
                 and column not in ("status", "kind"):
             out[column] = _text(out.get(column))
     return out
@@ -334,7 +341,7 @@ def _insert(conn: duckdb.DuckDBPyConnection, spec: Export, rows: list[dict[str, 
     if not rows:
         return
     columns = [*spec.columns, "source_file", "source_row"]
-    types = {c: pa.int64() for c in (*_INTEGER_COLUMNS, "source_row")}
+    types = {c: pa.int64() for c in (*INTEGER_COLUMNS, "source_row")}
     types |= {c: pa.timestamp("us", tz="UTC") for c in _TIME_COLUMNS}
     schema = pa.schema([(c, types.get(c, pa.string())) for c in columns])
     table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows], schema=schema)

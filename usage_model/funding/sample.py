@@ -23,6 +23,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from usage_model.funding.downcity import CURRENT_COLUMNS as COLUMNS
+from usage_model.funding.downcity import INTEGER_COLUMNS as INTEGER
 from usage_model.funding.webhook import land_event
 
 CREDITS_PER_CENT = 10_000
@@ -43,20 +45,6 @@ STORY = {
     "pending": 3,           # checkouts opened in the last hours of `end`
     "stale": 1,             # a pending checkout left for days
     "canceled": 1,          # the checkout expired
-}
-INTEGER = {"credits", "credits_delta", "credits_after", "amount_minor"}
-COLUMNS = {
-    "topups": ("topup_id", "user_id", "credits", "status", "note", "ref", "metadata_json",
-               "created_at", "updated_at"),
-    "payments": ("payment_id", "provider", "topup_id", "user_id", "provider_session_id",
-                 "provider_payment_id", "provider_order_id", "credits", "amount_minor",
-                 "currency", "status", "checkout_url", "metadata_json", "created_at",
-                 "updated_at"),
-    "ledger": ("entry_id", "user_id", "kind", "credits_delta", "credits_after", "note", "ref",
-               "metadata_json", "created_at"),
-    "accounts": ("user_id", "credits", "created_at", "updated_at"),
-    "charges": ("charge_id", "user_id", "credits", "status", "note", "ref", "metadata_json",
-                "created_at"),
 }
 TABLE_NAMES = {"topups": "service_balance_topups", "payments": "service_payment_payments",
                "ledger": "service_balance_ledger", "accounts": "service_balance_accounts",
