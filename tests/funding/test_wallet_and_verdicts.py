@@ -154,3 +154,27 @@ def test_a_ledger_without_topups_export_still_links_credits_to_topups(funding, s
     assert verdicts["topup:t_ok"] == ("credited_without_payment", 5_000_000)
     assert funding.query("SELECT credited_credits FROM topups WHERE topup_id = 't_dbl'") == [
         (2_000_000,)]
+
+
+def test_wallet_mode_shows_on_the_assets_through_dagster(settings, dagster_instance,
+                                                         monkeypatch):
+    import dagster as dg
+
+    from pipelines import funding_defs
+    from pipelines.resources import build_resources
+
+    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
+    land(settings, exports())
+    defs = funding_defs.definitions()
+    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+    result = dg.materialize([*assets, *defs.asset_checks], instance=dagster_instance,
+                            resources={**build_resources(), **defs.resources})
+    assert result.success
+    mats = {m.asset_key.to_user_string(): m.event_specific_data.materialization.metadata
+            for m in result.get_asset_materialization_events()}
+    assert mats["balances"]["wallet_mode"].value == "downcity"
+    assert "landing/balance/ledger/" in mats["balances"]["wallet_mode_reason"].value
+    assert mats["balance_ledger"]["entries_mirrored"].value == 16
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks["balances_match_ledger"] is True
+    assert checks["no_open_exceptions"] is False  # u_dc's account disagrees with its ledger
