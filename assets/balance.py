@@ -14,7 +14,8 @@ from assets.stripe import StripeApi
 from usage_model.funding import downcity
 from usage_model.funding.config import FundingConfig
 from usage_model.funding.ledger import balance_mismatches
-from usage_model.funding.reconcile import build_report, reconcile
+from usage_model.funding.reconcile import reconcile
+from usage_model.funding.report import build_report
 from usage_model.warehouse import POOL
 
 BALANCE_LANDING = dg.AssetSpec(

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from usage_model.config import Settings
-from usage_model.funding.reconcile import FUNDING_BY_VERDICT_SQL
+from usage_model.funding.report import FUNDING_BY_VERDICT_SQL
 from usage_model.warehouse import WarehouseLocked, WarehouseMissing, connect
 
 console = Console(stderr=True)

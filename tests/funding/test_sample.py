@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 from tests.funding.downcity_shapes import COLUMNS
 from usage_model.funding import downcity
 from usage_model.funding.config import FundingConfig
-from usage_model.funding.reconcile import build_report, reconcile
+from usage_model.funding.reconcile import reconcile
+from usage_model.funding.report import build_report
 from usage_model.funding.sample import PAID_OK, STORY, write_sample_balance
 from usage_model.funding.sync import consume_landed
 from usage_model.warehouse import connect

@@ -18,7 +18,8 @@ from tests.stripe_fake import FakeStripe
 from tests.stripe_fake.server import dumps
 from usage_model.funding import downcity
 from usage_model.funding.config import FundingConfig
-from usage_model.funding.reconcile import build_report, reconcile
+from usage_model.funding.reconcile import reconcile
+from usage_model.funding.report import build_report
 from usage_model.funding.sync import consume_landed
 from usage_model.funding.webhook import land_event
 from usage_model.warehouse import ensure_schema

@@ -17,7 +17,7 @@ from usage_model.funding.ledger import (
     append_entries,
     balance_mismatches,
 )
-from usage_model.funding.reconcile import FUNDING_BY_VERDICT_SQL
+from usage_model.funding.report import FUNDING_BY_VERDICT_SQL
 
 
 def land(settings: Settings, tables: dict[str, list[dict]]) -> None:
