@@ -178,3 +178,20 @@ def test_wallet_mode_shows_on_the_assets_through_dagster(settings, dagster_insta
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks["balances_match_ledger"] is True
     assert checks["no_open_exceptions"] is False  # u_dc's account disagrees with its ledger
+
+
+def test_a_refund_the_wallet_reversed_by_hand_is_ok(funding, settings):
+    from tests.funding.downcity_shapes import ledger
+
+    sessions = stripe_side(funding.fake)
+    tables = exports()
+    tables["ledger"].append(ledger("bal_sub:r1", "u_ref", "sub", -3_000_000, 7_000_000,
+                                   ref="t_ref", note="refund reversed by support",
+                                   at="2026-11-23T12:00:00.000Z"))
+    land(settings, tables)
+    funding.run()
+    verdicts = report(funding)
+    assert verdicts["topup:t_ref"] == ("ok", 10_000_000)
+    assert verdicts == {**expected(sessions), "topup:t_ref": ("ok", 10_000_000)}
+    assert funding.query("SELECT ledger_credits, ledger_state FROM reconciliation_report "
+                         "WHERE topup_id = 't_ref'") == [(7_000_000, "partially_refunded")]
