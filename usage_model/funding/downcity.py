@@ -292,9 +292,11 @@ class _Rejects:
                  None)
 
 
-def _version(record: Mapping[str, Any]) -> str:
-    moment = record.get("updated_at") or record.get("created_at")
-    return moment.isoformat() if isinstance(moment, datetime) else ""
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
+
+
+def _version(record: Mapping[str, Any]) -> datetime:
+    return record.get("updated_at") or record.get("created_at") or _NO_TIME
 
 
 def _load_export(conn: duckdb.DuckDBPyConnection, spec: Export, root: Path,
@@ -319,13 +321,16 @@ def _load_export(conn: duckdb.DuckDBPyConnection, spec: Export, root: Path,
                         f"{rel}: missing column(s) {', '.join(missing)} ({len(rows)} rows)", None)
             rejected += 1
             continue
+        positions = [(c, names.index(s) if s else None) for c, s in sources.items()]
+        unit_at = names.index("unit") if "unit" in present else None
         for index, values in enumerate(rows):
             rows_total += 1
-            raw = dict(zip(names, values, strict=True))
-            record = {c: raw.get(s) if s else None for c, s in sources.items()}
+            record = {c: values[i] if i is not None else None for c, i in positions}
             try:
-                record = _check_row(spec, record, raw.get("unit"))
+                record = _check_row(spec, record,
+                                    values[unit_at] if unit_at is not None else None)
             except RowRejected as exc:
+                raw = dict(zip(names, values, strict=True))
                 rejects.add(rel, index, exc.reason, f"{rel} row {index}: {exc}", raw)
                 rejected += 1
                 continue
