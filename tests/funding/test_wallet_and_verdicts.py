@@ -80,6 +80,11 @@ def test_downcity_mode_mirrors_the_wallet_and_balances_are_its_sums(funding, sto
                          "reconciliation_exceptions WHERE reason = 'account_ledger_mismatch'"
                          ) == [("account_ledger_mismatch", "downcity_account:u_dc", "u_dc",
                                 500_000)]
+    # Stripe-side exceptions carry the payment's worth: $4 for t_amt, $5 for t_ok's second
+    assert funding.query("SELECT reason, topup_id, credits_at_stake FROM "
+                         "reconciliation_exceptions WHERE reason <> 'account_ledger_mismatch' "
+                         "ORDER BY reason") == [("amount_mismatch", "t_amt", 4_000_000),
+                                                ("duplicate_payment", "t_ok", 5_000_000)]
 
 
 def test_runs_are_idempotent_in_downcity_mode(funding, story):

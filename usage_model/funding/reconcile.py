@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from usage_model.funding.config import FundingConfig
+from usage_model.funding.currency import UnsupportedCurrency, to_credits
 from usage_model.funding.evidence import (
     downcity_payments,
     load_facts,
@@ -87,9 +88,20 @@ def _credits(conn: duckdb.DuckDBPyConnection) -> dict[str, Credit]:
     return out
 
 
-def _exception_rows(outcome_exceptions: list[Exception_],
+def _exception_rows(outcome_exceptions: list[Exception_], payments: list[Payment],
+                    rates: dict[str, int],
                     mismatches: list[tuple[str, int | None, int | None]]) -> dict:
-    rows = {(e.reason, e.stripe_object_id): (e, None) for e in outcome_exceptions}
+    """Exceptions keyed (reason, object id), each with its credits at stake: the payment's
+    worth for Stripe's (None when its currency is unconfigured), account minus ledger for
+    `account_ledger_mismatch`."""
+    worth = {}
+    for p in payments:
+        try:
+            worth[p.object_id] = to_credits(p.amount_minor or 0, p.currency or "", rates)
+        except UnsupportedCurrency:
+            worth[p.object_id] = None
+    rows = {(e.reason, e.stripe_object_id): (e, worth.get(e.stripe_object_id))
+            for e in outcome_exceptions}
     for user_id, account, ledger in mismatches:
         detail = (f"Downcity account credits {account if account is not None else '(none)'} "
                   f"but its ledger sums to {ledger or 0}")
@@ -124,7 +136,8 @@ def reconcile(conn: duckdb.DuckDBPyConnection, config: FundingConfig,
             mismatches = []
         previous = {(r, o): t for r, o, t in conn.execute(_PREVIOUS_EXCEPTIONS).fetchall()}
         conn.execute("DELETE FROM reconciliation_exceptions")
-        unique = _exception_rows(outcome.exceptions, mismatches)
+        unique = _exception_rows(outcome.exceptions, outcome.payments,
+                                 config.credits_per_minor, mismatches)
         for (reason, object_id), (exc, stake) in sorted(unique.items()):
             conn.execute(_INSERT_EXCEPTION, [reason, exc.topup_id, object_id, exc.user_id,
                                              exc.detail, previous.get((reason, object_id), now),

@@ -160,7 +160,8 @@ CREATE TABLE IF NOT EXISTS reconciliation_exceptions (
     first_seen_at     TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (reason, stripe_object_id)
 );
--- Credits the exception concerns (for account_ledger_mismatch: account minus ledger sum).
+-- Credits the exception concerns: a Stripe payment's worth (null when its currency is
+-- unconfigured); for account_ledger_mismatch, account credits minus Downcity's ledger sum.
 ALTER TABLE reconciliation_exceptions ADD COLUMN IF NOT EXISTS credits_at_stake BIGINT;
 
 CREATE TABLE IF NOT EXISTS topups (
