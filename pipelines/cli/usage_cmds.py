@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from usage_model.config import Settings
+from usage_model.funding.report import FUNDING_BY_VERDICT_SQL
 from usage_model.warehouse import WarehouseLocked, WarehouseMissing, connect
 
 console = Console(stderr=True)
@@ -36,10 +37,13 @@ REPORT_QUERIES = {
         f"SELECT city_id, user_id, {_TOTALS} "
         "FROM usage_daily_by_user GROUP BY ALL ORDER BY calls DESC LIMIT 10"
     ),
-    "reconciliation_report (topups by verdict)": (
-        "SELECT verdict, count(*) AS topups, "
-        "count(*) FILTER (WHERE stale_pending) AS stale_pending "
-        "FROM reconciliation_report GROUP BY verdict ORDER BY topups DESC"
+    "funding_mode (which ledger is the wallet of record)": (
+        "SELECT mode, downcity_ledger_entries, reason FROM funding_mode"
+    ),
+    "reconciliation_report (verdicts, credits at stake)": FUNDING_BY_VERDICT_SQL,
+    "reconciliation_exceptions (by reason)": (
+        "SELECT reason, count(*) AS open, sum(credits_at_stake)::BIGINT AS credits "
+        "FROM reconciliation_exceptions GROUP BY reason ORDER BY open DESC, reason"
     ),
     "usage_quarantine (by reason)": (
         "SELECT reason, count(*) AS entries, "
@@ -74,11 +78,15 @@ def sample_data(
     from datetime import timedelta
 
     from usage_model import clock
-    from usage_model.funding.sample import write_sample_topups
+    from usage_model.funding.sample import write_sample_balance
 
-    topups = write_sample_topups(settings.balance_landing, [f"u-{i:04d}" for i in range(300)],
-                                 seed=seed, end=clock.today() - timedelta(days=1))
-    console.print(f"wrote {topups} Downcity topups under {settings.balance_landing}")
+    written = write_sample_balance(settings.balance_landing, settings.stripe_events_landing,
+                                   [f"u-{i:04d}" for i in range(300)], seed=seed,
+                                   end=clock.today() - timedelta(days=1))
+    counts = ", ".join(f"{n} {name}" for name, n in written.items() if name != "stripe_events")
+    console.print(f"wrote Downcity exports ({counts}) under {settings.balance_landing}, and "
+                  f"{written['stripe_events']} Stripe webhook events under "
+                  f"{settings.stripe_events_landing}")
 
 
 def materialize(

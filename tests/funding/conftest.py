@@ -37,6 +37,7 @@ def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
 def clock_iso(before: timedelta = timedelta(0)) -> str:
     """`now() - before` as Downcity writes it (ISO with Z)."""
     return (clock.now() - before).strftime("%Y-%m-%dT%H:%M:%SZ")
+NOW = FUNDING_NOW  # the reconciliation's "now" in tests
 
 
 @pytest.fixture
@@ -66,6 +67,7 @@ class Funding:
     settings: Settings
     fake: FakeStripe
     config: FundingConfig
+    now: datetime = NOW
 
     def source(self) -> StripeSource:
         client = make_client(self.fake.api_key, self.fake.base_url)
@@ -76,15 +78,16 @@ class Funding:
 
     def run(self, *, pull: bool = True, landed: bool = False) -> dict:
         with connect(self.settings.warehouse) as conn:
-            downcity.load(conn, self.settings.balance_landing)
+            downcity.load(conn, self.settings.balance_landing, self.now)
             source = self.source()
             out = {}
             if pull:
                 out["pull"] = sync_events(conn, source, self.config)
             if landed:
                 out["landed"] = consume_landed(conn, self.settings.stripe_events_landing, source)
-            out["reconcile"] = reconcile(conn, self.config, key_livemode(self.fake.api_key))
-            out["report"] = build_report(conn, self.config)
+            out["reconcile"] = reconcile(conn, self.config, key_livemode(self.fake.api_key),
+                                         self.now)
+            out["report"] = build_report(conn, self.config, self.now)
             return out
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:

@@ -52,6 +52,11 @@ DOWNCITY_LATENCY = (
     + _META_MS.format(v=_META_KEY.format(snake="started_at", camel="startedAt"))
     + " END"
 )
+# Downcity's export has no error column: the text is metadata_json's `error` key (kept there too).
+DOWNCITY_ERROR = (
+    "coalesce(error, CASE WHEN json_valid(metadata_json) "
+    "THEN json_extract_string(metadata_json, '$.error') END)"
+)
 
 TEXT_COLUMNS = ("event_id", "city_id", "user_id", "service", "model_id", "provider", "status",
                 "error", "metadata_json")
@@ -246,6 +251,7 @@ def normalize_sql(prepared: PreparedFile) -> str:
     is_text_time = pa.types.is_string(prepared.typed.schema.field("occurred_at").type)
     parts = dict(TEXT_TIME if is_text_time else TYPED_TIME)
     parts["latency_expr"] = DOWNCITY_LATENCY if prepared.shape == "downcity" else "latency_ms"
+    parts["error_expr"] = DOWNCITY_ERROR if prepared.shape == "downcity" else "error"
     sql = VALIDATE_SQL
     for key, value in parts.items():
         sql = sql.replace("{" + key + "}", value)

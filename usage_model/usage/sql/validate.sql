@@ -1,11 +1,13 @@
 -- Canonical rows of one landed file, each with at most one rejection reason (DESIGN rule 5,
 -- after bad_encoding: text that is not UTF-8 cannot be checked reliably).
 -- Input: the registered Arrow table `typed_rows` (columns already cast by normalize.prepare).
--- Placeholders filled by normalize.py: {occurred_at_expr}, {occurred_at_missing}, {latency_expr}.
+-- Placeholders filled by normalize.py: {occurred_at_expr}, {occurred_at_missing}, {latency_expr},
+-- {error_expr}.
 WITH src AS (
     SELECT
         __source_row AS source_row,
-        event_id, city_id, user_id, service, model_id, provider, status, error, metadata_json,
+        event_id, city_id, user_id, service, model_id, provider, status,
+        {error_expr} AS error, metadata_json,
         input_tokens AS raw_input_tokens,
         output_tokens AS raw_output_tokens,
         cached_input_tokens AS raw_cached_input_tokens,
