@@ -20,12 +20,14 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 FORMATS = ("table", "json", "csv", "parquet")
+Rows = pa.Table | pa.RecordBatch
 NULL_CELL = "∅"
 
 
@@ -37,15 +39,34 @@ def _plain(value: object) -> object:
     return value
 
 
-def _json_rows(rows: pa.Table | pa.RecordBatch) -> Iterator[str]:
-    for row in rows.to_pylist():
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
+
+
+def _temporal_as_text(rows: Rows) -> Rows:
+    """Dates and UTC microsecond instants as ISO text, the same as `isoformat()` gives, but
+    vectorized: `to_pylist` on tz-aware instants is half the cost of rendering events."""
+    for i, column in enumerate(rows.schema):
+        if pa.types.is_date32(column.type):
+            text = rows.column(i).cast(pa.string())
+        elif column.type == _UTC_MICROS:  # Arrow's %S carries the 6 fraction digits
+            text = pc.strftime(rows.column(i), "%Y-%m-%dT%H:%M:%S")
+            text = pc.replace_substring_regex(text, r"\.000000$", "")  # isoformat drops it
+            text = pc.binary_join_element_wise(text, "+00:00", "")
+        else:
+            continue
+        rows = rows.set_column(i, column.name, text)
+    return rows
+
+
+def _json_rows(rows: Rows) -> Iterator[str]:
+    for row in _temporal_as_text(rows).to_pylist():
         yield json.dumps({k: _plain(v) for k, v in row.items()}, ensure_ascii=False)
 
 
-def _csv_rows(rows: pa.Table | pa.RecordBatch) -> str:
+def _csv_rows(rows: Rows) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    for row in rows.to_pylist():
+    for row in _temporal_as_text(rows).to_pylist():
         writer.writerow(["" if v is None else _plain(v) for v in row.values()])
     return out.getvalue()
 
