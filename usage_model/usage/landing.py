@@ -103,8 +103,10 @@ def same_content(landed: LandedFile, stored: StoredIdentity) -> bool:
         return True
     if landed.size_bytes != stored.size_bytes:
         return False
-    if footer_fingerprint(landed.absolute) != stored.footer_sha256:
-        return False
+    if stored.footer_sha256 is not None and (
+        footer_fingerprint(landed.absolute) != stored.footer_sha256
+    ):
+        return False  # (a manifest written before footers were kept has none: hash it all)
     return fingerprint(landed.absolute) == stored.fingerprint
 
 
