@@ -6,6 +6,11 @@ quarantines its invalid rows and files, and indexes its valid rows in `usage_eve
 the files whose days overlap the window, deduplicates against the index (so copies in other
 files and other days count), writes one curated Parquet file per day (temporary name, then
 rename) and replaces the window's conflicts and load counts in DuckDB.
+
+Every manifest change records, in its own transaction, the days it obliges to rebuild
+(`usage_rebuild_intents`, see intents.py); the build's commit clears them. A file that no
+longer gives the rows the index holds for it (unreadable, or rewritten after the scan) is
+scanned again during the build, so its rows never leave the curated data silently.
 """
 
 from __future__ import annotations
