@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines import exports_defs, funding_defs, resources, usage_defs
+from pipelines import exports_defs, funding_defs, report_defs, resources, usage_defs
 
-defs = dg.Definitions.merge(
+_domains = dg.Definitions.merge(
     usage_defs.definitions(),
     funding_defs.definitions(),
     exports_defs.definitions(),
     dg.Definitions(resources=resources.build_resources()),
 )
+defs = dg.Definitions.merge(_domains, report_defs.definitions(_domains))

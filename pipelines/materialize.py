@@ -78,6 +78,22 @@ def _keys_in_window(pdef: dg.PartitionsDefinition, start: date, end: date) -> li
     return keys
 
 
+# Unpartitioned assets that read partitioned ones (the report) run after every other run.
+READS_PARTITIONED = "unpartitioned, reads partitioned assets"
+
+
+def _run_group(graph: dg.AssetGraph, node) -> object:
+    if node.partitions_def is None and any(
+        graph.get(parent).partitions_def is not None for parent in node.parent_keys
+    ):
+        return READS_PARTITIONED
+    return node.partitions_def
+
+
+def _group_rank(group: tuple[object, list[dg.AssetKey]], order: dict) -> tuple[bool, int]:
+    return group[0] == READS_PARTITIONED, min(order[k] for k in group[1])
+
+
 def plan_runs(
     defs: dg.Definitions, selection: str | None, start: date | None, end: date | None
 ) -> list[PlannedRun]:
@@ -93,9 +109,10 @@ def plan_runs(
         node = graph.get(key)
         if not node.is_materializable:
             continue
-        groups.setdefault(node.partitions_def, []).append(key)
+        groups.setdefault(_run_group(graph, node), []).append(key)
     runs = []
-    for pdef, keys in sorted(groups.items(), key=lambda kv: min(order[k] for k in kv[1])):
+    for group, keys in sorted(groups.items(), key=lambda kv: _group_rank(kv, order)):
+        pdef = None if group == READS_PARTITIONED else group
         keys = sorted(keys, key=order.__getitem__)
         label = ", ".join(k.to_user_string() for k in keys[:3]) + ("…" if len(keys) > 3 else "")
         if pdef is None:

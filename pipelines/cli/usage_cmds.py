@@ -2,46 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
 
+from pipelines.cli.ranges import FROM_HELP, RANGE_NOTE, TO_HELP
 from usage_model.config import Settings
 from usage_model.warehouse import WarehouseLocked, WarehouseMissing, connect
 
 console = Console(stderr=True)
-
-_TOTALS = (
-    "sum(calls) AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens"
-)
-REPORT_QUERIES = {
-    "usage_daily_by_model (top 10 by calls, all days)": (
-        f"SELECT model_id, {_TOTALS}, sum(error_calls) AS error_calls "
-        "FROM usage_daily_by_model GROUP BY ALL ORDER BY calls DESC LIMIT 10"
-    ),
-    "usage_daily_by_city (all days)": (
-        f"SELECT city_id, {_TOTALS}, sum(error_calls) AS error_calls "
-        "FROM usage_daily_by_city GROUP BY ALL ORDER BY calls DESC LIMIT 10"
-    ),
-    "usage_daily_by_user (top 10 by calls, all days)": (
-        f"SELECT city_id, user_id, {_TOTALS} "
-        "FROM usage_daily_by_user GROUP BY ALL ORDER BY calls DESC LIMIT 10"
-    ),
-    "reconciliation_report (topups by verdict)": (
-        "SELECT verdict, count(*) AS topups, "
-        "count(*) FILTER (WHERE stale_pending) AS stale_pending "
-        "FROM reconciliation_report GROUP BY verdict ORDER BY topups DESC"
-    ),
-    "usage_quarantine (by reason)": (
-        "SELECT reason, count(*) AS entries, "
-        "count(*) FILTER (WHERE source_row IS NULL) AS whole_files "
-        "FROM usage_quarantine GROUP BY reason ORDER BY entries DESC"
-    ),
-}
-
 
 def sample_data(
     days: Annotated[int, typer.Option(min=1, help="How many days, ending yesterday.")] = 14,
@@ -158,34 +132,48 @@ def _print_problem_files(settings: Settings) -> None:
         console.print(f"problem file: {detail}", markup=False, highlight=False, soft_wrap=True)
 
 
-def report() -> None:
-    """Print the top rows of each summary and the quarantine counts by reason."""
-    from pipelines.cli.errors import fail
+def report(
+    html: Annotated[Path | None, typer.Option(
+        "--html", help="also write the report with charts as one self-contained HTML file")
+    ] = None,
+    from_: Annotated[str | None, typer.Option("--from", help=FROM_HELP)] = None,
+    to: Annotated[str | None, typer.Option("--to", help=TO_HELP)] = None,
+) -> None:
+    """Usage and funding report: headline numbers and top tables; --html adds the charts.
 
+    Default range: the last 30 days the summaries hold.
+    """
+    from pipelines.cli.errors import fail
+    from pipelines.cli.ranges import parse_days
+    from usage_model.report import default_range, load_report_data, write_html
+    from usage_model.report.text import emit_report
+
+    first, last = parse_days(from_, to)
     settings = Settings.from_env()
-    out = Console()
     try:
         with connect(settings.warehouse, read_only=True) as conn:
-            for title, sql in REPORT_QUERIES.items():
-                result = conn.execute(sql)
-                table = Table(title=title, title_justify="left")
-                for column in result.description:
-                    table.add_column(
-                        column[0], justify="right" if column[1] != "VARCHAR" else "left"
-                    )
-                for row in result.fetchall():
-                    table.add_row(
-                        *(
-                            "∅" if v is None else f"{v:,}" if isinstance(v, int) else str(v)
-                            for v in row
-                        )
-                    )
-                out.print(table)
+            if first is None or last is None:
+                default_first, default_last = default_range(conn, settings)
+                last = last or max(default_last, first or default_last)
+                first = first or min(default_first, last)
+            data = load_report_data(conn, settings, first, last)
     except (WarehouseLocked, WarehouseMissing) as exc:
         fail(str(exc))
+    emit_report(data)
+    if html is not None:
+        try:
+            written = write_html(data, html)
+        except OSError as exc:
+            fail(f"{html}: cannot write the report: {exc.strerror or exc}")
+        console.print(f"report: {written} ({data.range_label})", markup=False, highlight=False,
+                      soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
     app.command("sample-data")(sample_data)
-    app.command("materialize")(materialize)
-    app.command("report")(report)
+    app.command("materialize", help=_with_range_note(materialize))(materialize)
+    app.command("report", help=_with_range_note(report))(report)
+
+
+def _with_range_note(command: Callable[..., None]) -> str:
+    return f"{inspect.cleandoc(command.__doc__ or '')}\n\n{RANGE_NOTE}"

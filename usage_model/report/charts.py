@@ -22,10 +22,11 @@ Spec = dict[str, Any]
 _DAY = alt.X("day:O", title="day", axis=alt.Axis(labelAngle=-45))
 
 
-def _spec(chart: alt.Chart, title: str) -> Spec:
+def _spec(chart: alt.Chart, title: str, bars_per_row: bool = False) -> Spec:
     # The page prints the title above the chart; as the description it also labels the SVG
-    # for screen readers.
-    return chart.properties(description=title, width=WIDTH, height=HEIGHT).to_dict()
+    # for screen readers. A ranked (horizontal) chart grows with its rows instead.
+    height = alt.Step(24) if bars_per_row else HEIGHT
+    return chart.properties(description=title, width=WIDTH, height=height).to_dict()
 
 
 def _chart(rows: Rows, usd_of: str | None = None, usd_as: str = "usd") -> alt.Chart:
@@ -98,7 +99,7 @@ def _ranked(label_field: str, label: str) -> Callable[[Rows, str], Spec]:
                 alt.Tooltip("cost_usd:Q", title="cost USD", format="$,.2f"),
             ],
         )
-        return _spec(chart, title)
+        return _spec(chart, title, bars_per_row=True)
 
     return build
 
@@ -138,7 +139,7 @@ def charges_by_city(rows: Rows, title: str) -> Spec:
             alt.Tooltip("unpriced:Q", title="unpriced", format=","),
         ],
     )
-    return _spec(chart, title)
+    return _spec(chart, title, bars_per_row=True)
 
 
 def balances(rows: Rows, title: str) -> Spec:
@@ -151,7 +152,7 @@ def balances(rows: Rows, title: str) -> Spec:
             alt.Tooltip("usd:Q", title="USD", format="$,.2f"),
         ],
     )
-    return _spec(chart, title)
+    return _spec(chart, title, bars_per_row=True)
 
 
 def topups_by_verdict(rows: Rows, title: str) -> Spec:
@@ -166,13 +167,30 @@ def topups_by_verdict(rows: Rows, title: str) -> Spec:
             alt.Tooltip("usd:Q", title="USD", format="$,.2f"),
         ],
     )
-    return _spec(chart, title)
+    return _spec(chart, title, bars_per_row=True)
 
 
 def exceptions_by_reason(rows: Rows, title: str) -> Spec:
     chart = _chart(rows).mark_bar().encode(
         y=alt.Y("reason:N", title="reason", sort="-x"),
-        x=alt.X("count():Q", title="open exceptions"),
+        x=alt.X("count():Q", title="open exceptions", axis=alt.Axis(tickMinStep=1)),
         tooltip=[alt.Tooltip("reason:N"), alt.Tooltip("count():Q", title="open")],
     )
-    return _spec(chart, title)
+    return _spec(chart, title, bars_per_row=True)
+
+
+def _count_by(field: str, label: str, measure: str, measure_label: str
+              ) -> Callable[[Rows, str], Spec]:
+    def build(rows: Rows, title: str) -> Spec:
+        chart = _chart(rows).mark_bar().encode(
+            y=alt.Y(f"{field}:N", title=label, sort="-x"),
+            x=alt.X(f"{measure}:Q", title=measure_label, axis=alt.Axis(tickMinStep=1)),
+            tooltip=[alt.Tooltip(f"{field}:N", title=label),
+                     alt.Tooltip(f"{measure}:Q", title=measure_label, format=",")],
+        )
+        return _spec(chart, title, bars_per_row=True)
+
+    return build
+
+
+quarantine_by_reason = _count_by("reason", "reason", "entries", "quarantined rows or files")

@@ -9,7 +9,7 @@ topups by reconciliation verdict, open exceptions): money has no day range of it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import duckdb
 from usage_model.config import Settings
 
 TOP_N = 10
+DEFAULT_DAYS = 30
 TOP_WALLETS = 20
 ANONYMOUS = "(anonymous)"
 UNKNOWN_MODEL = "(no model)"
@@ -55,6 +56,11 @@ QUERIES: dict[str, str] = {
                sum(cost_credits)::BIGINT AS cost_credits
         FROM usage_daily_by_user WHERE {_DAY_FILTER}
         GROUP BY ALL ORDER BY calls DESC, "user" LIMIT {TOP_N}""",
+    "quarantine_by_reason": """
+        SELECT reason, count(*) AS entries,
+               count(*) FILTER (WHERE source_row IS NULL) AS whole_files,
+               coalesce(sum(row_count), 0)::BIGINT AS rows_in_whole_files
+        FROM usage_quarantine GROUP BY reason ORDER BY entries DESC, reason""",
     "charges_by_city": """
         SELECT strftime(period, '%Y-%m-%d') AS period, coalesce(city_id, '(none)') AS city,
                hook, count(*) FILTER (WHERE amount_credits IS NOT NULL) AS priced,
@@ -187,6 +193,16 @@ def summarized_days(conn: duckdb.DuckDBPyConnection) -> tuple[date, date] | None
         return None
     first, last = conn.execute("SELECT min(day), max(day) FROM usage_daily_by_model").fetchone()
     return (first, last) if first else None
+
+
+def default_range(conn: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[date, date]:
+    """The last DEFAULT_DAYS summarized days; today (an empty report) before any summary."""
+    span = summarized_days(conn)
+    if span is None:
+        today = datetime.now(settings.tz).date()
+        return today, today
+    first, last = span
+    return max(first, last - timedelta(days=DEFAULT_DAYS - 1)), last
 
 
 def load_report_data(

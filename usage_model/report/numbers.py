@@ -18,6 +18,11 @@ def count(value: int | float | None) -> str:
     return f"{int(value):,}"
 
 
+def millis(value: float | None) -> str:
+    """A duration in milliseconds with one decimal: `5,809.8`."""
+    return "—" if value is None else f"{value:,.1f}"
+
+
 def percent(value: float | None) -> str:
     """A rate in [0, 1] as `3.92%`."""
     return "—" if value is None else f"{value * 100:.2f}%"

@@ -94,7 +94,8 @@ USAGE = (
     Section("latency", "Latency p50 / p95 per model", lambda d: d.latency_by_model,
             charts.latency,
             (Column("model", "model"), _count("timed_calls", "calls with latency"),
-             _count("p50_ms", "p50 ms"), _count("p95_ms", "p95 ms")),
+             Column("p50_ms", "p50 ms", fmt.millis, numeric=True),
+             Column("p95_ms", "p95 ms", fmt.millis, numeric=True)),
             "No call with a recorded latency in this range."),
     Section("cost_by_model", "Cost per day by model (event cost)", _with_cost("daily_by_model"),
             charts.cost_by_model, (*_DAY_MODEL, _credits("cost_credits", "cost")),
@@ -105,6 +106,12 @@ USAGE = (
              _count("priced", "priced"), _count("unpriced", "unpriced"),
              _credits("credits", "charged")),
             "No pricing hook produced charges for these months."),
+    Section("quarantine", "Quarantined rows and files by reason (all landed files)",
+            _section("quarantine_by_reason"), charts.quarantine_by_reason,
+            (Column("reason", "reason"), _count("entries", "entries"),
+             _count("whole_files", "whole files"),
+             _count("rows_in_whole_files", "rows in those files")),
+            "Nothing quarantined.", over_range=False),
 )
 FUNDING = (
     Section("balances", "Wallet balances (top 20)", _section("balances"), charts.balances,
