@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from pipelines.instance import prepare_dagster_home
 from pipelines.sensors import contiguous_ranges, days_needing_rebuild, partition_target
 from usage_model.config import Settings
 from usage_model.usage.landing import days_in_file, list_landed_files
@@ -228,11 +229,8 @@ def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
 
 
 def instance_for_cli() -> dg.DagsterInstance:
-    """The instance in DAGSTER_HOME when set (runs show in the UI), else an ephemeral one."""
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        return dg.DagsterInstance.ephemeral()
-    os.makedirs(home, exist_ok=True)
+    """The instance `make ui` shows (see pipelines/instance.py), so CLI runs appear there."""
+    home = prepare_dagster_home()
     # The first open of a new instance creates its SQLite tables; several CLI processes
     # started at once must not race on that, so the opening is serialized by a file lock.
     with open(os.path.join(home, ".city-usage-open.lock"), "w") as lock:

@@ -15,7 +15,8 @@ from pipelines.cli.ranges import FROM_HELP, RANGE_NOTE, TO_HELP
 from usage_model.config import Settings
 from usage_model.warehouse import WarehouseLocked, WarehouseMissing, connect
 
-console = Console(stderr=True)
+# soft_wrap: a line is never broken at the console's width (pipes and logs keep it whole).
+console = Console(stderr=True, soft_wrap=True)
 
 def sample_data(
     days: Annotated[int, typer.Option(min=1, help="How many days, ending yesterday.")] = 14,
@@ -169,10 +170,27 @@ def report(
                       soft_wrap=True)
 
 
+def status() -> None:
+    """What is built (days, events, files, quarantine by reason), where it is, what to run next."""
+    from pipelines.cli.errors import fail
+    from pipelines.instance import dagster_home
+    from usage_model.report.status import load_status, status_lines
+
+    settings = Settings.from_env()
+    try:
+        with connect(settings.warehouse, read_only=True) as conn:
+            built = load_status(conn)
+    except (WarehouseLocked, WarehouseMissing) as exc:
+        fail(str(exc))
+    for line in status_lines(built, settings, str(dagster_home(settings))):
+        typer.echo(line)
+
+
 def register(app: typer.Typer) -> None:
     app.command("sample-data")(sample_data)
     app.command("materialize", help=_with_range_note(materialize))(materialize)
     app.command("report", help=_with_range_note(report))(report)
+    app.command("status")(status)
 
 
 def _with_range_note(command: Callable[..., None]) -> str:

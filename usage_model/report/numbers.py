@@ -23,6 +23,11 @@ def millis(value: float | None) -> str:
     return "—" if value is None else f"{value:,.1f}"
 
 
+def plural(value: int, noun: str) -> str:
+    """`1 file`, `2 files`, `1,024 rows`."""
+    return f"{value:,} {noun}" + ("" if value == 1 else "s")
+
+
 def percent(value: float | None) -> str:
     """A rate in [0, 1] as `3.92%`."""
     return "—" if value is None else f"{value * 100:.2f}%"
