@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from pipelines.cli.errors import BAD_INPUT, fail, parse_day
@@ -41,3 +43,8 @@ def exclusive_end(end: str | None) -> str | None:
         return (date.fromisoformat(end) + timedelta(days=1)).isoformat()
     except ValueError:
         return end  # an instant (or bad input, which the read API names)
+
+
+def command_help(command: Callable[..., None], *notes: str) -> str:
+    """A command's docstring followed by the range notes, for `--help`."""
+    return "\n\n".join([inspect.cleandoc(command.__doc__ or ""), *notes])

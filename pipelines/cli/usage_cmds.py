@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from pipelines.cli.ranges import FROM_HELP, RANGE_NOTE, TO_HELP
+from pipelines.cli.ranges import FROM_HELP, RANGE_NOTE, TO_HELP, command_help
 from usage_model.config import Settings
 from usage_model.warehouse import WarehouseLocked, WarehouseMissing, connect
 
@@ -52,16 +50,20 @@ def sample_data(
 
 
 def materialize(
-    from_: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="Last day, inclusive.")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help=FROM_HELP)] = None,
+    to: Annotated[str | None, typer.Option("--to", help=TO_HELP)] = None,
     select: Annotated[
         str | None, typer.Option(help="Dagster asset selection, e.g. 'group:usage'.")
     ] = None,
 ) -> None:
-    """Materialize the asset graph through Dagster (default: every day that has landed data)."""
+    """Materialize the asset graph through Dagster (default: every day that has landed data).
+
+    Runs are recorded in DAGSTER_HOME (default <CITY_USAGE_DATA_DIR>/dagster, shown by make ui).
+    """
     import dagster as dg
 
-    from pipelines.cli.errors import BAD_INPUT, fail, parse_day
+    from pipelines.cli.errors import BAD_INPUT, fail
+    from pipelines.cli.ranges import parse_days
     from pipelines.materialize import (
         MaterializeError,
         execute,
@@ -70,20 +72,26 @@ def materialize(
         plan_runs,
     )
 
-    start, end = parse_day(from_, "--from"), parse_day(to, "--to")
-    if start and end and start > end:
-        fail(f"--from {start} is after --to {end}", BAD_INPUT)
+    start, end = parse_days(from_, to)
     settings = Settings.from_env()
-    if start is None or end is None:
-        landed = landed_day_range(settings)
-        if landed:
-            start, end = start or landed[0], end or landed[1]
+    landed = landed_day_range(settings) if start is None or end is None else None
+    if landed:
+        start, end = start or landed[0], end or landed[1]
     from pipelines.definitions import defs
 
     try:
+        if select and not dg.AssetSelection.from_string(select).resolve(
+            defs.resolve_asset_graph()
+        ):
+            fail(f"--select {select!r} matches no asset (see `make ui` for groups and keys)",
+                 BAD_INPUT)
         runs = plan_runs(defs, select, start, end)
     except (dg.DagsterInvalidSubsetError, dg.DagsterInvalidDefinitionError, ValueError) as exc:
         fail(f"--select {select!r}: {str(exc).splitlines()[0]}", BAD_INPUT)
+    if start is None or end is None:
+        console.print(f"no usage landed under {settings.usage_landing}: no days to build "
+                      "(land Parquet files there, or run `city-usage sample-data`)",
+                      markup=False, highlight=False)
     if not runs:
         console.print("nothing to materialize (no landed data and no unpartitioned assets)")
         return
@@ -188,10 +196,7 @@ def status() -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("sample-data")(sample_data)
-    app.command("materialize", help=_with_range_note(materialize))(materialize)
-    app.command("report", help=_with_range_note(report))(report)
+    app.command("materialize", help=command_help(materialize, RANGE_NOTE))(materialize)
+    app.command("report", help=command_help(report, RANGE_NOTE))(report)
     app.command("status")(status)
 
-
-def _with_range_note(command: Callable[..., None]) -> str:
-    return f"{inspect.cleandoc(command.__doc__ or '')}\n\n{RANGE_NOTE}"

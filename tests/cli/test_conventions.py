@@ -1,0 +1,62 @@
+"""The same situation gets the same answer from every command (real `city-usage` processes)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from tests.usage.cli_helpers import ROOT, run_cli
+
+RANGE_COMMANDS = ("materialize", "report", "summary", "me", "events")
+READ_COMMANDS = (("summary",), ("summary", "--by", "model"), ("events",),
+                 ("me", "--city", "c1", "--user", "u1"), ("report",), ("status",))
+
+
+@pytest.mark.parametrize("command", RANGE_COMMANDS)
+def test_every_range_command_states_one_convention_in_its_help(command):
+    done = run_cli(command, "--help", env={"COLUMNS": "200"})
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    assert "--from and --to are days in CITY_USAGE_TIMEZONE, both included" in text
+    assert "last day, included" in text
+
+
+def test_only_events_takes_instants(settings):
+    events = " ".join(run_cli("events", "--help", env={"COLUMNS": "200"}).stdout.split())
+    summary = " ".join(run_cli("summary", "--help", env={"COLUMNS": "200"}).stdout.split())
+    assert "an instant given to --to is the first instant left out" in events
+    assert "instant" not in summary
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS, ids=" ".join)
+def test_no_warehouse_is_exit_1_and_one_line_for_every_read_command(settings, command):
+    done = run_cli(*command)
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith(f"error: {settings.warehouse}: no warehouse yet")
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("selection", ["group:no_such_group", "no_such_asset"])
+def test_a_selection_matching_nothing_is_bad_input(settings, selection):
+    done = run_cli("materialize", "--select", selection)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and f"--select '{selection}'" in done.stderr
+
+
+def test_materialize_with_nothing_landed_says_so(settings, dagster_instance):
+    done = run_cli("materialize", "--select", "group:usage")
+    assert done.returncode == 0, done.stderr
+    assert f"no usage landed under {settings.usage_landing}: no days to build" in done.stderr
+    assert dagster_instance.get_runs() == []
+
+
+def test_cli_runs_default_to_the_instance_next_to_the_data(settings, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    done = run_cli("materialize", "--select", "group:stripe")
+    assert done.returncode == 0, done.stderr
+    home = settings.data_dir / "dagster"
+    assert (home / "dagster.yaml").read_text() == (ROOT / "dagster.yaml").read_text()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs()
+    assert runs and all(run.is_success for run in runs)
