@@ -11,7 +11,7 @@ from datetime import date
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.metadata import OWNERS, table_metadata
+from assets.metadata import OWNERS, add_partition_metadata, day_figures, table_metadata
 from assets.resources import CityUsageSettings
 from assets.usage import EVENTS
 from usage_model.usage import summaries
@@ -31,6 +31,9 @@ MONTHLY_DESCRIPTIONS = {
     "usage_monthly_by_city": "Monthly rollup per city_id; distinct users exact for the month.",
     "usage_monthly_by_user": "Monthly rollup per (city_id, user_id).",
 }
+
+# How each daily table counts a day's error calls (the service overview keys on status).
+DAY_ERRORS = {"usage_daily_by_service": "coalesce(sum(calls) FILTER (WHERE status = 'error'), 0)"}
 
 DAILY_SPECS = {
     name: dg.AssetSpec(
@@ -78,6 +81,8 @@ def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
                 got = summaries.table_totals(conn, table, days)
                 window = {"days": days}
                 where = "day IN (SELECT unnest($days::DATE[]))"
+                add_partition_metadata(context, table, day_figures(
+                    conn, table, days, errors=DAY_ERRORS.get(table, "sum(error_calls)")))
                 yield dg.MaterializeResult(
                     asset_key=table,
                     metadata=table_metadata(

@@ -61,20 +61,26 @@ FUNDING = {
 
 
 @pytest.fixture(scope="module")
-def report_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def report_build(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Settings, dg.DagsterInstance]]:
     """Built once per module (three days through Dagster take ~15 s); tests only read it."""
     root = tmp_path_factory.mktemp("report")
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, dg.DagsterInstance.ephemeral() as instance:
         for var in CONFIG_VARS:
             patch.delenv(var, raising=False)
         patch.setenv("CITY_USAGE_DATA_DIR", str(root / "data"))
         patch.setenv("CITY_USAGE_CONFIG", str(root / "city-usage.yaml"))
         settings = Settings.from_env()
         write_sample_landing(settings.usage_landing, days=3, events_per_day=150, end=LAST)
-        with dg.DagsterInstance.ephemeral() as instance:
-            assert materialize_days(settings, instance, FIRST, LAST).success
+        assert materialize_days(settings, instance, FIRST, LAST).success
         with duckdb.connect(str(settings.warehouse)) as conn:
             ensure_schema(conn)
             for table, rows in FUNDING.items():
                 _insert(conn, table, rows)
-        yield settings
+        yield settings, instance
+
+
+@pytest.fixture(scope="module")
+def report_warehouse(report_build: tuple[Settings, dg.DagsterInstance]) -> Settings:
+    return report_build[0]
