@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import dagster as dg
 import pytest
 
 from tests.usage.cli_helpers import ROOT, run_cli
+from usage_model.usage.sample import write_sample_landing
 
 RANGE_COMMANDS = ("materialize", "report", "summary", "me", "events")
 READ_COMMANDS = (("summary",), ("summary", "--by", "model"), ("events",),
@@ -60,3 +63,15 @@ def test_cli_runs_default_to_the_instance_next_to_the_data(settings, monkeypatch
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
     assert runs and all(run.is_success for run in runs)
+
+
+def test_cli_runs_have_a_job_name_and_say_what_started_them(settings, dagster_instance):
+    write_sample_landing(settings.usage_landing, days=1, events_per_day=50,
+                         end=date(2026, 5, 18))
+    done = run_cli("materialize", "--select", "group:usage")
+    assert done.returncode == 0, done.stderr
+    runs = dagster_instance.get_runs()
+    assert [run.job_name for run in runs] == ["cli_daily_assets"]
+    assert runs[0].tags["city_usage/source"] == "cli"
+    assert runs[0].tags["city_usage/command"] == "materialize"
+    assert runs[0].tags["dagster/partition"] == "2026-05-18"
