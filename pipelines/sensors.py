@@ -11,10 +11,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
+import duckdb
 
 from assets.usage import DAYS_NEEDING_REBUILD
 from usage_model.config import Settings
 from usage_model.usage.landing import days_in_file, list_landed_files
+from usage_model.warehouse import WarehouseLocked, WarehouseMissing, connect
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -42,6 +44,20 @@ def range_request(job_name: str, start: str, end: str, run_key: str) -> dg.RunRe
     return dg.RunRequest(job_name=job_name, partition_key=key, run_key=run_key, tags=tags)
 
 
+def recorded_files(settings: Settings) -> dict[str, tuple[int, int]] | None:
+    """The manifest's (size, mtime) per landed path; None while a writer holds the warehouse."""
+    try:
+        with connect(settings.warehouse, read_only=True) as conn:
+            rows = conn.execute("SELECT path, size_bytes, mtime_ns FROM usage_files").fetchall()
+    except WarehouseMissing:
+        return {}
+    except WarehouseLocked:
+        return None
+    except duckdb.CatalogException:  # a warehouse without the usage tables yet
+        return {}
+    return {path: (size, mtime) for path, size, mtime in rows}
+
+
 def build_usage_landing_sensor(
     daily_job: Any,
     monthly_job: Any,
@@ -61,6 +77,15 @@ def build_usage_landing_sensor(
         changed = [f for f in list_landed_files(settings.usage_landing) if f.ctime_ns > cursor]
         if not changed:
             return dg.SensorResult(skip_reason="no new landing files")
+        recorded = recorded_files(settings)
+        if recorded is None:  # a run is writing: look again next tick, cursor unchanged
+            return dg.SensorResult(skip_reason="the warehouse is busy; files checked next tick")
+        # Files a run (the CLI, `make demo`) has already read as they are now need no rebuild.
+        seen_cursor = str(max(f.ctime_ns for f in changed))
+        changed = [f for f in changed if recorded.get(f.path) != (f.size_bytes, f.mtime_ns)]
+        if not changed:
+            return dg.SensorResult(skip_reason="landed files are already built",
+                                   cursor=seen_cursor)
         valid_days = set(daily_partitions.get_partition_keys())
         days: set[date] = set()
         for landed in changed:
