@@ -104,7 +104,7 @@ def funding_ledger(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
 def reconciliation_report(duckdb: DuckDBResource) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
         verdicts = build_report(conn, FundingConfig.from_env())
-        meta = table_metadata(conn, "reconciliation_report", where="verdict <> 'ok'",
+        meta = table_metadata(conn, "reconciliation_report", preview_where="verdict <> 'ok'",
                               extra={f"verdict_{k}": dg.MetadataValue.int(v)
                                      for k, v in sorted(verdicts.items())})
     return dg.MaterializeResult(metadata=meta)

@@ -38,12 +38,15 @@ def table_metadata(
     params: Mapping[str, object] | None = None,
     order_by: str = "1",
     extra: Mapping[str, object] | None = None,
+    preview_where: str | None = None,
 ) -> dict[str, object]:
-    """Row count of the written window, schema, a 10-row preview, plus `extra` values."""
+    """Row count of the written window (`where`), schema, a 10-row preview (of the rows
+    `preview_where` picks, default the window), plus `extra` values."""
     params = dict(params or {})
     count = fetch_one(conn, f"SELECT count(*) FROM {table} WHERE {where}", params)[0]
+    shown = f"({where}) AND ({preview_where})" if preview_where else where
     preview = query_markdown(
-        conn, f"SELECT * FROM {table} WHERE {where} ORDER BY {order_by} LIMIT 10", params
+        conn, f"SELECT * FROM {table} WHERE {shown} ORDER BY {order_by} LIMIT 10", params
     )
     total = fetch_one(conn, f"SELECT count(*) FROM {table}")[0]
     return {
