@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
 import dagster as dg
+import pyarrow as pa
 import pytest
 
 from tests.usage.cli_helpers import ROOT, run_cli
+from usage_model.read.render import print_table
 from usage_model.usage.sample import write_sample_landing
 
 RANGE_COMMANDS = ("materialize", "report", "summary", "me", "events")
@@ -75,3 +78,17 @@ def test_cli_runs_have_a_job_name_and_say_what_started_them(settings, dagster_in
     assert runs[0].tags["city_usage/source"] == "cli"
     assert runs[0].tags["city_usage/command"] == "materialize"
     assert runs[0].tags["dagster/partition"] == "2026-05-18"
+
+
+def test_a_terminal_gets_the_columns_that_fit_and_a_note_naming_the_rest():
+    table = pa.table({"day": ["2026-11-20"], "model_id": ["claude-haiku-5"], "calls": [1234],
+                      "input_tokens": [1_234_567], "output_tokens": [7_654_321],
+                      "cached_input_tokens": [1], "reasoning_tokens": [3]})
+    out = io.StringIO()
+    print_table(table, out, color=False, terminal_width=72)
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 72 for line in lines[:-1])
+    assert "1,234,567" in out.getvalue()  # numbers keep their thousands separators
+    assert lines[-1] == ("2 more columns not shown (cached_input_tokens, reasoning_tokens): "
+                         "widen the terminal, or use --format csv or json")
+
