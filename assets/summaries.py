@@ -81,6 +81,9 @@ def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
                 got = summaries.table_totals(conn, table, days)
                 window = {"days": days}
                 where = "day IN (SELECT unnest($days::DATE[]))"
+                context.log.info(f"{table} days {days[0]}..{days[-1]}: {got.calls} calls, "
+                                 f"{got.error_calls} errors (run totals; each day's own are "
+                                 "its partition's metadata)")
                 add_partition_metadata(context, table, day_figures(
                     conn, table, days, errors=DAY_ERRORS.get(table, "sum(error_calls)")))
                 yield dg.MaterializeResult(
