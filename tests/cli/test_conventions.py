@@ -82,13 +82,14 @@ def test_cli_runs_have_a_job_name_and_say_what_started_them(settings, dagster_in
 
 def test_a_terminal_gets_the_columns_that_fit_and_a_note_naming_the_rest():
     table = pa.table({"day": ["2026-11-20"], "model_id": ["claude-haiku-5"], "calls": [1234],
-                      "input_tokens": [1_234_567], "output_tokens": [7_654_321],
+                      "input_tokens": [1_234_567], "cost_credits": [3_618_766],
                       "cached_input_tokens": [1], "reasoning_tokens": [3]})
     out = io.StringIO()
-    print_table(table, out, color=False, terminal_width=72)
+    print_table(table, out, color=False, terminal_width=90)
     lines = out.getvalue().splitlines()
-    assert all(len(line) <= 72 for line in lines[:-1])
+    assert all(len(line) <= 90 for line in lines[:-1])
     assert "1,234,567" in out.getvalue()  # numbers keep their thousands separators
+    assert "3,618,766 credits ($3.62)" in out.getvalue()  # credits with dollars beside
     assert lines[-1] == ("2 more columns not shown (cached_input_tokens, reasoning_tokens): "
                          "widen the terminal, or use --format csv or json")
 

@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from usage_model.report.numbers import credits
+
 FORMATS = ("table", "json", "csv", "parquet")
 NULL_CELL = "∅"
 
@@ -45,9 +47,11 @@ def to_csv(table: pa.Table) -> str:
     return out.getvalue()
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, column: str = "") -> str:
     if value is None:
         return NULL_CELL
+    if isinstance(value, int) and column.endswith("credits"):
+        return credits(value)  # "3,618,766 credits ($3.62)": people read dollars
     if isinstance(value, float):
         return f"{value:,.1f}"
     if isinstance(value, int):
@@ -64,7 +68,7 @@ def to_rich_table(table: pa.Table, title: str | None = None) -> Table:
         view.add_column(Text(name), justify="right" if name in numeric else "left",
                         no_wrap=True)
     for row in table.to_pylist():
-        view.add_row(*(Text(_cell(v)) for v in row.values()))
+        view.add_row(*(Text(_cell(v, k)) for k, v in row.items()))
     if table.num_rows == 0:
         view.caption = "no rows"
     return view
@@ -78,7 +82,7 @@ def print_table(table: pa.Table, file: io.TextIOBase | None = None, title: str |
                 color: bool | None = None, terminal_width: int | None = None) -> None:
     """Print an aligned table, one line a row. A file or a pipe gets every column, never
     wrapped; a terminal gets the columns that fit its width and a note naming the others."""
-    cells = [[c for c in table.column_names]] + [[_cell(v) for v in r.values()]
+    cells = [[c for c in table.column_names]] + [[_cell(v, k) for k, v in r.items()]
                                                  for r in table.to_pylist()]
     widths = [max(len(row[i]) for row in cells) for i in range(len(table.column_names))]
     if terminal_width is None and file is None:
