@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 from usage_model.report import charts
@@ -158,11 +161,22 @@ for (const [key, spec] of Object.entries(specs)) {
 
 @cache
 def vega_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed as one script, shipped offline by vl-convert."""
+    """Vega, Vega-Lite and vega-embed as one script, shipped offline by vl-convert.
+
+    Bundling takes seconds and gives the same text for the same package versions, so it is
+    kept in the temp folder under a name carrying them (found without importing either)."""
+    versions = "-".join(package_version(p) for p in ("altair", "vl-convert-python"))
+    cached = Path(tempfile.gettempdir()) / f"city-usage-vega-{versions}.js"
+    if cached.is_file():
+        return cached.read_text(encoding="utf-8")
     import vl_convert
     from altair.utils._importers import vl_version_for_vl_convert
 
-    return _script_safe(vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert()))
+    bundle = _script_safe(vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert()))
+    partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
+    partial.write_text(bundle, encoding="utf-8")
+    partial.replace(cached)  # atomic: concurrent writers leave one whole file
+    return bundle
 
 
 def _script_safe(text: str) -> str:
