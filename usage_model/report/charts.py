@@ -20,6 +20,8 @@ HEIGHT = 260
 Spec = dict[str, Any]
 
 _DAY = alt.X("day:O", title="day", axis=alt.Axis(labelAngle=-45))
+# 20 distinct colors: a city's dozen or so models never share one.
+_MODEL_COLOR = alt.Color("model:N", title="model", scale=alt.Scale(scheme="tableau20"))
 
 
 def _spec(chart: alt.Chart, title: str, bars_per_row: bool = False) -> Spec:
@@ -43,7 +45,7 @@ def _stacked_by_model(measure: str, label: str) -> Callable[[Rows, str], Spec]:
         chart = _chart(rows).mark_bar().encode(
             x=_DAY,
             y=alt.Y(f"{measure}:Q", title=label, stack="zero"),
-            color=alt.Color("model:N", title="model"),
+            color=_MODEL_COLOR,
             tooltip=[
                 alt.Tooltip("day:O"), alt.Tooltip("model:N"),
                 alt.Tooltip(f"{measure}:Q", title=label, format=","),
@@ -62,7 +64,7 @@ def cost_by_model(rows: Rows, title: str) -> Spec:
     chart = _chart(rows, "cost_credits", "cost_usd").mark_bar().encode(
         x=_DAY,
         y=alt.Y("cost_usd:Q", title="cost (USD)", stack="zero"),
-        color=alt.Color("model:N", title="model"),
+        color=_MODEL_COLOR,
         tooltip=[
             alt.Tooltip("day:O"), alt.Tooltip("model:N"),
             alt.Tooltip("cost_credits:Q", title="credits", format=","),

@@ -197,7 +197,7 @@ def headline_items(data: ReportData) -> list[tuple[str, str]]:
         ("unpriced charges", fmt.count(h["unpriced_charges"])),
         ("wallets", fmt.count(h["wallets"])),
         ("wallet credits", fmt.credits(h["wallet_credits"])),
-        ("topups (not ok)", f"{fmt.count(h['topups'])} ({fmt.count(h['topups_not_ok'])})"),
+        ("topups", f"{fmt.count(h['topups'])} ({fmt.count(h['topups_not_ok'])} not ok)"),
         ("open exceptions", fmt.count(h["open_exceptions"])),
     ]
 
