@@ -9,9 +9,10 @@ import dagster as dg
 import duckdb
 
 from assets.report import REPORT_INPUTS, build_usage_report
+from pipelines import usage_defs
 from tests.report.conftest import FIRST, LAST
 from tests.usage.cli_helpers import run_cli
-from tests.usage.pipeline_helpers import resources
+from tests.usage.pipeline_helpers import materialize_days, resources
 
 
 def _accepted_events(settings) -> int:
@@ -54,3 +55,23 @@ def test_status_without_a_warehouse_fails_in_one_line(settings):
     done = run_cli("status")
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "no warehouse yet" in done.stderr
+
+
+def test_the_report_is_refreshed_after_its_inputs_change(report_build):
+    settings, instance = report_build
+    report = build_usage_report(REPORT_INPUTS)
+    graph = dg.Definitions(assets=[usage_defs.usage_events, usage_defs.daily_summaries, report],
+                           resources=resources(settings))
+
+    def requested(cursor=None):
+        result = dg.evaluate_automation_conditions(defs=graph, instance=instance, cursor=cursor)
+        return result.total_requested, result.cursor
+
+    count, cursor = requested()
+    assert count == 0  # a daemon's first tick (after make demo, say) rebuilds nothing
+    assert materialize_days(settings, instance, LAST, LAST).success
+    count, cursor = requested(cursor)
+    assert count == 1  # a day of its inputs was rebuilt: the report follows
+    assert dg.materialize([report], instance=instance, resources=resources(settings)).success
+    count, cursor = requested(cursor)
+    assert count == 0  # built since: nothing to do
