@@ -14,13 +14,16 @@ from assets.stripe import StripeApi
 from usage_model.funding import downcity
 from usage_model.funding.config import FundingConfig
 from usage_model.funding.ledger import balance_mismatches
-from usage_model.funding.reconcile import build_report, reconcile
+from usage_model.funding.reconcile import reconcile
+from usage_model.funding.report import build_report
 from usage_model.warehouse import POOL
 
 BALANCE_LANDING = dg.AssetSpec(
     "balance_landing",
-    description="Downcity exports under landing/balance/ (service_balance_topups, "
-    "service_payment_payments) as Parquet. Written by Downcity, not by this pipeline.",
+    description="Downcity exports under landing/balance/{topups,payments,ledger,accounts,"
+    "charges}/ (service_balance_topups, service_payment_payments, service_balance_ledger, "
+    "service_balance_accounts, service_balance_charges) as Parquet. Written by Downcity, not "
+    "by this pipeline.",
     group_name="funding",
     kinds={"parquet"},
     owners=OWNERS,
@@ -34,7 +37,8 @@ BALANCE_LANDING = dg.AssetSpec(
     kinds={"duckdb"},
     owners=OWNERS,
     pool=POOL,
-    description="Downcity's topup records (latest export row per topup_id) and payments; "
+    description="Downcity's exports as landed: downcity_topups, downcity_payments, "
+    "downcity_ledger, downcity_accounts, downcity_charges (latest export row per key); "
     "unusable rows and files go to downcity_rejects with a reason.",
 )
 def downcity_topups(duckdb: DuckDBResource, settings: CityUsageSettings) -> dg.MaterializeResult:
@@ -50,12 +54,14 @@ def downcity_topups(duckdb: DuckDBResource, settings: CityUsageSettings) -> dg.M
     specs=[
         dg.AssetSpec("balance_ledger", group_name="funding", kinds={"duckdb"}, owners=OWNERS,
                      deps=["downcity_topups", "stripe_objects"],
-                     description="Append-only credits ledger (superset of Downcity's "
-                     "service_balance_ledger); ref unique: one credit per topup, one entry per "
-                     "refund/dispute movement."),
+                     description="The wallet of record. downcity mode (Downcity's ledger "
+                     "landed): an entry-for-entry mirror of service_balance_ledger. standalone "
+                     "mode: append-only, derived from Stripe; ref unique: one credit per topup, "
+                     "one entry per refund/dispute movement. See the funding_mode table."),
         dg.AssetSpec("balances", group_name="funding", kinds={"duckdb"}, owners=OWNERS,
                      deps=["balance_ledger"],
-                     description="Balance per user = the ledger sum (checked every run)."),
+                     description="Balance per user = the ledger sum (checked every run); "
+                     "metadata wallet_mode says which ledger is of record."),
         dg.AssetSpec("topups", group_name="funding", kinds={"duckdb"}, owners=OWNERS,
                      deps=["downcity_topups", "stripe_objects"],
                      description="Each topup's current state (pending, paid, cancelled, "
@@ -64,7 +70,8 @@ def downcity_topups(duckdb: DuckDBResource, settings: CityUsageSettings) -> dg.M
                      owners=OWNERS, deps=["stripe_objects"],
                      description="Payments kept uncredited, with a reason (amount_mismatch, "
                      "currency_mismatch, unsupported_currency, missing_topup_reference, "
-                     "duplicate_payment, livemode_mismatch)."),
+                     "duplicate_payment, livemode_mismatch), and Downcity accounts whose credits "
+                     "differ from Downcity's own ledger sum (account_ledger_mismatch)."),
     ],
     pool=POOL,
     can_subset=False,
@@ -74,14 +81,20 @@ def funding_ledger(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
     config = FundingConfig.from_env()
     with duckdb.get_connection() as conn:
         result = reconcile(conn, config, stripe.livemode())
-        context.log.info(f"ledger entries inserted: {result.entries_inserted}")
+        mode, reason = conn.execute("SELECT mode, reason FROM funding_mode").fetchall()[0]
+        context.log.info(f"wallet of record: {mode} ({reason}); ledger entries inserted: "
+                         f"{result.entries_inserted}, mirrored: {result.mirrored_entries}")
+        wallet = {"wallet_mode": dg.MetadataValue.text(mode),
+                  "wallet_mode_reason": dg.MetadataValue.text(reason)}
         yield dg.MaterializeResult(asset_key="balance_ledger", metadata=table_metadata(
             conn, "balance_ledger", order_by="seq DESC",
-            extra={"entries_inserted": dg.MetadataValue.int(result.entries_inserted)}))
+            extra={**wallet,
+                   "entries_inserted": dg.MetadataValue.int(result.entries_inserted),
+                   "entries_mirrored": dg.MetadataValue.int(result.mirrored_entries)}))
         negative = conn.execute("SELECT count(*) FROM balances WHERE balance < 0").fetchone()[0]
         yield dg.MaterializeResult(asset_key="balances", metadata=table_metadata(
             conn, "balances", order_by="balance",
-            extra={"negative_balances": dg.MetadataValue.int(negative)}))
+            extra={**wallet, "negative_balances": dg.MetadataValue.int(negative)}))
         yield dg.MaterializeResult(asset_key="topups", metadata=table_metadata(
             conn, "topups", extra={f"state_{k}": dg.MetadataValue.int(v)
                                    for k, v in sorted(result.topup_states.items())}))
@@ -98,15 +111,21 @@ def funding_ledger(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
     kinds={"duckdb"},
     owners=OWNERS,
     pool=POOL,
-    description="Per topup: Downcity's record, Stripe's state, the ledger's state and a "
-    "verdict (ok, an exception reason, not_credited, stale_pending, negative_balance, ...).",
+    description="One row per topup and per Stripe payment not shown on its topup's row: "
+    "Downcity's records, Stripe's state, the wallet's credits, a verdict (ok, "
+    "downcity_evidence_only, credited_without_payment, not_credited, double_credit, "
+    "amount_mismatch, refund_not_reversed, dispute_not_reversed, ...) and the credits at stake.",
 )
 def reconciliation_report(duckdb: DuckDBResource) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
         verdicts = build_report(conn, FundingConfig.from_env())
+        credits = dict(conn.execute("SELECT verdict, sum(credits_at_stake)::BIGINT FROM "
+                                    "reconciliation_report GROUP BY verdict").fetchall())
         meta = table_metadata(conn, "reconciliation_report", preview_where="verdict <> 'ok'",
-                              extra={f"verdict_{k}": dg.MetadataValue.int(v)
-                                     for k, v in sorted(verdicts.items())})
+                              extra={**{f"verdict_{k}": dg.MetadataValue.int(v)
+                                        for k, v in sorted(verdicts.items())},
+                                     **{f"credits_{k}": dg.MetadataValue.int(v)
+                                        for k, v in sorted(credits.items())}})
     return dg.MaterializeResult(metadata=meta)
 
 

@@ -49,11 +49,11 @@ class StripeApi(dg.ConfigurableResource):
 )
 def stripe_objects(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
                    settings: CityUsageSettings, stripe: StripeApi) -> dg.MaterializeResult:
-    source = stripe.source()
     config = FundingConfig.from_env()
     meta: dict[str, object] = {}
     with duckdb.get_connection() as conn:
         try:
+            source = stripe.source()  # a malformed key is refused here, in one line
             landed = consume_landed(conn, settings.get().stripe_events_landing, source)
             meta["webhook_events_new"] = dg.MetadataValue.int(landed.webhook_events_new)
             if landed.webhook_files_rejected:

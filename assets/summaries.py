@@ -1,6 +1,7 @@
 """Daily summaries and monthly rollups in DuckDB (stable table names from DESIGN.md).
 
-Each materialization replaces its partition window (delete the window, insert) and reports
+Each materialization replaces its partition window, plus the days or months whose curated
+events were rebuilt since (pending intents), (delete, insert) and reports
 row counts, schema, a preview and the totals the UI plots. A blocking check compares every
 summary's totals with the curated events, so exports never read a summary that disagrees.
 """
@@ -13,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.metadata import OWNERS, add_partition_metadata, day_figures, table_metadata
 from assets.resources import CityUsageSettings
-from assets.usage import EVENTS
+from assets.usage import EVENTS, pending_partitions
 from usage_model.usage import summaries
 from usage_model.warehouse import POOL
 
@@ -72,9 +73,13 @@ def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings
     ):
         cfg = settings.get()
-        days = [date.fromisoformat(key) for key in context.partition_keys]
         tables = [k.path[-1] for k in context.selected_asset_keys]
         with duckdb.get_connection() as conn:
+            # Besides the window, days whose events were rebuilt since their summaries were.
+            days = sorted(
+                {date.fromisoformat(key) for key in context.partition_keys}
+                | pending_partitions(conn, partitions_def, tables)
+            )
             summaries.build_daily(conn, cfg, days, tables)
             expected = summaries.event_totals(conn, cfg, days)
             for table in tables:
@@ -132,9 +137,13 @@ def build_monthly_summaries(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings
     ):
         cfg = settings.get()
-        periods = [date.fromisoformat(key) for key in context.partition_keys]
         tables = [k.path[-1] for k in context.selected_asset_keys]
         with duckdb.get_connection() as conn:
+            # Besides the window, months whose events were rebuilt since their rollups were.
+            periods = sorted(
+                {date.fromisoformat(key) for key in context.partition_keys}
+                | pending_partitions(conn, partitions_def, tables)
+            )
             summaries.build_monthly(conn, cfg, periods, tables)
             for table in tables:
                 monthly, daily = summaries.monthly_vs_daily_calls(conn, table, periods)

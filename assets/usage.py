@@ -8,19 +8,27 @@ partitions, one run per backfill, the DuckDB writer pool) and reports metadata a
 from datetime import date
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 
 from assets.metadata import OWNERS, add_partition_metadata, curated_day_figures
 from assets.resources import CityUsageSettings
 from usage_model.reporting import query_markdown
-from usage_model.usage import ingest
+from usage_model.usage import ingest, intents
 from usage_model.usage.checks import (
     event_quality,
     quarantine_rate,
 )
 from usage_model.warehouse import POOL
 
-DAYS_NEEDING_REBUILD = "days_needing_rebuild"
+
+def pending_partitions(
+    conn: duckdb.DuckDBPyConnection, partitions_def: dg.PartitionsDefinition, targets: list[str]
+) -> set[date]:
+    """Days (or month starts) with a pending rebuild intent of `targets` that are partitions
+    of `partitions_def`: every run builds them besides its own window."""
+    keys = set(partitions_def.get_partition_keys())
+    return {d for d in intents.pending(conn, targets) if d.isoformat() in keys}
 
 LANDING = dg.AssetSpec(
     "usage_landing",
@@ -56,7 +64,9 @@ CHECKS = [
     dg.AssetCheckSpec("no_negative_tokens", asset=EVENTS.key, blocking=True,
                       description="Token counts and latency are never negative."),
     dg.AssetCheckSpec("rows_conserved", asset=EVENTS.key, blocking=True,
-                      description="Rows read = accepted + identical duplicates + quarantined."),
+                      description="Valid rows the manifest holds for the built days = rows "
+                      "classified = accepted + identical duplicates + conflicts; rows read = "
+                      "valid + quarantined."),
     dg.AssetCheckSpec("quarantine_rate_below_threshold", asset=QUARANTINE.key,
                       description="Quarantined rows / rows read stays under "
                       "CITY_USAGE_QUARANTINE_RATE_MAX (default 5%)."),
@@ -76,12 +86,15 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings
     ):
         cfg = settings.get()
-        days = [date.fromisoformat(key) for key in context.partition_keys]
+        window = [date.fromisoformat(key) for key in context.partition_keys]
         with duckdb.get_connection() as conn:
             scan = ingest.scan_landing(conn, cfg)
-            for problem in scan.problems:
+            # What this scan, or an earlier run that failed before building, left to rebuild.
+            pending = pending_partitions(conn, partitions_def, [intents.EVENTS])
+            build = ingest.build_days(conn, cfg, set(window) | pending)
+            for problem in scan.problems + build.rescan.problems:
                 context.log.warning(problem)
-            build = ingest.build_days(conn, cfg, days)
+            days = build.days
             quality = event_quality(conn, cfg, days)
             rate = quarantine_rate(conn)
             by_reason = query_markdown(
@@ -91,7 +104,8 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
                 "FROM usage_quarantine GROUP BY reason ORDER BY 2 DESC",
             )
         context.log.info(
-            f"days {days[0]}..{days[-1]}: {build.accepted} accepted, "
+            f"days {window[0]}..{window[-1]} and {len(days) - len(window)} pending: "
+            f"{build.accepted} accepted, "
             f"{build.identical_duplicates} identical duplicates, {build.conflicts} conflicts; "
             f"scan: {len(scan.new_files)} new and {len(scan.changed_files)} changed files"
         )
@@ -101,6 +115,11 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(build.accepted),
                 "days": dg.MetadataValue.int(len(days)),
+                # Days built besides the run's partitions: pending rebuild intents (a removed
+                # or changed file, a moved winner, or a run that failed before building).
+                "pending_days_built": dg.MetadataValue.json(
+                    sorted(d.isoformat() for d in set(days) - set(window))
+                ),
                 "files_read": dg.MetadataValue.int(build.files_read),
                 "rows_indexed": dg.MetadataValue.int(build.rows_indexed),
                 "accepted": dg.MetadataValue.int(build.accepted),
@@ -117,9 +136,9 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
                 "scan_removed_files": dg.MetadataValue.int(len(scan.removed_files)),
                 "scan_rows_read": dg.MetadataValue.int(scan.rows_read),
                 "scan_rows_quarantined": dg.MetadataValue.int(scan.rows_invalid),
-                # Read by usage_rebuild_sensor (and the CLI): other days whose winner moved.
-                DAYS_NEEDING_REBUILD: dg.MetadataValue.json(
-                    sorted(d.isoformat() for d in scan.rebuild_days - set(days))
+                "rescanned_while_building": dg.MetadataValue.json(
+                    build.rescan.new_files + build.rescan.changed_files
+                    + build.rescan.removed_files
                 ),
                 "preview": dg.MetadataValue.md(quality.preview),
             },
@@ -132,7 +151,8 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
                 "rows_read_total": dg.MetadataValue.int(rate.rows_read),
                 "quarantine_rate": dg.MetadataValue.float(rate.rate),
                 "problem_files": dg.MetadataValue.md(
-                    "\n".join(f"- {p}" for p in scan.problems) or "none in this run"
+                    "\n".join(f"- {p}" for p in scan.problems + build.rescan.problems)
+                    or "none in this run"
                 ),
                 "by_reason": dg.MetadataValue.md(by_reason),
             },
@@ -147,8 +167,11 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
             passed=quality.negative_rows == 0,
             metadata={"negative_rows": quality.negative_rows},
         )
+        # Every valid row the manifest holds for the built days was classified, and every
+        # classified row is accepted, an identical duplicate or a conflict.
         conserved = (
-            build.rows_indexed
+            build.rows_in_manifest == build.rows_indexed
+            and build.rows_indexed
             == build.accepted + build.identical_duplicates + build.conflicts
             and scan.rows_read == scan.rows_valid + scan.rows_invalid
             and quality.calls == build.accepted
@@ -156,6 +179,7 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
         yield dg.AssetCheckResult(
             check_name="rows_conserved", asset_key=EVENTS.key, passed=conserved,
             metadata={
+                "rows_in_manifest": build.rows_in_manifest,
                 "rows_indexed": build.rows_indexed, "accepted": build.accepted,
                 "identical_duplicates": build.identical_duplicates,
                 "conflicts": build.conflicts, "events_in_files": quality.calls,

@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from pipelines.instance import prepare_dagster_home
-from pipelines.sensors import contiguous_ranges, days_needing_rebuild, partition_target
+from pipelines.sensors import contiguous_ranges, partition_target, pending_rebuilds
 from usage_model.config import Settings
+from usage_model.faults import fault_point
 from usage_model.usage.landing import days_in_file, list_landed_files
 
 PID_TAG = "city_usage/pid"
@@ -32,7 +33,7 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 class MaterializeError(RuntimeError):
-    """A run failed; the message is one line naming the step and the reason."""
+    """A run failed; the message names the step and the reason (its first line says it)."""
 
 
 @dataclass
@@ -42,6 +43,7 @@ class PlannedRun:
     partition_key: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     job_name: str = "cli_materialize"
+    follow_up: bool = False
 
     @classmethod
     def over(cls, label: str, keys: list[dg.AssetKey], start: str, end: str,
@@ -151,8 +153,8 @@ def _failure_line(result: dg.ExecuteInProcessResult) -> str:
             error = event.step_failure_data.error
             while error.cause is not None:  # the user code's own error, not Dagster's wrapper
                 error = error.cause
-            message = (error.message or "").strip().splitlines()
-            text = message[0] if message else error.cls_name or "failed"
+            # Whole: the CLI cuts it to one line once landed file names in it are escaped.
+            text = (error.message or "").strip() or error.cls_name or "failed"
             return f"step {event.step_key} failed: {text}"
     return "run failed"
 
@@ -179,7 +181,8 @@ def execute(
         )
         if not result.success:
             raise MaterializeError(_failure_line(result))
-        queue[:0] = _follow_up_runs(planned, days_needing_rebuild(instance, result.run_id))
+        fault_point("between_runs")
+        queue[:0] = _follow_up_runs(planned, _still_pending(defs, planned))
         checks = result.get_asset_check_evaluations()
         outcomes.append(
             RunOutcome(
@@ -203,15 +206,30 @@ def _named_job(planned: PlannedRun, assets: list, resources: object) -> dg.JobDe
         planned.job_name)
 
 
+def _still_pending(defs: dg.Definitions, planned: PlannedRun) -> set[date]:
+    """Partitions of the run's assets the warehouse still owes a rebuild after the run.
+
+    A run builds every pending partition of its assets besides its own, so this is empty
+    unless intents were recorded during the run; a warehouse held by another process gives
+    nothing here (the intents stay for the next run). A follow-up is not followed again.
+    """
+    pdef = defs.resolve_asset_graph().get(planned.asset_keys[0]).partitions_def
+    if pdef is None or planned.follow_up:
+        return set()
+    targets = [k.path[-1] for k in planned.asset_keys]
+    pending = pending_rebuilds(Settings.from_env(), targets, pdef)
+    return pending[0] if pending else set()
+
+
 def _follow_up_runs(planned: PlannedRun, days: set[date]) -> list[PlannedRun]:
-    """Runs for days a scan changed outside the run's own range (the same assets)."""
+    """Runs for the partitions still owed a rebuild (the same assets)."""
     follow = []
     for start, end in contiguous_ranges(days):
-        label = f"{planned.label.split(' [')[0]} [{start}..{end}, winners moved]"
-        follow.append(
-            PlannedRun.over(label, planned.asset_keys, start.isoformat(), end.isoformat(),
-                            job_name=planned.job_name)
-        )
+        label = f"{planned.label.split(' [')[0]} [{start}..{end}, pending rebuild]"
+        run = PlannedRun.over(label, planned.asset_keys, start.isoformat(), end.isoformat(),
+                              job_name=planned.job_name)
+        run.follow_up = True
+        follow.append(run)
     return follow
 
 
@@ -230,11 +248,16 @@ def _alive(pid: int) -> bool:
 
 
 def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Fail the runs of CLI processes on this host that were killed mid-run, and free their
-    pool slots; otherwise the next run would wait forever on `duckdb_warehouse`."""
+    """Fail the runs of CLI processes on this host that were killed before or during their
+    run, and free their pool slots; otherwise the next run would wait forever on
+    `duckdb_warehouse`, and a run killed before it started would stay NOT_STARTED."""
     runs = instance.get_runs(
         filters=dg.RunsFilter(
-            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+            statuses=[
+                dg.DagsterRunStatus.NOT_STARTED,  # killed after the run was created
+                dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED,
+            ],
             tags={HOST_TAG: socket.gethostname()},
         )
     )

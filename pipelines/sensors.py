@@ -1,4 +1,5 @@
-"""The landing sensor: new or rewritten usage files rebuild exactly the days they touch.
+"""The landing sensor: new or rewritten usage files rebuild exactly the days they touch; the
+rebuild sensor: rebuilds the warehouse still owes (durable intents) when no run is honouring them.
 
 The cursor is the newest change time (ctime, which a copy or an upload always sets) seen so
 far. Each tick reads only the time column of files changed since, groups their days into
@@ -13,8 +14,8 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from assets.usage import DAYS_NEEDING_REBUILD
 from usage_model.config import Settings
+from usage_model.usage import intents
 from usage_model.usage.landing import days_in_file, list_landed_files
 from usage_model.warehouse import WarehouseLocked, WarehouseMissing, connect
 
@@ -119,47 +120,69 @@ def build_usage_landing_sensor(
     return usage_landing_sensor
 
 
-def days_needing_rebuild(instance: dg.DagsterInstance, run_id: str) -> set[date]:
-    """Days a finished run's scan found changed outside its own partitions."""
-    records = instance.get_records_for_run(
-        run_id=run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-    ).records
-    days: set[date] = set()
-    for record in records:
-        materialization = record.asset_materialization
-        if materialization is None or materialization.asset_key != dg.AssetKey("usage_events"):
-            continue
-        value = materialization.metadata.get(DAYS_NEEDING_REBUILD)
-        if value is not None:
-            days.update(date.fromisoformat(d) for d in value.value)
-    return days
+def pending_rebuilds(
+    settings: Settings, targets: list[str], partitions_def: dg.PartitionsDefinition
+) -> tuple[set[date], str] | None:
+    """Partitions of `partitions_def` with a pending rebuild intent for `targets`, and a
+    marker of the pending set (when its newest intent was recorded); None while a writer
+    holds the warehouse or before it exists (the intents stay: a later look finds them)."""
+    try:
+        with connect(settings.warehouse, read_only=True) as conn:
+            days = intents.pending(conn, targets)
+            marker = intents.last_recorded(conn)
+    except (WarehouseLocked, WarehouseMissing, duckdb.CatalogException):
+        return None
+    keys = set(partitions_def.get_partition_keys())
+    return {d for d in days if d.isoformat() in keys}, marker
+
+
+_ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 def build_usage_rebuild_sensor(
-    daily_job: Any, daily_partitions: dg.DailyPartitionsDefinition
+    daily_job: Any,
+    monthly_job: Any,
+    daily_partitions: dg.DailyPartitionsDefinition,
+    monthly_partitions: dg.MonthlyPartitionsDefinition,
 ) -> dg.SensorDefinition:
-    @dg.run_status_sensor(
+    @dg.sensor(
         name="usage_rebuild_sensor",
-        run_status=dg.DagsterRunStatus.SUCCESS,
-        monitored_jobs=[daily_job],
-        request_job=daily_job,
+        jobs=[daily_job, monthly_job],
+        minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="After a daily run, rebuild the other days its scan changed (a removed "
-        "file, or a new first-seen copy of an event_id that also lives on another day).",
+        description="Rebuilds the warehouse still owes (usage_rebuild_intents: a removed or "
+        "changed file, a moved winner, a run that failed before building, summaries older "
+        "than their events), when no usage run is under way to honour them.",
     )
-    def usage_rebuild_sensor(context: dg.RunStatusSensorContext):
-        valid = set(daily_partitions.get_partition_keys())
-        days = {
-            d
-            for d in days_needing_rebuild(context.instance, context.dagster_run.run_id)
-            if d.isoformat() in valid
-        }
-        for start, end in contiguous_ranges(days):
-            yield range_request(
-                daily_job.name,
-                start.isoformat(),
-                end.isoformat(),
-                f"rebuild:{context.dagster_run.run_id}:{start}:{end}",
-            )
+    def usage_rebuild_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        active = context.instance.get_runs(
+            filters=dg.RunsFilter(job_name=daily_job.name, statuses=_ACTIVE), limit=1
+        ) or context.instance.get_runs(
+            filters=dg.RunsFilter(job_name=monthly_job.name, statuses=_ACTIVE), limit=1
+        )
+        if active:  # every usage run honours all pending intents itself
+            return dg.SensorResult(skip_reason="a usage run is under way")
+        settings = Settings.from_env()
+        daily = pending_rebuilds(
+            settings, [intents.EVENTS, *intents.DAILY_TABLES], daily_partitions
+        )
+        monthly = pending_rebuilds(settings, list(intents.MONTHLY_TABLES), monthly_partitions)
+        if daily is None or monthly is None:
+            return dg.SensorResult(skip_reason="warehouse busy or not created yet")
+        # The run key names the pending set: it is requested once, and a run that fails
+        # leaves it to the next run of anything (or the next new intent).
+        requests = [
+            range_request(job.name, s.isoformat(), e.isoformat(), f"rebuild:{marker}:{s}:{e}")
+            for job, (days, marker) in ((daily_job, daily), (monthly_job, monthly))
+            for s, e in contiguous_ranges(days)
+        ]
+        if not requests:
+            return dg.SensorResult(skip_reason="no pending rebuilds")
+        return dg.SensorResult(run_requests=requests)
 
     return usage_rebuild_sensor

@@ -58,7 +58,9 @@ def usage_monthly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunReques
 usage_landing_sensor = build_usage_landing_sensor(
     usage_daily_job, usage_monthly_job, daily_partitions, monthly_partitions
 )
-usage_rebuild_sensor = build_usage_rebuild_sensor(usage_daily_job, daily_partitions)
+usage_rebuild_sensor = build_usage_rebuild_sensor(
+    usage_daily_job, usage_monthly_job, daily_partitions, monthly_partitions
+)
 
 
 def definitions() -> dg.Definitions:

@@ -25,6 +25,13 @@ CONFIG_VARS = (
 )
 
 
+@pytest.fixture(autouse=True)
+def real_clock_unless_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CITY_USAGE_NOW left in the caller's shell must not freeze the clock of every test;
+    tests that need a frozen clock set it themselves (see tests/funding/conftest.py)."""
+    monkeypatch.delenv("CITY_USAGE_NOW", raising=False)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """A fresh embedded-default layout under tmp_path, configured through the environment."""

@@ -15,6 +15,7 @@ import typer
 from typer._click import exceptions as click_exceptions
 
 from pipelines.cli import export_cmds, funding_cmds, read_cmds, usage_cmds
+from pipelines.cli.errors import BAD_INPUT, fail
 
 app = typer.Typer(
     name="city-usage",
@@ -41,18 +42,13 @@ def main() -> None:
         hint = (
             f" (see: city-usage {exc.ctx.info_name} --help)" if exc.ctx and exc.ctx.parent else ""
         )
-        print(f"error: {exc.format_message()}{hint}", file=sys.stderr)
-        sys.exit(2)
+        fail(f"{exc.format_message()}{hint}", BAD_INPUT)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        print("error: aborted", file=sys.stderr)
-        sys.exit(1)
+        fail("aborted")
     except click_exceptions.ClickException as exc:
-        print(f"error: {exc.format_message()}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        fail(exc.format_message(), exc.exit_code)
     except Exception as exc:  # anything unforeseen still ends in one line, not a traceback
-        lines = str(exc).strip().splitlines()
-        print(f"error: {type(exc).__name__}: {lines[0] if lines else ''}", file=sys.stderr)
-        sys.exit(1)
+        fail(f"{type(exc).__name__}: {exc}")
     sys.exit(code if isinstance(code, int) else 0)

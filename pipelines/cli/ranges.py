@@ -1,8 +1,10 @@
-"""One convention for ranges across commands, stated in every `--help`.
+"""How every command reads `--from` and `--to`, stated in each `--help` (docs rule 12).
 
-`--from` and `--to` name days in CITY_USAGE_TIMEZONE and both days are included:
-`--from 2026-11-01 --to 2026-11-30` is November. Read commands also take ISO-8601 instants
-(no offset = UTC); an instant given to `--to` is the first instant left out.
+Two conventions, each fixed by the contract in docs/event-model.md:
+- `materialize` builds whole days: `--from` and `--to` are partition keys, both included.
+- Read commands (`summary`, `me`, `events`, `report`) take half-open ranges `[--from, --to)`:
+  a date is midnight in CITY_USAGE_TIMEZONE, so `--from 2026-11-01 --to 2026-12-01` is
+  November; `events` also takes ISO-8601 instants (no offset = UTC).
 """
 
 from __future__ import annotations
@@ -13,36 +15,38 @@ from datetime import date, timedelta
 
 from pipelines.cli.errors import BAD_INPUT, fail, parse_day
 
-RANGE_NOTE = (
+BUILD_RANGE_NOTE = (
     "--from and --to are days in CITY_USAGE_TIMEZONE, both included "
-    "(--from 2026-11-01 --to 2026-11-30 is November)."
+    "(--from 2026-11-01 --to 2026-11-30 builds November)."
 )
-INSTANT_NOTE = (
-    "They also take ISO-8601 instants (no offset = UTC); an instant given to --to is the "
-    "first instant left out."
+READ_RANGE_NOTE = (
+    "The range is half-open, [--from, --to): a date means midnight in CITY_USAGE_TIMEZONE, "
+    "so --from 2026-11-01 --to 2026-12-01 is November."
 )
-FROM_HELP = "first day, included (YYYY-MM-DD)"
-TO_HELP = "last day, included (YYYY-MM-DD)"
-FROM_INSTANT_HELP = "first day (or instant), included"
-TO_INSTANT_HELP = "last day, included (or an instant, left out)"
+INSTANT_NOTE = "--from and --to also take ISO-8601 instants (no offset = UTC)."
+BUILD_FROM_HELP = "first day, included (YYYY-MM-DD)"
+BUILD_TO_HELP = "last day, included (YYYY-MM-DD)"
+READ_FROM_HELP = "first day, included (YYYY-MM-DD)"
+READ_TO_HELP = "end day, left out (YYYY-MM-DD)"
+READ_FROM_INSTANT_HELP = "first day or instant, included"
+READ_TO_INSTANT_HELP = "end day or instant, left out"
 
 
-def parse_days(start: str | None, end: str | None) -> tuple[date | None, date | None]:
-    """`--from`/`--to` as days, both included; a reversed range is bad input."""
+def parse_build_days(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    """`materialize`'s `--from`/`--to`: days, both included; a reversed range is bad input."""
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
     if first and last and first > last:
         fail(f"--from {first} is after --to {last}", BAD_INPUT)
     return first, last
 
 
-def exclusive_end(end: str | None) -> str | None:
-    """The read API's exclusive bound for `--to`: the day after a day, an instant as given."""
-    if end is None:
-        return None
-    try:
-        return (date.fromisoformat(end) + timedelta(days=1)).isoformat()
-    except ValueError:
-        return end  # an instant (or bad input, which the read API names)
+def parse_read_days(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    """A read's `[--from, --to)` in days, returned as the first and the last day included."""
+    first, stop = parse_day(start, "--from"), parse_day(end, "--to")
+    if first and stop and first >= stop:
+        fail(f"--from {first} is not before --to {stop} (the range [--from, --to) is empty)",
+             BAD_INPUT)
+    return first, (stop - timedelta(days=1)) if stop else None
 
 
 def command_help(command: Callable[..., None], *notes: str) -> str:

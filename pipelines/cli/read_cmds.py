@@ -1,13 +1,15 @@
 """`city-usage summary`, `events` and `me`: the read surface on the command line.
 
-Ranges follow the CLI's one convention (pipelines/cli/ranges.py): `--from` and `--to` are
-days in CITY_USAGE_TIMEZONE, both included; `events` also takes ISO-8601 instants, where
-`--to` is the first instant left out. Exit 0 on success, 2 on bad input, 1 when the warehouse
-is locked or missing or a query fails; every failure is one line on stderr.
+Ranges are half-open `[--from, --to)` (pipelines/cli/ranges.py): a date means midnight in
+CITY_USAGE_TIMEZONE; `events` also takes ISO-8601 instants. Exit 0 on success, 2 on bad
+input, 1 when the warehouse is locked or missing or a query fails; every failure is one line
+on stderr.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -16,24 +18,23 @@ import duckdb
 import typer
 
 from pipelines.cli.ranges import (
-    FROM_HELP,
-    FROM_INSTANT_HELP,
     INSTANT_NOTE,
-    RANGE_NOTE,
-    TO_HELP,
-    TO_INSTANT_HELP,
+    READ_FROM_HELP,
+    READ_FROM_INSTANT_HELP,
+    READ_RANGE_NOTE,
+    READ_TO_HELP,
+    READ_TO_INSTANT_HELP,
     command_help,
-    exclusive_end,
 )
 from usage_model.config import Settings
 from usage_model.read import BadRequest, api
-from usage_model.read.render import FORMATS, write
+from usage_model.read.render import FORMATS, write, write_batches
 from usage_model.warehouse import WarehouseLocked, WarehouseMissing, require_warehouse
 
-From = Annotated[str | None, typer.Option("--from", help=FROM_HELP)]
-To = Annotated[str | None, typer.Option("--to", help=TO_HELP)]
-FromInstant = Annotated[str | None, typer.Option("--from", help=FROM_INSTANT_HELP)]
-ToInstant = Annotated[str | None, typer.Option("--to", help=TO_INSTANT_HELP)]
+From = Annotated[str | None, typer.Option("--from", help=READ_FROM_HELP)]
+To = Annotated[str | None, typer.Option("--to", help=READ_TO_HELP)]
+FromInstant = Annotated[str | None, typer.Option("--from", help=READ_FROM_INSTANT_HELP)]
+ToInstant = Annotated[str | None, typer.Option("--to", help=READ_TO_INSTANT_HELP)]
 City = Annotated[str | None, typer.Option("--city", help="only this city_id")]
 User = Annotated[str | None, typer.Option("--user", help="only this user_id")]
 Model = Annotated[str | None, typer.Option("--model", help="only this model_id")]
@@ -42,6 +43,8 @@ Status = Annotated[str | None, typer.Option("--status", help="only this status")
 Format = Annotated[str, typer.Option("--format", help="table | json | csv | parquet")]
 Out = Annotated[Path | None, typer.Option("--out", help="write here instead of stdout")]
 Explain = Annotated[bool, typer.Option("--explain", help="print the chosen source on stderr")]
+# The aligned table needs every row before its first line; larger pages stream as json/csv.
+TABLE_MAX_ROWS = 10_000
 
 
 def _fail(message: str, code: int) -> None:
@@ -102,7 +105,7 @@ def summary_cmd(
         _check_output(fmt, out)
         settings = Settings.from_env()
         chosen = api.plan(
-            by.split(",") if by is not None else None, start=start, end=exclusive_end(end),
+            by.split(",") if by is not None else None, start=start, end=end,
             city_id=city,
             user_id=user, model_id=model, service=service, status=status,
             granularity=granularity, measures=measures.split(",") if measures else None,
@@ -132,18 +135,28 @@ def events_cmd(
 ) -> None:
     """Curated events in (occurred_at, event_id) order, a page at a time.
 
-    The next page's cursor is printed on stderr.
+    The next page's cursor is printed on stderr. json, csv and parquet stream in batches
+    (bounded memory, any --limit); the table format shows at most 10,000 rows.
     """
 
     def body() -> None:
         _check_output(fmt, out)
-        table = api.events(start=start, end=exclusive_end(end), city_id=city, user_id=user,
-                           model_id=model, service=service, status=status, limit=limit,
-                           after=after)
-        write(table, fmt, out, title="usage events")
-        cursor = api.next_cursor(table)
-        if cursor:
-            typer.echo(f"next page: --after {cursor}", err=True)
+        if fmt == "table" and limit > TABLE_MAX_ROWS:
+            raise BadRequest(f"--format table shows at most {TABLE_MAX_ROWS:,} rows (--limit "
+                             f"{limit:,}); use --format json, csv or parquet, which stream")
+        stream = api.stream_events(start=start, end=end, city_id=city, user_id=user,
+                                   model_id=model, service=service, status=status, limit=limit,
+                                   after=after)
+        if fmt == "table":
+            write(stream.read_all(), fmt, out, title="usage events")
+        else:
+            try:
+                write_batches(stream, stream.schema, fmt, out)
+            except BrokenPipeError:  # the reader (`| head`) has what it wanted: stop quietly
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return
+        if stream.next_cursor:
+            typer.echo(f"next page: --after {stream.next_cursor}", err=True)
 
     _guarded(body)
 
@@ -162,10 +175,10 @@ def me_cmd(
     def body() -> None:
         _check_output(fmt, out)
         settings = Settings.from_env()
-        chosen = api.me_plan(city, user, start=start, end=exclusive_end(end), settings=settings)
+        chosen = api.me_plan(city, user, start=start, end=end, settings=settings)
         if explain:
             typer.echo(chosen.explain(), err=True)
-        table = api.me(city, user, start=start, end=exclusive_end(end), settings=settings)
+        table = api.me(city, user, start=start, end=end, settings=settings)
         write(table, fmt, out, title=f"usage of {user} in {city}")
 
     _guarded(body)
@@ -173,6 +186,6 @@ def me_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add `summary`, `events` and `me` to the `city-usage` app."""
-    app.command("summary", help=command_help(summary_cmd, RANGE_NOTE))(summary_cmd)
-    app.command("events", help=command_help(events_cmd, RANGE_NOTE, INSTANT_NOTE))(events_cmd)
-    app.command("me", help=command_help(me_cmd, RANGE_NOTE))(me_cmd)
+    app.command("summary", help=command_help(summary_cmd, READ_RANGE_NOTE))(summary_cmd)
+    app.command("events", help=command_help(events_cmd, READ_RANGE_NOTE, INSTANT_NOTE))(events_cmd)
+    app.command("me", help=command_help(me_cmd, READ_RANGE_NOTE))(me_cmd)

@@ -9,12 +9,27 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from pipelines.cli.ranges import FROM_HELP, RANGE_NOTE, TO_HELP, command_help
+from pipelines.cli.ranges import (
+    BUILD_FROM_HELP,
+    BUILD_RANGE_NOTE,
+    BUILD_TO_HELP,
+    READ_FROM_HELP,
+    READ_RANGE_NOTE,
+    READ_TO_HELP,
+    command_help,
+)
 from usage_model.config import Settings
 from usage_model.warehouse import WarehouseLocked, WarehouseMissing, connect
 
 # soft_wrap: a line is never broken at the console's width (pipes and logs keep it whole).
 console = Console(stderr=True, soft_wrap=True)
+
+
+def _progress(*columns, transient: bool = False) -> Progress:
+    """A progress bar on a terminal only: rich's live display writes an empty line when
+    stderr is a pipe or a file, and a failure must stay exactly one line there."""
+    return Progress(*columns, console=console, transient=transient, disable=not console.is_terminal)
+
 
 def sample_data(
     days: Annotated[int, typer.Option(min=1, help="How many days, ending yesterday.")] = 14,
@@ -25,9 +40,7 @@ def sample_data(
     from usage_model.usage.sample import write_sample_landing
 
     settings = Settings.from_env()
-    with Progress(
-        TextColumn("sample data"), BarColumn(), MofNCompleteColumn(), console=console
-    ) as progress:
+    with _progress(TextColumn("sample data"), BarColumn(), MofNCompleteColumn()) as progress:
         task = progress.add_task("days", total=days)
         summary = write_sample_landing(
             settings.usage_landing,
@@ -40,18 +53,23 @@ def sample_data(
         f"wrote {summary.files} files, {summary.rows} rows, {summary.days} days "
         f"under {settings.usage_landing}"
     )
-    from datetime import date, timedelta
+    from datetime import timedelta
 
-    from usage_model.funding.sample import write_sample_topups
+    from usage_model import clock
+    from usage_model.funding.sample import write_sample_balance
 
-    topups = write_sample_topups(settings.balance_landing, [f"u-{i:04d}" for i in range(300)],
-                                 seed=seed, end=date.today() - timedelta(days=1))
-    console.print(f"wrote {topups} Downcity topups under {settings.balance_landing}")
+    written = write_sample_balance(settings.balance_landing, settings.stripe_events_landing,
+                                   [f"u-{i:04d}" for i in range(300)], seed=seed,
+                                   end=clock.today() - timedelta(days=1))
+    counts = ", ".join(f"{n} {name}" for name, n in written.items() if name != "stripe_events")
+    console.print(f"wrote Downcity exports ({counts}) under {settings.balance_landing}, and "
+                  f"{written['stripe_events']} Stripe webhook events under "
+                  f"{settings.stripe_events_landing}")
 
 
 def materialize(
-    from_: Annotated[str | None, typer.Option("--from", help=FROM_HELP)] = None,
-    to: Annotated[str | None, typer.Option("--to", help=TO_HELP)] = None,
+    from_: Annotated[str | None, typer.Option("--from", help=BUILD_FROM_HELP)] = None,
+    to: Annotated[str | None, typer.Option("--to", help=BUILD_TO_HELP)] = None,
     select: Annotated[
         str | None, typer.Option(help="Dagster asset selection, e.g. 'group:usage'.")
     ] = None,
@@ -63,7 +81,7 @@ def materialize(
     import dagster as dg
 
     from pipelines.cli.errors import BAD_INPUT, fail
-    from pipelines.cli.ranges import parse_days
+    from pipelines.cli.ranges import parse_build_days
     from pipelines.materialize import (
         MaterializeError,
         execute,
@@ -72,7 +90,7 @@ def materialize(
         plan_runs,
     )
 
-    start, end = parse_days(from_, to)
+    start, end = parse_build_days(from_, to)
     settings = Settings.from_env()
     landed = landed_day_range(settings) if start is None or end is None else None
     if landed:
@@ -96,12 +114,11 @@ def materialize(
         console.print("nothing to materialize (no landed data and no unpartitioned assets)")
         return
     outcomes, failure = [], None
-    with Progress(
+    with _progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        console=console,
         transient=True,  # a failure leaves only its own line behind
     ) as progress:
         task = progress.add_task("runs", total=len(runs))
@@ -130,6 +147,8 @@ def materialize(
 
 
 def _print_problem_files(settings: Settings) -> None:
+    from pipelines.cli.errors import one_line
+
     try:
         with connect(settings.warehouse, read_only=True) as conn:
             rows = conn.execute(
@@ -138,26 +157,27 @@ def _print_problem_files(settings: Settings) -> None:
     except (WarehouseLocked, WarehouseMissing):
         return
     for (detail,) in rows:
-        console.print(f"problem file: {detail}", markup=False, highlight=False, soft_wrap=True)
+        line = one_line(detail, settings.usage_landing)
+        console.print(f"problem file: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def report(
     html: Annotated[Path | None, typer.Option(
         "--html", help="also write the report with charts as one self-contained HTML file")
     ] = None,
-    from_: Annotated[str | None, typer.Option("--from", help=FROM_HELP)] = None,
-    to: Annotated[str | None, typer.Option("--to", help=TO_HELP)] = None,
+    from_: Annotated[str | None, typer.Option("--from", help=READ_FROM_HELP)] = None,
+    to: Annotated[str | None, typer.Option("--to", help=READ_TO_HELP)] = None,
 ) -> None:
     """Usage and funding report: headline numbers and top tables; --html adds the charts.
 
     Default range: the last 30 days the summaries hold.
     """
     from pipelines.cli.errors import fail
-    from pipelines.cli.ranges import parse_days
+    from pipelines.cli.ranges import parse_read_days
     from usage_model.report import default_range, load_report_data, write_html
     from usage_model.report.text import emit_report
 
-    first, last = parse_days(from_, to)
+    first, last = parse_read_days(from_, to)
     settings = Settings.from_env()
     try:
         with connect(settings.warehouse, read_only=True) as conn:
@@ -196,7 +216,7 @@ def status() -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("sample-data")(sample_data)
-    app.command("materialize", help=command_help(materialize, RANGE_NOTE))(materialize)
-    app.command("report", help=command_help(report, RANGE_NOTE))(report)
+    app.command("materialize", help=command_help(materialize, BUILD_RANGE_NOTE))(materialize)
+    app.command("report", help=command_help(report, READ_RANGE_NOTE))(report)
     app.command("status")(status)
 

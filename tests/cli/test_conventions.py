@@ -15,7 +15,8 @@ from tests.usage.cli_helpers import ROOT, run_cli
 from usage_model.read.render import print_table
 from usage_model.usage.sample import write_sample_landing
 
-RANGE_COMMANDS = ("materialize", "report", "summary", "me", "events")
+BUILD_COMMANDS = ("materialize",)
+READ_RANGE_COMMANDS = ("report", "summary", "me", "events")
 READ_COMMANDS = (("summary",), ("summary", "--by", "model"), ("events",),
                  ("me", "--city", "c1", "--user", "u1"), ("report",), ("status",))
 
@@ -25,19 +26,25 @@ def _invoke(*args: str):
     return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
 
 
-@pytest.mark.parametrize("command", RANGE_COMMANDS)
-def test_every_range_command_states_one_convention_in_its_help(command):
+def test_materialize_help_states_whole_days_both_included():
+    text = " ".join(_invoke("materialize", "--help").stdout.split())
+    assert "--from and --to are days in CITY_USAGE_TIMEZONE, both included" in text
+    assert "last day, included" in text
+
+
+@pytest.mark.parametrize("command", READ_RANGE_COMMANDS)
+def test_every_read_command_states_the_half_open_range_in_its_help(command):
     done = _invoke(command, "--help")
     assert done.exit_code == 0
     text = " ".join(done.stdout.split())
-    assert "--from and --to are days in CITY_USAGE_TIMEZONE, both included" in text
-    assert "last day, included" in text
+    assert "The range is half-open, [--from, --to)" in text
+    assert "left out" in text and "both included" not in text
 
 
 def test_only_events_takes_instants():
     events = " ".join(_invoke("events", "--help").stdout.split())
     summary = " ".join(_invoke("summary", "--help").stdout.split())
-    assert "an instant given to --to is the first instant left out" in events
+    assert "--from and --to also take ISO-8601 instants" in events
     assert "instant" not in summary
 
 

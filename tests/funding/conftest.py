@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -12,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.stripe_fake import FakeStripe
+from usage_model import clock
 from usage_model.config import Settings
 from usage_model.funding import downcity
 from usage_model.funding.config import FundingConfig, key_livemode
@@ -21,6 +23,21 @@ from usage_model.funding.sync import StripeSource, consume_landed, sync_events
 from usage_model.warehouse import connect
 
 CREDITS_PER_CENT = 10_000  # 1 USD = 1,000,000 credits (DESIGN.md)
+# Funding tests run on a frozen clock (any instant works: fixtures are dated relative to it).
+FUNDING_NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """Freeze `usage_model.clock.now()` (in-process and in started processes)."""
+    monkeypatch.setenv(clock.ENV_VAR, FUNDING_NOW.isoformat())
+    return FUNDING_NOW
+
+
+def clock_iso(before: timedelta = timedelta(0)) -> str:
+    """`now() - before` as Downcity writes it (ISO with Z)."""
+    return (clock.now() - before).strftime("%Y-%m-%dT%H:%M:%SZ")
+NOW = FUNDING_NOW  # the reconciliation's "now" in tests
 
 
 @pytest.fixture
@@ -32,11 +49,12 @@ def fake_stripe() -> Iterator[FakeStripe]:
 def write_topups(settings: Settings, rows: list[dict], name: str = "part-0.parquet") -> Path:
     folder = settings.balance_landing / "topups"
     folder.mkdir(parents=True, exist_ok=True)
+    recent = clock_iso(timedelta(hours=2))  # younger than any stale-pending threshold
     full = [{"topup_id": r["topup_id"], "user_id": r.get("user_id"), "amount": r.get("amount"),
              "unit": r.get("unit", "credits"), "status": r.get("status", "pending"),
              "note": None, "ref": None, "metadata_json": None,
-             "created_at": r.get("created_at", "2026-11-24T10:00:00Z"),
-             "updated_at": r.get("updated_at", "2026-11-24T10:00:00Z")} for r in rows]
+             "created_at": r.get("created_at", recent),
+             "updated_at": r.get("updated_at", recent)} for r in rows]
     path = folder / name
     pq.write_table(pa.Table.from_pylist(full), path)
     return path
@@ -49,6 +67,7 @@ class Funding:
     settings: Settings
     fake: FakeStripe
     config: FundingConfig
+    now: datetime = NOW
 
     def source(self) -> StripeSource:
         client = make_client(self.fake.api_key, self.fake.base_url)
@@ -59,15 +78,16 @@ class Funding:
 
     def run(self, *, pull: bool = True, landed: bool = False) -> dict:
         with connect(self.settings.warehouse) as conn:
-            downcity.load(conn, self.settings.balance_landing)
+            downcity.load(conn, self.settings.balance_landing, self.now)
             source = self.source()
             out = {}
             if pull:
                 out["pull"] = sync_events(conn, source, self.config)
             if landed:
                 out["landed"] = consume_landed(conn, self.settings.stripe_events_landing, source)
-            out["reconcile"] = reconcile(conn, self.config, key_livemode(self.fake.api_key))
-            out["report"] = build_report(conn, self.config)
+            out["reconcile"] = reconcile(conn, self.config, key_livemode(self.fake.api_key),
+                                         self.now)
+            out["report"] = build_report(conn, self.config, self.now)
             return out
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:

@@ -21,8 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
+from usage_model import clock
 from usage_model.config import Settings
 from usage_model.funding.ledger import LedgerEntry, append_entries
 from usage_model.warehouse import connect, ensure_schema
@@ -33,7 +35,7 @@ SECRET = "whsec_cli_test_secret"
 
 def stripe_signature(body: bytes, secret: str, at: int | None = None) -> str:
     """Stripe's scheme: HMAC-SHA256 keyed by the endpoint secret over `<timestamp>.<payload>`."""
-    at = int(time.time()) if at is None else at
+    at = int(clock.now().timestamp()) if at is None else at
     mac = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={at},v1={mac}"
 
@@ -90,7 +92,7 @@ def webhook_process(settings: Settings) -> Iterator[tuple[str, subprocess.Popen]
 def checkout_completed_event(event_id: str, topup_id: str) -> bytes:
     event = {
         "id": event_id, "object": "event", "api_version": "2025-03-31.basil",
-        "created": int(time.time()), "livemode": False, "pending_webhooks": 1,
+        "created": int(clock.now().timestamp()), "livemode": False, "pending_webhooks": 1,
         "type": "checkout.session.completed",
         "data": {"object": {
             "id": "cs_test_cli1", "object": "checkout.session", "status": "complete",
@@ -118,7 +120,7 @@ def test_receiver_process_lands_signed_events_and_refuses_bad_signatures(
     refused = {
         "wrong secret": {"Stripe-Signature": stripe_signature(other, "whsec_someone_else")},
         "too old": {"Stripe-Signature": stripe_signature(other, SECRET,
-                                                         at=int(time.time()) - 600)},
+                                                         at=int(clock.now().timestamp()) - 600)},
         "body changed after signing": {"Stripe-Signature": stripe_signature(body, SECRET)},
         "no header": {},
     }
@@ -138,6 +140,40 @@ def test_receiver_process_lands_signed_events_and_refuses_bad_signatures(
     stderr = proc.stderr.read()
     assert b"Finished server process" in stderr and b"Traceback" not in stderr
     assert SECRET.encode() not in proc.stdout.read()
+
+
+def _post_headers_only(base: str, declared: int) -> bytes:
+    """Announce a body of `declared` bytes, send none of it, return the raw answer."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"POST /stripe/webhook HTTP/1.1\r\nHost: {host}\r\nContent-Length: "
+                     f"{declared}\r\nContent-Type: application/json\r\n\r\n".encode())
+        return sock.recv(4096)
+
+
+def test_huge_unsigned_bodies_are_refused_without_growing_the_process(webhook_process,
+                                                                      settings):
+    base, proc = webhook_process
+    server = psutil.Process(proc.pid)
+    # the declared length alone is enough to refuse: nothing of the body is waited for
+    assert _post_headers_only(base, 300 * 2**20).startswith(b"HTTP/1.1 413 ")
+    before = server.memory_info().rss
+
+    def huge():  # 300 MiB, chunked: the receiver must stop reading at the cap
+        chunk = b"x" * 2**20
+        for _ in range(300):
+            yield chunk
+
+    try:
+        status = httpx.post(f"{base}/stripe/webhook", content=huge(), timeout=60).status_code
+    except httpx.TransportError:  # the receiver answered 413 and closed while we still sent
+        status = 413
+    assert status == 413
+    grown = server.memory_info().rss - before
+    assert grown < 8 * 2**20, f"receiver grew by {grown / 2**20:.1f} MiB"
+    assert httpx.get(f"{base}/healthz").status_code == 200
+    assert not settings.stripe_events_landing.exists() or \
+        list(settings.stripe_events_landing.rglob("*.json")) == []
 
 
 def test_receiver_without_secret_exits_2_with_one_line(settings: Settings):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dagster as dg
+import pytest
 
 from pipelines import funding_defs
-from tests.funding.conftest import write_topups
+from tests.funding.conftest import FUNDING_NOW, write_topups
+from usage_model import clock
 
 
 def _materialize(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
@@ -17,7 +21,12 @@ def _materialize(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
                           resources={**build_resources(), **defs.resources})
 
 
-def test_graph_without_stripe_key_reports_not_configured_and_succeeds(settings, dagster_instance):
+# The same run on the tests' frozen date and decades later: nothing depends on the real date.
+@pytest.mark.parametrize("now", [FUNDING_NOW, datetime(2071, 3, 9, 8, 30, tzinfo=UTC)],
+                         ids=["pinned", "far-future"])
+def test_graph_without_stripe_key_reports_not_configured_and_succeeds(
+        settings, dagster_instance, monkeypatch, now):
+    monkeypatch.setenv(clock.ENV_VAR, now.isoformat())
     write_topups(settings, [{"topup_id": "t1", "user_id": "u1", "amount": 1_000_000}])
     result = _materialize(dagster_instance)
     assert result.success
@@ -27,7 +36,8 @@ def test_graph_without_stripe_key_reports_not_configured_and_succeeds(settings, 
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks["balances_match_ledger"] is True
     report = mats["reconciliation_report"].event_specific_data.materialization.metadata
-    assert report["verdict_ok"].value == 1
+    # a pending topup that is not stale owes nothing either way
+    assert report["verdict_not_paid"].value == 1
 
 
 def test_graph_with_stripe_credits_and_checks(settings, dagster_instance, fake_stripe,
@@ -48,14 +58,19 @@ def test_graph_with_stripe_credits_and_checks(settings, dagster_instance, fake_s
         assert fake_stripe.api_key not in text
 
 
+@pytest.mark.parametrize(("key", "problem"), [
+    ("sk_test_not_the_right_key", "rejected STRIPE_SECRET_KEY (authentication error)"),
+    ("sk_test_not_the_right_key\n", "STRIPE_SECRET_KEY contains whitespace"),
+])
 def test_bad_key_stops_the_asset_with_one_line(settings, dagster_instance, fake_stripe,
-                                               monkeypatch):
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_not_the_right_key")
+                                               monkeypatch, key, problem):
+    monkeypatch.setenv("STRIPE_SECRET_KEY", key)
     monkeypatch.setenv("STRIPE_API_BASE", fake_stripe.base_url)
     result = _materialize_raising(dagster_instance)
     failure = [e for e in result.all_events if e.is_step_failure][0]
     message = failure.step_failure_data.error.message
-    assert "authentication error" in message and "sk_test_not" not in message
+    assert problem in message and fake_stripe.base_url in message
+    assert "sk_test_not" not in message
 
 
 def _materialize_raising(instance):

@@ -1,76 +1,88 @@
-"""The demo's sample Downcity topups: a real export that loads cleanly and reconciles as the
-funding rules say (no Stripe evidence -> nothing credited; the stale pending is flagged)."""
+"""The demo's sample Downcity exports and Stripe webhook events: Downcity's current shape,
+deterministic, landing with zero rejections, and reconciling to every verdict."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, date, datetime
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tests.funding.downcity_shapes import COLUMNS
 from usage_model.funding import downcity
 from usage_model.funding.config import FundingConfig
-from usage_model.funding.reconcile import build_report, reconcile
-from usage_model.funding.sample import write_sample_topups
+from usage_model.funding.reconcile import reconcile
+from usage_model.funding.report import build_report
+from usage_model.funding.sample import PAID_OK, STORY, write_sample_balance
+from usage_model.funding.sync import consume_landed
 from usage_model.warehouse import connect
 
 USERS = [f"u-{i:04d}" for i in range(300)]
 END = date(2026, 11, 23)
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # the morning after `end`
+MS_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
 
-def test_sample_export_is_downcity_shaped_and_deterministic(settings):
-    n = write_sample_topups(settings.balance_landing, USERS, seed=7, end=END)
-    files = sorted((settings.balance_landing / "topups").rglob("*.parquet"))
-    assert [f.relative_to(settings.balance_landing).as_posix() for f in files] == [
-        "topups/dt=2026-11-23/service_balance_topups.parquet"]
-    table = pq.read_table(files[0])
-    assert table.num_rows == n and 24 <= n <= 60
-    assert set(table.column_names) >= {"topup_id", "user_id", "amount", "unit", "status",
-                                       "created_at", "updated_at"}
-    rows = table.to_pylist()
-    assert len({r["topup_id"] for r in rows}) == n
-    assert {r["user_id"] for r in rows} <= set(USERS)
-    for r in rows:  # credits = USD cents x 10,000, whole cents, positive
-        assert isinstance(r["amount"], int) and r["amount"] > 0
-        assert r["amount"] % 10_000 == 0 and r["unit"] == "credits"
-    statuses = Counter(r["status"] for r in rows)
-    assert statuses["paid"] > n / 2 and statuses["pending"] >= 2 and set(statuses) <= {
-        "paid", "pending", "cancelled"}
-    write_sample_topups(settings.balance_landing, USERS, seed=7, end=END)
-    assert pq.read_table(files[0]).equals(table)
-    write_sample_topups(settings.balance_landing, USERS, seed=8, end=END)
-    assert not pq.read_table(files[0]).equals(table)
+def tables(settings) -> dict[str, pa.Table]:
+    return {f.parent.parent.name: pq.read_table(f)
+            for f in sorted(settings.balance_landing.rglob("*.parquet"))}
 
 
-def test_sample_reconciles_without_stripe_credits_nothing_and_flags_the_stale_pending(settings):
-    write_sample_topups(settings.balance_landing, USERS, seed=7, end=END)
-    rows = pq.read_table(next((settings.balance_landing / "topups").rglob("*.parquet"))
-                         ).to_pylist()
-    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # the morning after `end`
-    day = 86_400
-    old = {r["topup_id"] for r in rows if (now - r["created_at"]).total_seconds() > day}
-    stale_pending = {r["topup_id"] for r in rows if r["status"] == "pending"} & old
-    assert len(stale_pending) == 1
-    # not credited (no Stripe evidence) and older than the threshold: the stale flag is on
-    uncredited_old = {r["topup_id"] for r in rows if r["status"] != "cancelled"} & old
+def test_sample_exports_are_in_downcitys_current_shape_and_deterministic(settings):
+    counts = write_sample_balance(settings.balance_landing, settings.stripe_events_landing,
+                                  USERS, seed=7, end=END)
+    landed = tables(settings)
+    assert set(landed) == set(COLUMNS)
+    for name, table in landed.items():
+        assert table.column_names == list(COLUMNS[name]), name
+        assert table.num_rows == counts[name]
+        for f in table.schema:
+            assert not f.nullable and table.column(f.name).null_count == 0
+            assert f.type == (pa.int64() if f.name in ("credits", "credits_delta",
+                                                       "credits_after", "amount_minor")
+                              else pa.string())
+        for column in ("created_at", "updated_at"):
+            if column in table.column_names:
+                assert all(MS_Z.fullmatch(v) for v in table.column(column).to_pylist())
+    statuses = Counter(landed["topups"].column("status").to_pylist())
+    assert set(statuses) == {"paid", "pending", "canceled"}
+    kinds = set(landed["ledger"].column("kind").to_pylist())
+    assert kinds == {"init", "topup", "charge", "add"}
+    assert len(list(settings.stripe_events_landing.glob("evt_*.json"))) == counts["stripe_events"]
+    write_sample_balance(settings.balance_landing, settings.stripe_events_landing, USERS,
+                         seed=7, end=END)
+    assert all(tables(settings)[n].equals(t) for n, t in landed.items())
+    write_sample_balance(settings.balance_landing, settings.stripe_events_landing, USERS,
+                         seed=8, end=END)
+    assert not tables(settings)["topups"].equals(landed["topups"])
+
+
+def test_sample_lands_cleanly_and_shows_every_verdict(settings):
+    write_sample_balance(settings.balance_landing, settings.stripe_events_landing, USERS,
+                         seed=7, end=END)
     with connect(settings.warehouse) as conn:
-        loaded = downcity.load(conn, settings.balance_landing)["topups"]
-        assert (loaded.rows, loaded.loaded, loaded.rejected) == (len(rows), len(rows), 0)
-        result = reconcile(conn, FundingConfig(), key_livemode=None, now=now)
-        build_report(conn, FundingConfig(), now=now)
-        assert result.entries_inserted == 0
-        assert conn.execute("SELECT count(*) FROM balance_ledger").fetchone() == (0,)
-        report = {r[0]: r[1:] for r in conn.execute(
-            "SELECT topup_id, downcity_status, stripe_state, ledger_credits, verdict, "
-            "stale_pending FROM reconciliation_report").fetchall()}
-    assert set(report) == {r["topup_id"] for r in rows}
-    for r in rows:
-        status, stripe_state, credits, verdict, stale = report[r["topup_id"]]
-        assert (status, stripe_state, credits) == (r["status"], "not_seen", 0)
-        assert stale is (r["topup_id"] in uncredited_old)
-        if r["status"] == "paid":
-            assert verdict == "not_credited"  # Downcity says paid; no Stripe evidence
-        elif r["topup_id"] in stale_pending:
-            assert verdict == "stale_pending"
-        else:
-            assert verdict == "ok"  # recent pending or cancelled checkout: nothing owed
+        loaded = downcity.load(conn, settings.balance_landing, NOW)
+        assert all(r.rejected == 0 and r.loaded == r.rows for r in loaded.values())
+        landed = consume_landed(conn, settings.stripe_events_landing, None, now=NOW)
+        assert landed.webhook_files_rejected == []
+        result = reconcile(conn, FundingConfig(), key_livemode=False, now=NOW)
+        verdicts = build_report(conn, FundingConfig(), now=NOW)
+        mismatches = conn.execute("SELECT count(*) FROM reconciliation_exceptions WHERE "
+                                  "reason = 'account_ledger_mismatch'").fetchall()[0][0]
+    assert result.mode == "downcity"
+    assert verdicts == {
+        "ok": PAID_OK,
+        "downcity_evidence_only": STORY["downcity_only"],
+        "credited_without_payment": STORY["manual"],
+        "not_credited": STORY["not_credited"],
+        "double_credit": STORY["double_credit"],
+        "amount_mismatch": STORY["amount_mismatch"],
+        "refund_not_reversed": STORY["refunded"],
+        "dispute_not_reversed": STORY["disputed"],
+        "duplicate_payment": STORY["duplicate_payment"],
+        "not_paid": STORY["pending"] + STORY["canceled"],
+        "stale_pending": STORY["stale"],
+    }
+    assert mismatches == 1

@@ -17,6 +17,7 @@ import dagster as dg
 from pipelines import funding_defs
 from pipelines.resources import build_resources
 from tests.funding.conftest import write_topups
+from usage_model import clock
 from usage_model.config import Settings
 from usage_model.funding.webhook import land_event, verify
 from usage_model.warehouse import connect
@@ -28,20 +29,21 @@ CREDITS = CENTS * 10_000  # DESIGN: credits = USD cents x 10,000
 
 def paid_session_event(event_id: str, topup_id: str, user_id: str) -> bytes:
     session = {
-        "id": "cs_test_sensor1", "object": "checkout.session", "created": int(time.time()),
+        "id": "cs_test_sensor1", "object": "checkout.session",
+        "created": int(clock.now().timestamp()),
         "livemode": False, "status": "complete", "payment_status": "paid",
         "amount_total": CENTS, "currency": "usd", "client_reference_id": topup_id,
         "payment_intent": "pi_test_sensor1",
         "metadata": {"topup_id": topup_id, "user_id": user_id, "payment_id": "pay-s1"},
     }
     return json.dumps({"id": event_id, "object": "event", "type": "checkout.session.completed",
-                       "created": int(time.time()), "livemode": False,
+                       "created": int(clock.now().timestamp()), "livemode": False,
                        "data": {"object": session}}, indent=2).encode()
 
 
 def deliver(settings: Settings, body: bytes) -> None:
     """What the receiver does with a delivery: verify Stripe's signature, then land it."""
-    at = int(time.time())
+    at = int(clock.now().timestamp())
     mac = hmac.new(SECRET.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
     event_id = verify(body, f"t={at},v1={mac}", SECRET)
     land_event(settings.stripe_events_landing, event_id, body)

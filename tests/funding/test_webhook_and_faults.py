@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import socket
 import threading
 import time
 from dataclasses import replace
@@ -13,15 +16,27 @@ import pytest
 import stripe
 import uvicorn
 
-from usage_model.funding.stripe_api import StripeAuthFailed, StripeUnavailable
-from usage_model.funding.webhook import webhook_app
+from usage_model import clock
+from usage_model.funding.stripe_api import (
+    Retrying,
+    StripeAuthFailed,
+    StripeUnavailable,
+    make_client,
+)
+from usage_model.funding.sync import StripeSource
+from usage_model.funding.webhook import (
+    MAX_BODY_BYTES,
+    TOLERANCE_S,
+    landed_event_files,
+    webhook_app,
+)
 
 SECRET = "whsec_test_secret"
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "stripe-fixtures" / "fixtures3.json"
 
 
 def sign(body: str, secret: str = SECRET, at: int | None = None) -> str:
-    at = int(time.time()) if at is None else at
+    at = int(clock.now().timestamp()) if at is None else at
     sig = stripe.WebhookSignature._compute_signature(f"{at}.{body}", secret)
     return f"t={at},v1={sig}"
 
@@ -51,7 +66,7 @@ def test_signed_delivery_lands_raw_body_and_bad_ones_get_400(receiver, settings,
     bad = [
         {},
         {"Stripe-Signature": sign(body, "whsec_other")},
-        {"Stripe-Signature": sign(body, at=int(time.time()) - 301)},
+        {"Stripe-Signature": sign(body, at=int(clock.now().timestamp()) - 301)},
     ]
     other = json.dumps({**event, "id": "evt_other"})
     for headers in bad:
@@ -75,15 +90,66 @@ def test_rate_limits_and_5xx_are_retried(funding):
     assert funding.ledger() == [("topup:r1", "ur", "topup", 1_000_000)]
 
 
-def test_authentication_error_is_one_line_without_the_key(funding):
-    from usage_model.funding.stripe_api import make_client
-    from usage_model.funding.sync import StripeSource
+def closed_port_base() -> str:
+    """A local address where nothing listens (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
-    funding.source = lambda: StripeSource(make_client("sk_test_rotated_key",
-                                                      funding.fake.base_url))
-    with pytest.raises(StripeAuthFailed) as info:
+
+def sync_failure(funding, key: str, base: str) -> tuple[Exception, StripeSource | None]:
+    """Run the funding sync against `base` with `key`; the one-line error and the source."""
+    made: list[StripeSource] = []
+
+    def source() -> StripeSource:
+        made.append(StripeSource(make_client(key, base),
+                                 Retrying(base_delay=0.001, sleep=lambda s: None)))
+        return made[0]
+
+    funding.source = source
+    with pytest.raises((StripeAuthFailed, StripeUnavailable)) as info:
         funding.run()
-    assert "\n" not in str(info.value) and "sk_test" not in str(info.value)
+    message = str(info.value)
+    assert "\n" not in message and key.strip() not in message and "_test_" not in message
+    assert base.rstrip("/") in message
+    return info.value, (made[0] if made else None)
+
+
+@pytest.mark.parametrize(("base", "problem"), [
+    (None, "connection refused"),
+    ("http://nonexistent.invalid", "host name does not resolve"),
+])
+def test_unreachable_stripe_is_named_and_retried_only_briefly(funding, base, problem):
+    base = base or closed_port_base()
+    error, source = sync_failure(funding, funding.fake.api_key, base)
+    assert isinstance(error, StripeUnavailable)
+    assert str(error) == f"cannot connect to Stripe at {base} ({problem}; tried 2 times)"
+    assert source.call.retries == 1
+
+
+def test_authentication_error_is_one_line_naming_the_base_without_the_key(funding):
+    error, _ = sync_failure(funding, "sk_test_rotated_key", funding.fake.base_url)
+    assert isinstance(error, StripeAuthFailed)
+    assert str(error) == (f"Stripe at {funding.fake.base_url} rejected STRIPE_SECRET_KEY "
+                          "(authentication error); check the key")
+    assert len(funding.fake.requests) == 1  # a rejected key is not retried
+
+
+@pytest.mark.parametrize(("key", "problem"), [
+    (" sk_test_fake_key", "contains whitespace"),
+    ("sk_test_fake_key\n", "contains whitespace"),
+    ("sk_test_fake key", "contains whitespace"),
+    ("pk_test_publishable", "does not start with sk_ or rk_"),
+    ("whsec_webhook_secret", "does not start with sk_ or rk_"),
+    ("sk_test_fake-key;", "has characters a Stripe key never has"),
+])
+def test_malformed_key_is_refused_before_any_call(funding, key, problem):
+    error, source = sync_failure(funding, key, funding.fake.base_url)
+    assert isinstance(error, StripeAuthFailed) and source is None
+    assert str(error).startswith(f"STRIPE_SECRET_KEY {problem}")
+    assert str(error).endswith(f"; Stripe at {funding.fake.base_url} was not called")
+    assert funding.fake.requests == []
 
 
 def test_crash_mid_sync_resumes_from_committed_cursor_without_double_credit(funding):
@@ -152,3 +218,89 @@ def test_fake_objects_have_stripe_shape(funding):
         for key, value in obj.items():
             if value is not None and ref[key] is not None and key != "data":
                 assert type(value) is type(ref[key]), f"{obj['object']}.{key}"
+
+
+def signed(body: bytes, at: int | None = None) -> dict[str, str]:
+    """Stripe's scheme over the raw bytes (whatever they are): HMAC-SHA256 of `<t>.<body>`."""
+    at = int(clock.now().timestamp()) if at is None else at
+    mac = hmac.new(SECRET.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={at},v1={mac}"}
+
+
+def event_body(event_id: str, padding: int = 0) -> bytes:
+    return json.dumps({"id": event_id, "object": "event", "type": "charge.refunded",
+                       "created": int(clock.now().timestamp()), "livemode": False,
+                       "data": {"object": {"id": "ch_x", "object": "charge",
+                                           "metadata": {"pad": "x" * padding}}}}).encode()
+
+
+def landed_names(settings) -> list[str]:
+    folder = settings.stripe_events_landing
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.json")) \
+        if folder.exists() else []
+
+
+def test_signature_timestamps_are_accepted_within_the_tolerance_on_both_sides(receiver,
+                                                                               settings):
+    now = int(clock.now().timestamp())
+    for name, at, status in (("past_edge", now - TOLERANCE_S, 200),
+                             ("future_edge", now + TOLERANCE_S, 200),
+                             ("future_hour", now + 3600, 400),
+                             ("future_just_over", now + TOLERANCE_S + 1, 400),
+                             ("past_just_over", now - TOLERANCE_S - 1, 400)):
+        body = event_body(f"evt_{name}")
+        answer = httpx.post(receiver, content=body, headers=signed(body, at=at))
+        assert answer.status_code == status, name
+        if status == 400:
+            assert "signature timestamp" in answer.json()["error"]
+    assert landed_names(settings) == ["evt_future_edge.json", "evt_past_edge.json"]
+
+
+def test_signed_bodies_that_are_not_json_events_get_400_without_a_traceback(receiver, settings,
+                                                                            caplog):
+    deep = b'{"id": "evt_deep", "data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    cases = {
+        "nests too deeply": deep,
+        "not JSON": b'{"id": "evt_cut", "data": {',
+        "no valid event id": b'{"id": "../../etc/passwd", "data": {}}',
+        "not UTF-8": b'{"id": "evt_latin1", "note": "caf\xe9"}',
+    }
+    for reason, body in cases.items():
+        assert len(body) <= MAX_BODY_BYTES
+        answer = httpx.post(receiver, content=body, headers=signed(body))
+        assert answer.status_code == 400 and reason in answer.json()["error"], reason
+    assert landed_names(settings) == []
+    assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
+
+
+def test_first_body_of_an_event_id_is_kept_and_a_different_one_recorded(receiver, settings):
+    first, second = event_body("evt_same"), event_body("evt_same", padding=3)
+    answers = [httpx.post(receiver, content=b, headers=signed(b)).json()
+               for b in (first, second, second, first)]
+    assert answers == [{"received": True, "id": "evt_same"},
+                       {"received": True, "id": "evt_same", "conflict": True},
+                       {"received": True, "id": "evt_same", "conflict": True},
+                       {"received": True, "id": "evt_same"}]
+    kept = settings.stripe_events_landing / "evt_same.json"
+    assert kept.read_bytes() == first
+    conflicts = sorted((settings.stripe_events_landing / "conflicts").iterdir())
+    assert [p.read_bytes() for p in conflicts] == [second]
+    assert conflicts[0].name.startswith("evt_same.") and not conflicts[0].name.startswith(".")
+    # only the first body is an event for the sync; the conflict is kept for people
+    assert landed_event_files(settings.stripe_events_landing) == [kept]
+
+
+def test_body_size_cap_counts_the_signed_bytes_exactly(receiver, settings):
+    base = len(event_body("evt_cap"))
+    at_cap = event_body("evt_cap", padding=MAX_BODY_BYTES - base)
+    over = event_body("evt_cap", padding=MAX_BODY_BYTES - base + 1)
+    assert (len(at_cap), len(over)) == (MAX_BODY_BYTES, MAX_BODY_BYTES + 1)
+    assert httpx.post(receiver, content=at_cap, headers=signed(at_cap)).status_code == 200
+
+    def chunked(body: bytes):  # no Content-Length: the cap must be counted while reading
+        yield from (body[i:i + 1000] for i in range(0, len(body), 1000))
+
+    for content in (over, chunked(over)):
+        answer = httpx.post(receiver, content=content, headers=signed(over))
+        assert answer.status_code == 413 and "byte limit" in answer.json()["error"]
+    assert landed_names(settings) == ["evt_cap.json"]

@@ -34,7 +34,7 @@ def cli(env, *args):
 
 
 def test_json_is_an_array_keyed_by_column_names(env, history):
-    r = cli(env, "summary", "--by", "model", "--from", "2026-02-01", "--to", "2026-02-28",
+    r = cli(env, "summary", "--by", "model", "--from", "2026-02-01", "--to", "2026-03-01",
             "--format", "json")
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)
@@ -58,7 +58,7 @@ def test_day_json_has_iso_dates_and_csv_matches(env):
 
 def test_table_is_aligned_and_readable(env, tmp_path):
     out = tmp_path / "t.txt"
-    r = cli(env, "summary", "--from", "2026-02-01", "--to", "2026-02-28", "--out", str(out))
+    r = cli(env, "summary", "--from", "2026-02-01", "--to", "2026-03-01", "--out", str(out))
     assert r.exit_code == 0
     lines = out.read_text().splitlines()
     header = next(line for line in lines if "city_id" in line)
@@ -70,7 +70,7 @@ def test_table_is_aligned_and_readable(env, tmp_path):
 
 def test_parquet_out_and_explain(env, tmp_path, history):
     out = tmp_path / "s.parquet"
-    r = cli(env, "summary", "--by", "model", "--from", "2026-02-01", "--to", "2026-02-28",
+    r = cli(env, "summary", "--by", "model", "--from", "2026-02-01", "--to", "2026-03-01",
             "--format", "parquet", "--out", str(out), "--explain")
     assert r.exit_code == 0
     assert "source: usage_monthly_by_model" in r.stderr and "why:" in r.stderr
@@ -185,20 +185,23 @@ def test_ids_are_printed_as_they_are(tmp_path):
     assert (rows[0]["city_id"], rows[0]["user_id"]) == ("[red]c1[/red]", 'u,"1"')
 
 
-def test_to_day_is_included_and_to_instant_is_left_out(env, history):
-    # --to names the last day, included: one day is --from D --to D
-    r = cli(env, "summary", "--by", "model", "--from", "2026-02-03", "--to", "2026-02-03",
+def test_to_is_left_out_for_days_and_instants(env, history):
+    # [--from, --to): one day is --from D --to D+1
+    r = cli(env, "summary", "--by", "model", "--from", "2026-02-03", "--to", "2026-02-04",
             "--granularity", "day", "--format", "json")
     rows = json.loads(r.stdout)
     assert {row["day"] for row in rows} == {"2026-02-03"}
     expected = read.summary(("model",), start="2026-02-03", end="2026-02-04",
                             granularity="day", settings=history).to_pylist()
     assert rows == [{**row, "day": row["day"].isoformat()} for row in expected]
-    day = json.loads(cli(env, "events", "--from", "2026-02-03", "--to", "2026-02-03",
+    day = json.loads(cli(env, "events", "--from", "2026-02-03", "--to", "2026-02-04",
                          "--limit", "100000", "--format", "json").stdout)
     assert day and {e["occurred_at"][:10] for e in day} == {"2026-02-03"}
     assert len(day) == sum(row["calls"] for row in rows)
-    # an instant given to --to is the first instant left out
+    # an instant given to --to is left out too
     noon = json.loads(cli(env, "events", "--from", "2026-02-03", "--to",
                           "2026-02-03T12:00:00Z", "--limit", "100000", "--format", "json").stdout)
     assert noon == [e for e in day if e["occurred_at"] < "2026-02-03T12:00:00"]
+    # an empty range is bad input, not an empty answer
+    empty = cli(env, "summary", "--from", "2026-02-03", "--to", "2026-02-03")
+    assert empty.exit_code == 2

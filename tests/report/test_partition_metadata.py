@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import timedelta
 
 import dagster as dg
 
 from tests.report.conftest import FIRST, LAST
 from tests.usage.cli_helpers import run_cli
+
+END = LAST + timedelta(days=1)  # reads take [--from, --to)
 
 DAYS = ["2026-05-16", "2026-05-17", "2026-05-18"]
 ASSETS = ("usage_events", "usage_daily_by_model", "usage_daily_by_city",
@@ -26,7 +29,7 @@ def _partition_metadata(instance: dg.DagsterInstance, asset: str, day: str) -> d
 
 def _summary_per_day(measure: str) -> Counter:
     done = run_cli("summary", "--by", "model", "--granularity", "day", "--from",
-                   FIRST.isoformat(), "--to", LAST.isoformat(), "--format", "json")
+                   FIRST.isoformat(), "--to", END.isoformat(), "--format", "json")
     assert done.returncode == 0, done.stderr
     per_day = Counter()
     for row in json.loads(done.stdout):
@@ -54,7 +57,7 @@ def test_each_day_carries_its_own_figures_matching_summary_by_day(report_build):
 def test_row_count_counts_the_days_own_rows(report_build):
     settings, instance = report_build
     done = run_cli("summary", "--by", "city", "--granularity", "day", "--from",
-                   FIRST.isoformat(), "--to", LAST.isoformat(), "--format", "json")
+                   FIRST.isoformat(), "--to", END.isoformat(), "--format", "json")
     cities_per_day = Counter(row["day"] for row in json.loads(done.stdout))
     for day in DAYS:
         by_city = _partition_metadata(instance, "usage_daily_by_city", day)

@@ -115,7 +115,7 @@ def test_an_empty_range_says_so_instead_of_drawing_nothing(report_warehouse):
 
 def test_report_command_writes_the_page_and_prints_the_headline(report_warehouse, tmp_path):
     out = tmp_path / "out" / "report.html"
-    done = run_cli("report", "--html", str(out), "--from", "2026-05-17", "--to", "2026-05-18")
+    done = run_cli("report", "--html", str(out), "--from", "2026-05-17", "--to", "2026-05-19")
     assert done.returncode == 0, done.stderr
     assert f"report: {out}" in done.stderr
     calls = _curated_count(report_warehouse, "day BETWEEN '2026-05-17' AND '2026-05-18'")
@@ -124,7 +124,8 @@ def test_report_command_writes_the_page_and_prints_the_headline(report_warehouse
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--from", "2026-05-18", "--to", "2026-05-17"), "--from 2026-05-18 is after --to"),
+    (("--from", "2026-05-18", "--to", "2026-05-17"), "--from 2026-05-18 is not before --to"),
+    (("--from", "2026-05-18", "--to", "2026-05-18"), "the range [--from, --to) is empty"),
     (("--from", "May 1"), "--from 'May 1' is not a date"),
 ])
 def test_report_command_rejects_a_bad_range_in_one_line(report_warehouse, args, message):

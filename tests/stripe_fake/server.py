@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tests.stripe_fake import shapes
+from usage_model import clock
 
 API_VERSION = "2026-10-28.endive"
 
@@ -125,7 +126,7 @@ class FakeStripe:
 
     # ------------------------------------------------------------------ store helpers
     def now(self) -> int:
-        return self.clock if self.clock is not None else int(time.time())
+        return self.clock if self.clock is not None else int(clock.now().timestamp())
 
     def _put(self, obj: dict[str, Any]) -> dict[str, Any]:
         with self._lock:

@@ -1,7 +1,9 @@
 """The balance ledger: append-only, exactly once per `ref`, `balances` kept equal to its sum.
 
-Amounts are integer credits (1 USD = 1,000,000 credits). `append_entries` is the only writer
-of `balance_ledger` and `balances`; other domains (billing exports) call it with their own refs.
+Amounts are integer credits (1 USD = 1,000,000 credits). In standalone mode `append_entries`
+is the only writer of `balance_ledger` and `balances`; other domains (billing exports) call it
+with their own refs. In downcity mode the ledger mirrors Downcity's wallet (see `wallet.py`) and
+`append_entries` refuses to write: city-usage never adds credits of its own to that mirror.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import duckdb
+
+from usage_model import clock
 
 _EXISTING_REFS = "SELECT ref FROM balance_ledger WHERE ref IN (SELECT unnest(?::VARCHAR[]))"
 _CURRENT_BALANCES = """
@@ -22,8 +26,8 @@ WHERE user_id IN (SELECT unnest(?::VARCHAR[]))
 _NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 FROM balance_ledger"
 _INSERT_ENTRY = """
 INSERT INTO balance_ledger (entry_id, user_id, kind, amount, balance_after, unit, note, ref,
-                            metadata_json, created_at, seq)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            metadata_json, created_at, seq, source)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (ref) DO NOTHING
 """
 _UPSERT_BALANCE = """
@@ -57,6 +61,30 @@ class LedgerEntry:
     note: str | None = None
     metadata_json: str | None = None
     created_at: datetime | None = None
+    source: str = "city-usage"  # stripe for entries derived from Stripe
+
+
+class DowncityWalletIsReadOnly(RuntimeError):
+    """Downcity's ledger is the wallet of record: city-usage writes no entries of its own."""
+
+
+def wallet_mode(conn: duckdb.DuckDBPyConnection) -> str:
+    """`downcity` or `standalone`, as the last reconciliation decided (standalone until then)."""
+    rows = conn.execute("SELECT mode FROM funding_mode").fetchall()
+    return rows[0][0] if rows else "standalone"
+
+
+def replace_if_columns_differ(conn: duckdb.DuckDBPyConnection, table: str,
+                              columns: Sequence[str]) -> bool:
+    """Drop a table rebuilt on every run when an older version made it with other columns
+    (the caller re-runs the DDL); True when it was dropped."""
+    have = [r[0] for r in conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+        "ORDER BY ordinal_position", [table]).fetchall()]
+    if have and have != list(columns):
+        conn.execute(f"DROP TABLE {table}")
+        return True
+    return False
 
 
 def entry_id_for(ref: str) -> str:
@@ -104,6 +132,10 @@ def append_entries(conn: duckdb.DuckDBPyConnection, entries: Sequence[LedgerEntr
         _validate(entry)
     if not entries:
         return 0
+    if wallet_mode(conn) == "downcity":
+        raise DowncityWalletIsReadOnly(
+            f"balance_ledger mirrors Downcity's wallet; not writing {len(entries)} entries of "
+            f"city-usage's own (first ref {entries[0].ref!r}); debit through Downcity instead")
     with transaction(conn):
         refs = list(dict.fromkeys(e.ref for e in entries))
         existing = {r for (r,) in conn.execute(_EXISTING_REFS, [refs]).fetchall()}
@@ -120,7 +152,7 @@ def append_entries(conn: duckdb.DuckDBPyConnection, entries: Sequence[LedgerEntr
             (u, unit): bal for u, unit, bal in conn.execute(_CURRENT_BALANCES, [users]).fetchall()
         }
         seq = conn.execute(_NEXT_SEQ).fetchone()[0]
-        now = datetime.now(UTC)
+        now = clock.now()
         rows = []
         deltas: dict[tuple[str, str], list[int]] = {}
         for entry in fresh:
@@ -132,7 +164,7 @@ def append_entries(conn: duckdb.DuckDBPyConnection, entries: Sequence[LedgerEntr
             delta[1] += 1
             rows.append((entry_id_for(entry.ref), entry.user_id, entry.kind, entry.amount, after,
                          entry.unit, entry.note, entry.ref, entry.metadata_json,
-                         entry.created_at or now, seq))
+                         entry.created_at or now, seq, entry.source))
             seq += 1
         conn.executemany(_INSERT_ENTRY, rows)
         conn.executemany(

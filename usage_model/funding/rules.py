@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from usage_model.funding.currency import UnsupportedCurrency, to_credits
@@ -51,12 +52,13 @@ class StripeFacts:
 
 @dataclass(frozen=True)
 class TopupRecord:
+    """Downcity's topup record (service_balance_topups), as landed."""
+
     topup_id: str
     user_id: str | None
-    amount: int | None
-    unit: str | None = "credits"
+    credits: int | None
     status: str | None = None
-    created_at: str | None = None
+    created_at: datetime | None = None
 
 
 @dataclass
@@ -199,8 +201,19 @@ def derive(
         if payment.paid:
             _credit_payment(payment, records, credits, rates, key_livemode,
                             payment_currencies or {}, out)
-    by_payment_id = {i: c for c in credits.values() for i in c.ids}
+    for _credit, entry in reversal_entries(objects, credits.values(), rates, out.exceptions):
+        out.entries.append(entry)
+    return out
+
+
+def reversal_entries(objects: Mapping[str, StripeFacts], credits: Iterable[Credit],
+                     rates: Mapping[str, int],
+                     exceptions: list[Exception_]) -> list[tuple[Credit, LedgerEntry]]:
+    """The refund and dispute movements Stripe made on credited payments, each with the credit
+    it reverses; an unconvertible currency is an exception instead."""
+    by_payment_id = {i: c for c in credits for i in c.ids}
     charges = {i: f for i, f in objects.items() if f.type == "charge"}
+    out = []
     for facts in sorted(objects.values(), key=lambda f: (f.first("created") or 0, f.id)):
         if facts.type not in ("refund", "dispute"):
             continue
@@ -213,14 +226,34 @@ def derive(
         try:
             amount = to_credits(facts.first("amount") or 0, facts.first("currency") or "", rates)
         except UnsupportedCurrency as exc:
-            out.exceptions.append(Exception_("unsupported_currency", credit.topup_id, facts.id,
-                                             credit.user_id, str(exc)))
+            exceptions.append(Exception_("unsupported_currency", credit.topup_id, facts.id,
+                                         credit.user_id, str(exc)))
             continue
-        if facts.type == "refund":
-            out.entries.extend(_refund_entries(facts, credit, amount))
-        else:
-            out.entries.extend(_dispute_entries(facts, credit, amount))
+        moves = _refund_entries(facts, credit, amount) if facts.type == "refund" \
+            else _dispute_entries(facts, credit, amount)
+        out.extend((credit, entry) for entry in moves)
     return out
+
+
+@dataclass(frozen=True)
+class Reversed:
+    """Credits Stripe took back from one payment: refunded, and disputed (funds withdrawn and
+    not reinstated), net of failed refunds and won disputes."""
+
+    refunded: int = 0
+    disputed: int = 0
+
+
+def stripe_reversals(objects: Mapping[str, StripeFacts], payments: Iterable[Payment],
+                     rates: Mapping[str, int]) -> dict[str, Reversed]:
+    """Per paid payment key: what Stripe's refunds and disputes took back (the same rules as
+    the standalone ledger's reversal entries)."""
+    credits = [Credit(p.key, "-", 0, frozenset(p.ids)) for p in payments if p.paid]
+    totals: dict[str, list[int]] = {}
+    for credit, entry in reversal_entries(objects, credits, rates, []):
+        slot = totals.setdefault(credit.topup_id, [0, 0])
+        slot[0 if entry.kind.startswith("refund") else 1] -= entry.amount
+    return {key: Reversed(refunded, disputed) for key, (refunded, disputed) in totals.items()}
 
 
 def _credit_payment(payment: Payment, records: Mapping[str, TopupRecord],
@@ -253,8 +286,8 @@ def _credit_payment(payment: Payment, records: Mapping[str, TopupRecord],
                       f"Stripe charged {payment.currency}", user_id)
     if payment.conflict:
         return reject("amount_mismatch", payment.conflict, user_id)
-    if record is not None and record.amount is not None and record.amount != stripe_credits:
-        return reject("amount_mismatch", f"Downcity topup amount {record.amount} credits but "
+    if record is not None and record.credits is not None and record.credits != stripe_credits:
+        return reject("amount_mismatch", f"Downcity topup amount {record.credits} credits but "
                       f"Stripe {payment.amount_minor} {payment.currency} = {stripe_credits} "
                       "credits", user_id)
     existing = credits.get(payment.topup_id)
@@ -266,7 +299,7 @@ def _credit_payment(payment: Payment, records: Mapping[str, TopupRecord],
     if not user_id:
         return reject("missing_topup_reference",
                       "no Downcity topup record and no metadata.user_id to credit")
-    amount = record.amount if record is not None and record.amount is not None \
+    amount = record.credits if record is not None and record.credits is not None \
         else stripe_credits
     credits[payment.topup_id] = Credit(payment.topup_id, user_id, amount,
                                        frozenset(payment.ids))
@@ -276,7 +309,7 @@ def _credit_payment(payment: Payment, records: Mapping[str, TopupRecord],
         metadata_json=_metadata(topup_id=payment.topup_id, checkout_session=payment.session_id,
                                 payment_intent=payment.pi_id, charge=payment.charge_id,
                                 currency=payment.currency, amount_minor=payment.amount_minor,
-                                source="stripe")))
+                                source="stripe"), source="stripe"))
 
 
 def _refund_entries(facts: StripeFacts, credit: Credit, amount: int) -> Iterable[LedgerEntry]:
@@ -284,12 +317,12 @@ def _refund_entries(facts: StripeFacts, credit: Credit, amount: int) -> Iterable
                      amount_minor=facts.first("amount"), currency=facts.first("currency"))
     yield LedgerEntry(user_id=credit.user_id, kind="refund", amount=-amount,
                       ref=f"refund:{facts.id}", note=f"Stripe refund {facts.id}",
-                      metadata_json=meta)
+                      metadata_json=meta, source="stripe")
     if facts.values("status") & set(_REFUND_ENDED):
         yield LedgerEntry(user_id=credit.user_id, kind="refund_reversal", amount=amount,
                           ref=f"refund:{facts.id}:reversal",
                           note=f"Stripe refund {facts.id} failed or was canceled",
-                          metadata_json=meta)
+                          metadata_json=meta, source="stripe")
 
 
 def _dispute_entries(facts: StripeFacts, credit: Credit, amount: int) -> Iterable[LedgerEntry]:
@@ -303,11 +336,13 @@ def _dispute_entries(facts: StripeFacts, credit: Credit, amount: int) -> Iterabl
     if withdrawn or reinstated:
         yield LedgerEntry(user_id=credit.user_id, kind="dispute", amount=-amount,
                           ref=f"dispute:{facts.id}:withdrawn",
-                          note=f"Stripe dispute {facts.id}: funds withdrawn", metadata_json=meta)
+                          note=f"Stripe dispute {facts.id}: funds withdrawn", metadata_json=meta,
+                          source="stripe")
     if reinstated:
         yield LedgerEntry(user_id=credit.user_id, kind="dispute_reversal", amount=amount,
                           ref=f"dispute:{facts.id}:reinstated",
-                          note=f"Stripe dispute {facts.id}: funds reinstated", metadata_json=meta)
+                          note=f"Stripe dispute {facts.id}: funds reinstated", metadata_json=meta,
+                          source="stripe")
 
 
 @dataclass(frozen=True)
@@ -366,18 +401,18 @@ def topup_states(records: Mapping[str, TopupRecord], payments: list[Payment],
             state = "failed" if record.status.lower() == "failed" else "cancelled"
         else:
             state = "pending"
-        chosen = _chosen_payment(attempts)
+        chosen = chosen_payment(attempts)
         states.append(TopupState(
             topup_id=topup_id,
             user_id=(record.user_id if record else None) or users.get(topup_id)
             or (chosen.user_id if chosen else None),
             state=state,
-            amount_credits=record.amount if record else None,
+            amount_credits=record.credits if record else None,
             credited=paid_amount, reversed=refund_net + dispute_net, payment=chosen))
     return states
 
 
-def _chosen_payment(attempts: list[Payment]) -> Payment | None:
+def chosen_payment(attempts: list[Payment]) -> Payment | None:
     """The payment to show: the first paid one, else the latest attempt."""
     paid = [p for p in attempts if p.paid]
     if paid:

@@ -15,6 +15,19 @@ CREATE TABLE IF NOT EXISTS balance_ledger (
     created_at     TIMESTAMPTZ NOT NULL,
     seq            BIGINT NOT NULL       -- insertion order (balance_after follows it)
 );
+-- Where an entry came from: `downcity` (a mirror of Downcity's service_balance_ledger; then
+-- `ref` is `downcity:<entry_id>` and Downcity's own ref is `source_ref`), `stripe` (standalone:
+-- derived from Stripe), `city-usage` (standalone: charges debited by the pricing hook).
+ALTER TABLE balance_ledger ADD COLUMN IF NOT EXISTS source VARCHAR DEFAULT 'city-usage';
+ALTER TABLE balance_ledger ADD COLUMN IF NOT EXISTS source_ref VARCHAR;
+
+-- Which ledger is the wallet of record, and why (one row, rewritten by every reconciliation).
+CREATE TABLE IF NOT EXISTS funding_mode (
+    mode                     VARCHAR NOT NULL,   -- downcity | standalone
+    reason                   VARCHAR NOT NULL,
+    downcity_ledger_entries  BIGINT NOT NULL,
+    decided_at               TIMESTAMPTZ NOT NULL
+);
 
 -- The ledger sum per user and unit, maintained by ledger.append_entries.
 CREATE TABLE IF NOT EXISTS balances (
@@ -26,26 +39,75 @@ CREATE TABLE IF NOT EXISTS balances (
     PRIMARY KEY (user_id, unit)
 );
 
--- Downcity's service_balance_topups as landed (latest export wins per topup_id).
+-- Downcity's exports as landed (usage_model/funding/downcity.py): one row per key, the latest
+-- export row wins; rebuilt from landing/balance/ on every load. Times are UTC instants.
 CREATE TABLE IF NOT EXISTS downcity_topups (
     topup_id       VARCHAR NOT NULL PRIMARY KEY,
-    user_id        VARCHAR,
-    amount         BIGINT,
-    unit           VARCHAR,
+    user_id        VARCHAR NOT NULL,
+    credits        BIGINT NOT NULL,
+    status         VARCHAR NOT NULL,     -- pending | paid | canceled (cancelled is read as canceled)
+    note           VARCHAR,
+    ref            VARCHAR,
+    metadata_json  VARCHAR,
+    created_at     TIMESTAMPTZ,
+    updated_at     TIMESTAMPTZ,
+    source_file    VARCHAR NOT NULL,
+    source_row     BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS downcity_payments (
+    payment_id           VARCHAR NOT NULL PRIMARY KEY,
+    provider             VARCHAR,
+    topup_id             VARCHAR,
+    user_id              VARCHAR,
+    provider_session_id  VARCHAR,
+    provider_payment_id  VARCHAR,
+    provider_order_id    VARCHAR,
+    credits              BIGINT,
+    amount_minor         BIGINT,
+    currency             VARCHAR,
+    status               VARCHAR,        -- pending | paid | expired
+    metadata_json        VARCHAR,
+    created_at           TIMESTAMPTZ,
+    updated_at           TIMESTAMPTZ,
+    source_file          VARCHAR NOT NULL,
+    source_row           BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS downcity_ledger (
+    entry_id       VARCHAR NOT NULL PRIMARY KEY,
+    user_id        VARCHAR NOT NULL,
+    kind           VARCHAR NOT NULL,     -- init | add | sub | topup | redeem | charge
+    credits_delta  BIGINT NOT NULL,
+    credits_after  BIGINT,
+    note           VARCHAR,
+    ref            VARCHAR,
+    metadata_json  VARCHAR,
+    created_at     TIMESTAMPTZ,
+    source_file    VARCHAR NOT NULL,
+    source_row     BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS downcity_accounts (
+    user_id      VARCHAR NOT NULL PRIMARY KEY,
+    credits      BIGINT NOT NULL,
+    created_at   TIMESTAMPTZ,
+    updated_at   TIMESTAMPTZ,
+    source_file  VARCHAR NOT NULL,
+    source_row   BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS downcity_charges (
+    charge_id      VARCHAR NOT NULL PRIMARY KEY,
+    user_id        VARCHAR NOT NULL,
+    credits        BIGINT NOT NULL,
     status         VARCHAR,
     note           VARCHAR,
     ref            VARCHAR,
     metadata_json  VARCHAR,
-    created_at     VARCHAR,
-    updated_at     VARCHAR,
-    source_file    VARCHAR NOT NULL
-);
-
--- Downcity's service_payment_payments as landed (optional source), kept as JSON rows.
-CREATE TABLE IF NOT EXISTS downcity_payments (
-    payment_id   VARCHAR NOT NULL PRIMARY KEY,
-    row_json     VARCHAR NOT NULL,
-    source_file  VARCHAR NOT NULL
+    created_at     TIMESTAMPTZ,
+    source_file    VARCHAR NOT NULL,
+    source_row     BIGINT NOT NULL
 );
 
 -- Landed Downcity rows that could not be used, with the reason (never dropped silently).
@@ -98,6 +160,9 @@ CREATE TABLE IF NOT EXISTS reconciliation_exceptions (
     first_seen_at     TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (reason, stripe_object_id)
 );
+-- Credits the exception concerns: a Stripe payment's worth (null when its currency is
+-- unconfigured); for account_ledger_mismatch, account credits minus Downcity's ledger sum.
+ALTER TABLE reconciliation_exceptions ADD COLUMN IF NOT EXISTS credits_at_stake BIGINT;
 
 CREATE TABLE IF NOT EXISTS topups (
     topup_id                  VARCHAR NOT NULL PRIMARY KEY,
@@ -116,20 +181,32 @@ CREATE TABLE IF NOT EXISTS topups (
     updated_at                TIMESTAMPTZ NOT NULL
 );
 
+-- One verdict per topup (`row_kind` topup) and per Stripe payment not shown on its topup's row
+-- (`row_kind` stripe_payment: no topup named, a second payment, ...). Rebuilt every run.
 CREATE TABLE IF NOT EXISTS reconciliation_report (
-    topup_id          VARCHAR NOT NULL PRIMARY KEY,
-    user_id           VARCHAR,
-    downcity_status   VARCHAR,
-    downcity_amount   BIGINT,
-    stripe_state      VARCHAR,
-    stripe_amount     BIGINT,
-    ledger_credits    BIGINT NOT NULL,
-    ledger_state      VARCHAR NOT NULL,
-    verdict           VARCHAR NOT NULL,
-    detail            VARCHAR,
-    stale_pending     BOOLEAN NOT NULL,
-    user_balance      BIGINT,
-    built_at          TIMESTAMPTZ NOT NULL
+    report_key               VARCHAR NOT NULL PRIMARY KEY,  -- topup:<id> | stripe:<object id>
+    row_kind                 VARCHAR NOT NULL,
+    topup_id                 VARCHAR,
+    user_id                  VARCHAR,
+    downcity_status          VARCHAR,
+    downcity_amount          BIGINT,      -- credits on Downcity's topup record
+    stripe_state             VARCHAR,
+    stripe_amount            BIGINT,      -- credits Stripe's payment is worth
+    ledger_credits           BIGINT NOT NULL,  -- credited minus reversed, in the wallet of record
+    ledger_state             VARCHAR NOT NULL,
+    verdict                  VARCHAR NOT NULL,
+    detail                   VARCHAR,
+    stale_pending            BOOLEAN NOT NULL,
+    user_balance             BIGINT,
+    built_at                 TIMESTAMPTZ NOT NULL,
+    credits_at_stake         BIGINT NOT NULL,
+    evidence                 VARCHAR NOT NULL,  -- stripe | downcity_payment | none
+    stripe_payment           VARCHAR,
+    downcity_payment_id      VARCHAR,
+    downcity_payment_status  VARCHAR,
+    credited_by              VARCHAR,
+    credited_at              TIMESTAMPTZ,
+    wallet_mode              VARCHAR NOT NULL
 );
 
 -- Which payment providers are configured and exposed (never a secret).

@@ -15,16 +15,17 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import stripe
 
+from usage_model import clock
 from usage_model.funding.config import FundingConfig
 from usage_model.funding.ledger import transaction
-from usage_model.funding.stripe_api import Retrying, list_all
+from usage_model.funding.stripe_api import Retrying, api_base_of, list_all
 from usage_model.funding.webhook import landed_event_files
 
 EVENT_TYPES = (
@@ -95,6 +96,7 @@ class StripeSource:
     def __init__(self, client: stripe.StripeClient, call: Retrying | None = None) -> None:
         self.client = client
         self.call = call or Retrying()
+        self.call.base_url = api_base_of(client)  # named in every failure message
         v1 = client.v1
         self._retrieve: dict[str, Callable[[str], Any]] = {
             "checkout.session": v1.checkout.sessions.retrieve,
@@ -161,7 +163,7 @@ def _consume(conn: duckdb.DuckDBPyConnection, events: list[dict[str, Any]], orig
 def sync_events(conn: duckdb.DuckDBPyConnection, source: StripeSource, config: FundingConfig,
                 now: datetime | None = None) -> SyncResult:
     """Pull from the Stripe API (events, or object lists on the first/stale sync)."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     result = SyncResult(cursor=read_cursor(conn))
     retention_floor = int(now.timestamp() - config.event_retention.total_seconds()) + 3600
     lookback = int(config.lookback.total_seconds())
@@ -215,7 +217,7 @@ def consume_landed(conn: duckdb.DuckDBPyConnection, events_dir: Path,
                    source: StripeSource | None, now: datetime | None = None,
                    batch: int = 200) -> SyncResult:
     """Consume webhook events landed as `<event_id>.json` that were not consumed yet."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     result = SyncResult(mode="webhook")
     files = landed_event_files(events_dir)
     ids = [p.stem for p in files]

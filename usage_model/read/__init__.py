@@ -15,6 +15,7 @@ from usage_model.read.api import (
     plan,
     run_plan,
     source_of,
+    stream_events,
     summary,
 )
 from usage_model.read.planner import Plan, plan_summary
@@ -26,12 +27,14 @@ from usage_model.read.request import (
     SummaryRequest,
     build_summary_request,
 )
+from usage_model.read.stream import EventStream
 
 __all__ = [
     "DIMENSIONS",
     "GRANULARITIES",
     "MEASURES",
     "BadRequest",
+    "EventStream",
     "Plan",
     "SummaryRequest",
     "build_summary_request",
@@ -44,5 +47,6 @@ __all__ = [
     "plan_summary",
     "run_plan",
     "source_of",
+    "stream_events",
     "summary",
 ]

@@ -1,6 +1,7 @@
 """The read surface: `summary`, `events` and `me` over the warehouse and the curated events.
 
-Every answer is a `pyarrow.Table` (convert with `polars.from_arrow(table)`, no copy). The
+Every answer is a `pyarrow.Table` (convert with `polars.from_arrow(table)`, no copy), except
+`stream_events`: Arrow record batches in bounded memory, for pages of any size. The
 warehouse is attached read-only for the time of one query (`engine`), so a reader never
 blocks or breaks a materialization; a locked or missing warehouse raises `WarehouseLocked` /
 `WarehouseMissing` with a one-line message. Summaries that must come from events do not touch
@@ -9,15 +10,15 @@ the warehouse at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 
 from usage_model.config import Settings
 from usage_model.read import sql
-from usage_model.read.cursor import decode_cursor, encode_cursor
+from usage_model.read.cursor import decode_cursor
 from usage_model.read.engine import engine, small_result, warehouse_reader
 from usage_model.read.planner import SOURCES, Plan, plan_summary
 from usage_model.read.request import (
@@ -28,6 +29,7 @@ from usage_model.read.request import (
     check_order,
     parse_instant,
 )
+from usage_model.read.stream import BATCH_ROWS, EventStream
 from usage_model.usage.event_model import CURATED_SCHEMA
 
 NEXT_CURSOR_KEY = b"next_cursor"
@@ -172,16 +174,7 @@ def me(city_id: str, user_id: str, *, start: date | str | None = None,
     return table
 
 
-def _day_batches(days: list[Path]) -> Iterator[list[Path]]:
-    """Day files in growing batches (1, 2, 4, ...): a small page reads few files."""
-    size, i = 1, 0
-    while i < len(days):
-        yield days[i:i + size]
-        i += size
-        size = min(size * 2, 64)
-
-
-def events(
+def stream_events(
     *,
     start: date | datetime | str | None = None,
     end: date | datetime | str | None = None,
@@ -194,11 +187,13 @@ def events(
     limit: int = 1000,
     after: str | None = None,
     settings: Settings | None = None,
-) -> pa.Table:
-    """Curated events in `[start, end)` ordered by (occurred_at, event_id), at most `limit`.
+    batch_rows: int = BATCH_ROWS,
+) -> EventStream:
+    """Curated events in `[start, end)` ordered by (occurred_at, event_id), at most `limit`,
+    as a stream of Arrow record batches of at most `batch_rows` rows (bounded memory).
 
-    `start`/`end` are dates (midnight in CITY_USAGE_TIMEZONE) or instants. Pass the page's
-    `next_cursor(table)` as `after` for the next page; it is None on the last page. Every
+    `start`/`end` are dates (midnight in CITY_USAGE_TIMEZONE) or instants. After the last
+    batch, `stream.next_cursor` is the `after` of the next page (None on the last page). Every
     event is returned, whatever its status (`record_errors` only shapes summaries).
     """
     settings = settings or Settings.from_env()
@@ -220,23 +215,31 @@ def events(
     params: dict[str, object] = {f"f_{c}": v for c, v in filters.items()}
     params.update({k: v for k, v in (("start", t0), ("end", t1), ("after_t", after_t),
                                       ("after_e", after_e)) if v is not None})
-    pages: list[pa.Table] = []
-    got = 0
-    with engine() as conn:
-        for batch in _day_batches(files):
-            params.update(files=[str(p) for p in batch], limit=limit - got)
-            page = conn.sql(query, params=params).to_arrow_table()
-            pages.append(page.cast(CURATED_SCHEMA))
-            got += page.num_rows
-            if got >= limit:
-                break
-    table = pa.concat_tables(pages) if pages else CURATED_SCHEMA.empty_table()
-    cursor = b""
-    if table.num_rows >= limit:
-        last_row = table.select(["occurred_at", "event_id"]).to_pylist()[-1]
-        cursor = encode_cursor(last_row["occurred_at"].astimezone(UTC),
-                               last_row["event_id"]).encode()
-    return table.combine_chunks().replace_schema_metadata({NEXT_CURSOR_KEY: cursor})
+    return EventStream(query, params, files, limit, batch_rows)
+
+
+def events(
+    *,
+    start: date | datetime | str | None = None,
+    end: date | datetime | str | None = None,
+    city_id: str | None = None,
+    user_id: str | None = None,
+    model_id: str | None = None,
+    service: str | None = None,
+    status: str | None = None,
+    provider: str | None = None,
+    limit: int = 1000,
+    after: str | None = None,
+    settings: Settings | None = None,
+) -> pa.Table:
+    """One page of `stream_events` as a table (same arguments); pass `next_cursor(table)` as
+    `after` for the next page. For large pages use `stream_events` (bounded memory)."""
+    stream = stream_events(start=start, end=end, city_id=city_id, user_id=user_id,
+                           model_id=model_id, service=service, status=status,
+                           provider=provider, limit=limit, after=after, settings=settings)
+    table = stream.read_all()
+    cursor = (stream.next_cursor or "").encode()
+    return table.replace_schema_metadata({NEXT_CURSOR_KEY: cursor})
 
 
 def next_cursor(table: pa.Table) -> str | None:

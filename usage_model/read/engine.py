@@ -11,6 +11,7 @@ and the same one-line `WarehouseLocked` / `WarehouseMissing` errors.
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
@@ -33,6 +34,10 @@ def _shared_engine() -> duckdb.DuckDBPyConnection:
     if _engine is None or _engine_pid != os.getpid():  # a forked child gets its own engine
         _engine = duckdb.connect(":memory:")
         _engine.execute("SET TimeZone = 'UTC'")
+        # Spill (large sorts under a memory cap) to the system temp folder, not `.tmp` in the
+        # caller's working directory; DuckDB fixes this folder once it has been used.
+        spill = Path(tempfile.gettempdir()) / f"city-usage-read-{os.getpid()}"
+        _engine.execute("SET temp_directory = $d", {"d": str(spill)})
         _engine_pid = os.getpid()
     return _engine
 

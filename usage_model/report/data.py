@@ -76,10 +76,10 @@ QUERIES: dict[str, str] = {
                count(*) FILTER (WHERE balance < 0) AS negative
         FROM balances""",
     "topups_by_verdict": """
-        SELECT verdict, count(*) AS topups,
+        SELECT verdict, count(*) FILTER (WHERE row_kind = 'topup') AS topups,
+               count(*) FILTER (WHERE row_kind = 'stripe_payment') AS payments,
                count(*) FILTER (WHERE stale_pending) AS stale_pending,
-               coalesce(sum(coalesce(downcity_amount, stripe_amount, ledger_credits, 0)), 0)
-                   ::BIGINT AS credits_at_stake
+               coalesce(sum(credits_at_stake), 0)::BIGINT AS credits_at_stake
         FROM reconciliation_report GROUP BY verdict ORDER BY credits_at_stake DESC, verdict""",
     "exceptions": """
         SELECT reason, coalesce(topup_id, '') AS topup_id, coalesce(user_id, '') AS user_id,

@@ -6,6 +6,11 @@ quarantines its invalid rows and files, and indexes its valid rows in `usage_eve
 the files whose days overlap the window, deduplicates against the index (so copies in other
 files and other days count), writes one curated Parquet file per day (temporary name, then
 rename) and replaces the window's conflicts and load counts in DuckDB.
+
+Every manifest change records, in its own transaction, the days it obliges to rebuild
+(`usage_rebuild_intents`, see intents.py); the build's commit clears them. A file that no
+longer gives the rows the index holds for it (unreadable, or rewritten after the scan) is
+scanned again during the build, so its rows never leave the curated data silently.
 """
 
 from __future__ import annotations
@@ -15,15 +20,26 @@ import shutil
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from usage_model import clock
 from usage_model.config import Settings
+from usage_model.faults import fault_point
+from usage_model.usage import intents
 from usage_model.usage.event_model import CURATED_SCHEMA
-from usage_model.usage.landing import LandedFile, fingerprint, list_landed_files
+from usage_model.usage.landing import (
+    LandedFile,
+    StoredIdentity,
+    fingerprint,
+    footer_fingerprint,
+    list_landed_files,
+    same_content,
+    stat_landed,
+)
 from usage_model.usage.normalize import (
     FileRejection,
     PreparedFile,
@@ -87,7 +103,32 @@ class BuildResult:
     accepted: int = 0
     identical_duplicates: int = 0
     conflicts: int = 0
+    # Valid rows the manifest (the index) holds for the built days: what the build must
+    # classify, every one of them (rows_conserved compares the two).
+    rows_in_manifest: int = 0
     per_day: dict[date, int] = field(default_factory=dict)
+    # Files found unreadable or different from the manifest while building: scanned again
+    # (and their days added to the build) before the build went on.
+    rescan: ScanResult = field(default_factory=ScanResult)
+
+
+class LandingChangedError(RuntimeError):
+    """Landed files kept changing while the build read them; the message names them."""
+
+
+# A build reads its files again at most this many times after finding some that differ from
+# the manifest (each time they are scanned again first); then it fails naming them.
+BUILD_PASSES = 3
+DIFFERING_FILES_SQL = """
+SELECT DISTINCT f.path
+FROM usage_event_index i
+JOIN usage_files f USING (file_id)
+WHERE i.day IN (SELECT unnest($days::DATE[]))
+  AND NOT EXISTS (SELECT 1 FROM build_rows b
+                  WHERE b.source_file = f.path AND b.source_row = i.source_row
+                    AND b.content_hash = i.content_hash)
+ORDER BY 1
+"""
 
 
 def day_path(settings: Settings, day: date) -> Path:
@@ -95,17 +136,20 @@ def day_path(settings: Settings, day: date) -> Path:
 
 
 def _future_limit(settings: Settings, now: datetime | None) -> datetime:
-    return (now or datetime.now(UTC)) + settings.future_skew
+    return (now or clock.now()) + settings.future_skew
 
 
-def _forget_file(conn: duckdb.DuckDBPyConnection, path: str, result: ScanResult) -> int | None:
-    """Drop what an older version of a file contributed; its days must be rebuilt."""
+def _forget_file(
+    conn: duckdb.DuckDBPyConnection, path: str, result: ScanResult, reason: str
+) -> int | None:
+    """Drop what an older version of a file contributed and record that its days must be
+    rebuilt; returns its file_id, or None for a file the manifest does not know."""
     row = fetch_one(
-        conn, "SELECT file_id, min_day, max_day FROM usage_files WHERE path = $p", {"p": path}
+        conn, "SELECT file_id, min_day FROM usage_files WHERE path = $p", {"p": path}
     )
     if row is None:
         return None
-    file_id, min_day, max_day = row
+    file_id, min_day = row
     if min_day is not None:
         old_days = {
             r[0]
@@ -116,6 +160,8 @@ def _forget_file(conn: duckdb.DuckDBPyConnection, path: str, result: ScanResult)
         other_copies = _other_copy_days(
             conn, "SELECT event_id FROM usage_event_index WHERE file_id = $f", file_id
         )
+        intents.record(conn, [intents.EVENTS], old_days, reason, path)
+        intents.record(conn, [intents.EVENTS], other_copies, "winner_moved", path)
         result.rebuild_days |= old_days | other_copies
         result.days_touched |= old_days | other_copies
     conn.execute("DELETE FROM usage_event_index WHERE file_id = $f", {"f": file_id})
@@ -155,21 +201,24 @@ def _record_rejected_file(
     conn: duckdb.DuckDBPyConnection,
     landed: LandedFile,
     file_id: int,
-    digest: str,
+    identity: tuple[str | None, str | None],
     rejection: FileRejection,
     result: ScanResult,
 ) -> None:
     detail = f"{landed.path}: {rejection.reason}: {rejection.detail}"
     conn.execute(
-        "INSERT INTO usage_files (file_id, path, size_bytes, mtime_ns, fingerprint, status, "
-        "rows_read, rows_valid, rows_invalid, scanned_at) "
-        "VALUES ($id, $path, $size, $mtime, $fp, $status, $rows, 0, $rows, now())",
+        "INSERT INTO usage_files (file_id, path, size_bytes, mtime_ns, ctime_ns, fingerprint, "
+        "footer_sha256, status, rows_read, rows_valid, rows_invalid, scanned_at) "
+        "VALUES ($id, $path, $size, $mtime, $ctime, $fp, $footer, $status, $rows, 0, $rows, "
+        "now())",
         {
             "id": file_id,
             "path": landed.path,
             "size": landed.size_bytes,
             "mtime": landed.mtime_ns,
-            "fp": digest,
+            "ctime": landed.ctime_ns,
+            "fp": identity[0],
+            "footer": identity[1],
             "status": rejection.reason,
             "rows": rejection.row_count,
         },
@@ -204,10 +253,10 @@ def _scan_file(
     future_limit: datetime,
     result: ScanResult,
 ) -> None:
-    digest = fingerprint(landed.absolute)
+    identity = (fingerprint(landed.absolute), footer_fingerprint(landed.absolute))
     prepared = _load_file(landed)
     if isinstance(prepared, FileRejection):
-        _record_rejected_file(conn, landed, file_id, digest, prepared, result)
+        _record_rejected_file(conn, landed, file_id, identity, prepared, result)
         return
     conn.register("typed_rows", prepared.typed)
     conn.register("raw_rows", prepared.raw)
@@ -230,26 +279,31 @@ def _scan_file(
         "min(occurred_at) FILTER (WHERE reason IS NULL), "
         "max(occurred_at) FILTER (WHERE reason IS NULL) FROM scan_rows",
     )
-    result.days_touched.update(
+    new_days = {
         r[0]
         for r in conn.execute("SELECT DISTINCT day FROM scan_rows WHERE reason IS NULL").fetchall()
-    )
+    }
     other_copies = _other_copy_days(
         conn, "SELECT event_id FROM scan_rows WHERE reason IS NULL", file_id
     )
+    intents.record(conn, [intents.EVENTS], new_days, "new_rows", landed.path)
+    intents.record(conn, [intents.EVENTS], other_copies, "winner_moved", landed.path)
+    result.days_touched |= new_days | other_copies
     result.rebuild_days |= other_copies
-    result.days_touched |= other_copies
     conn.execute(
-        "INSERT INTO usage_files (file_id, path, size_bytes, mtime_ns, fingerprint, shape, "
-        "status, rows_read, rows_valid, rows_invalid, min_day, max_day, min_occurred_at, "
-        "max_occurred_at, scanned_at) VALUES ($id, $path, $size, $mtime, $fp, $shape, 'ok', "
-        "$rows, $valid, $invalid, $min_day, $max_day, $min_at, $max_at, now())",
+        "INSERT INTO usage_files (file_id, path, size_bytes, mtime_ns, ctime_ns, fingerprint, "
+        "footer_sha256, shape, status, rows_read, rows_valid, rows_invalid, min_day, max_day, "
+        "min_occurred_at, max_occurred_at, scanned_at) VALUES ($id, $path, $size, $mtime, "
+        "$ctime, $fp, $footer, $shape, 'ok', $rows, $valid, $invalid, $min_day, $max_day, "
+        "$min_at, $max_at, now())",
         {
             "id": file_id,
             "path": landed.path,
             "size": landed.size_bytes,
             "mtime": landed.mtime_ns,
-            "fp": digest,
+            "ctime": landed.ctime_ns,
+            "fp": identity[0],
+            "footer": identity[1],
             "shape": prepared.shape,
             "rows": rows,
             "valid": valid,
@@ -269,36 +323,71 @@ def _scan_file(
     result.rows_invalid += rows - valid
 
 
+def _rescan_file(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    landed: LandedFile,
+    future_limit: datetime,
+    result: ScanResult,
+) -> None:
+    """Replace one file's manifest entry, index rows, quarantine rows and the rebuild intents
+    they cause, in one transaction."""
+    conn.begin()
+    file_id = _forget_file(conn, landed.path, result, "changed_file")
+    if file_id is None:
+        file_id = fetch_one(conn, "SELECT coalesce(max(file_id), 0) + 1 FROM usage_files")[0]
+        result.new_files.append(landed.path)
+    else:
+        result.changed_files.append(landed.path)
+    _scan_file(conn, settings, landed, file_id, future_limit, result)
+    conn.commit()
+    fault_point("after_scan_file", landed.absolute)
+
+
+def _remove_file(conn: duckdb.DuckDBPyConnection, path: str, result: ScanResult) -> None:
+    conn.begin()
+    _forget_file(conn, path, result, "removed_file")
+    conn.commit()
+    fault_point("after_forget_file")
+    result.removed_files.append(path)
+
+
+def _stored_identities(conn: duckdb.DuckDBPyConnection) -> dict[str, StoredIdentity]:
+    return {
+        row[0]: StoredIdentity(*row[1:])
+        for row in conn.execute(
+            "SELECT path, size_bytes, mtime_ns, ctime_ns, footer_sha256, fingerprint "
+            "FROM usage_files"
+        ).fetchall()
+    }
+
+
 def scan_landing(
     conn: duckdb.DuckDBPyConnection, settings: Settings, now: datetime | None = None
 ) -> ScanResult:
-    """Bring the manifest up to date with the landing folder; one transaction per file."""
+    """Bring the manifest up to date with the landing folder; one transaction per file.
+
+    A file is scanned again only when its content changed (see `landing.same_content`); one
+    whose bytes are the same but whose times changed (`touch`) only has its times updated.
+    """
     result = ScanResult()
     future_limit = _future_limit(settings, now)
-    known = {
-        path: (size, mtime)
-        for path, size, mtime in conn.execute(
-            "SELECT path, size_bytes, mtime_ns FROM usage_files"
-        ).fetchall()
-    }
+    known = _stored_identities(conn)
     landed = list_landed_files(settings.usage_landing)
     for path in sorted(set(known) - {f.path for f in landed}):
-        conn.begin()
-        _forget_file(conn, path, result)
-        conn.commit()
-        result.removed_files.append(path)
+        _remove_file(conn, path, result)
     for file in landed:
-        if known.get(file.path) == (file.size_bytes, file.mtime_ns):
-            continue
-        conn.begin()
-        file_id = _forget_file(conn, file.path, result)
-        if file_id is None:
-            file_id = fetch_one(conn, "SELECT coalesce(max(file_id), 0) + 1 FROM usage_files")[0]
-            result.new_files.append(file.path)
-        else:
-            result.changed_files.append(file.path)
-        _scan_file(conn, settings, file, file_id, future_limit, result)
-        conn.commit()
+        stored = known.get(file.path)
+        if stored is None or not same_content(file, stored):
+            _rescan_file(conn, settings, file, future_limit, result)
+        elif (file.mtime_ns, file.ctime_ns) != (stored.mtime_ns, stored.ctime_ns):
+            conn.execute(
+                "UPDATE usage_files SET mtime_ns = $m, ctime_ns = $c, footer_sha256 = $footer "
+                "WHERE path = $p",
+                {"m": file.mtime_ns, "c": file.ctime_ns, "p": file.path,
+                 "footer": footer_fingerprint(file.absolute)},
+            )
+    fault_point("after_scan")
     return result
 
 
@@ -316,7 +405,7 @@ def _collect_build_rows(
         landed = settings.usage_landing / path
         prepared = _load_file(LandedFile(path, landed, 0, 0, 0))
         if isinstance(prepared, FileRejection):
-            continue  # changed since the scan; the next scan records it
+            continue  # its rows are missing from build_rows: _differing_files finds it
         read += 1
         conn.register("typed_rows", prepared.typed)
         params = normalize_params(
@@ -363,6 +452,18 @@ def _conflict_raw_rows(conn: duckdb.DuckDBPyConnection, settings: Settings) -> N
         conn.unregister("raw_rows")
 
 
+def clear_staging(settings: Settings) -> int:
+    """Remove the staging files of builds that died before their rename; returns how many.
+
+    Safe while building: only the process holding the warehouse's write lock writes here.
+    """
+    staging = settings.curated / "_staging"
+    leftovers = list(staging.glob("*.parquet")) if staging.exists() else []
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return len(leftovers)
+
+
 def _write_day(conn: duckdb.DuckDBPyConnection, settings: Settings, day: date) -> int:
     """Replace one day's curated file whole: temporary name, then rename."""
     target = day_path(settings, day)
@@ -385,8 +486,60 @@ def _write_day(conn: duckdb.DuckDBPyConnection, settings: Settings, day: date) -
     with temporary.open("rb") as handle:
         os.fsync(handle.fileno())
     target.parent.mkdir(parents=True, exist_ok=True)
+    fault_point("before_day_replace")
     os.replace(temporary, target)
+    fault_point("after_day_replace")
     return count
+
+
+def _differing_files(conn: duckdb.DuckDBPyConnection, days: list[date]) -> list[str]:
+    """Files whose valid rows of `days`, as the index knows them, are not all in build_rows
+    with the same content: unreadable now, or rewritten since the scan."""
+    return [r[0] for r in conn.execute(DIFFERING_FILES_SQL, {"days": days}).fetchall()]
+
+
+def _rescan_paths(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    paths: list[str],
+    future_limit: datetime,
+    result: ScanResult,
+) -> None:
+    for path in paths:
+        landed = stat_landed(settings.usage_landing, path)
+        if landed is None:
+            _remove_file(conn, path, result)
+        else:
+            _rescan_file(conn, settings, landed, future_limit, result)
+
+
+def _gather(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    result: BuildResult,
+    future_limit: datetime,
+) -> None:
+    """Fill build_rows with every valid row the manifest holds for the window's days. A file
+    that no longer gives those rows (unreadable, or rewritten since the scan) is scanned again
+    (quarantined, or indexed anew, with its days added to the window); then the rows are
+    gathered again."""
+    for _ in range(BUILD_PASSES):
+        days = result.days
+        files = conn.execute(
+            "SELECT file_id, path FROM usage_files WHERE status = 'ok' "
+            "AND min_day <= $last AND max_day >= $first ORDER BY path",
+            {"first": days[0], "last": days[-1]},
+        ).fetchall()
+        result.files_read = _collect_build_rows(conn, settings, days, files, future_limit)
+        differing = _differing_files(conn, days)
+        if not differing:
+            return
+        _rescan_paths(conn, settings, differing, future_limit, result.rescan)
+        result.days = sorted(set(days) | result.rescan.days_touched)
+    raise LandingChangedError(
+        f"{', '.join(differing)}: changed again while being built "
+        f"({BUILD_PASSES} attempts); run again once landing is quiet"
+    )
 
 
 def build_days(
@@ -395,18 +548,21 @@ def build_days(
     days: Iterable[date],
     now: datetime | None = None,
 ) -> BuildResult:
-    """Rebuild whole days of curated events; idempotent (the window is replaced)."""
-    days = sorted(set(days))
-    result = BuildResult(days=days)
-    if not days:
+    """Rebuild whole days of curated events; idempotent (the window is replaced). The commit
+    that records the new day loads also clears those days' rebuild intents and marks their
+    summaries stale; a crash after a curated file was replaced but before that commit leaves
+    the intent, so the next run builds the day again."""
+    result = BuildResult(days=sorted(set(days)))
+    if not result.days:
         return result
-    files = conn.execute(
-        "SELECT file_id, path FROM usage_files WHERE status = 'ok' "
-        "AND min_day <= $last AND max_day >= $first ORDER BY path",
-        {"first": days[0], "last": days[-1]},
-    ).fetchall()
     future_limit = _future_limit(settings, now)
-    result.files_read = _collect_build_rows(conn, settings, days, files, future_limit)
+    _gather(conn, settings, result, future_limit)
+    days = result.days
+    result.rows_in_manifest = fetch_one(
+        conn,
+        "SELECT count(*) FROM usage_event_index WHERE day IN (SELECT unnest($days::DATE[]))",
+        {"days": days},
+    )[0]
     copies_elsewhere(
         conn,
         "SELECT DISTINCT event_id FROM build_rows",
@@ -416,6 +572,7 @@ def build_days(
     conn.execute(WINNERS_SQL)
     conn.execute(CLASSIFY_SQL)
     _conflict_raw_rows(conn, settings)
+    clear_staging(settings)
     conn.begin()
     for day in days:
         result.per_day[day] = _write_day(conn, settings, day)
@@ -429,13 +586,17 @@ def build_days(
         "DELETE FROM usage_day_loads WHERE day IN (SELECT unnest($days::DATE[]))", {"days": days}
     )
     conn.execute(DAY_LOADS_SQL, {"days": days})
+    intents.clear(conn, [intents.EVENTS], days)
+    intents.record_events_rebuilt(conn, days)
     totals = fetch_one(
         conn,
         "SELECT count(*), count(*) FILTER (WHERE outcome = 'accepted'), "
         "count(*) FILTER (WHERE outcome = 'identical'), "
         "count(*) FILTER (WHERE outcome = 'conflict') FROM classified",
     )
+    fault_point("before_build_commit")
     conn.commit()
+    fault_point("after_build_commit")
     (result.rows_indexed, result.accepted, result.identical_duplicates, result.conflicts) = totals
     for name in ("build_rows", "copies_elsewhere", "winners", "classified", "conflict_raw"):
         conn.execute(f"DROP TABLE IF EXISTS {name}")

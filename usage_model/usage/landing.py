@@ -8,6 +8,7 @@ root with `/` separators, because their sort order decides which duplicate wins 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,27 +33,93 @@ def list_landed_files(root: Path) -> list[LandedFile]:
     found = []
     for absolute in root.rglob("*.parquet"):
         relative = absolute.relative_to(root)
-        if _ignored(relative) or not absolute.is_file():
+        if _ignored(relative):
             continue
-        stat = absolute.stat()
-        found.append(
-            LandedFile(
-                path=relative.as_posix(),
-                absolute=absolute,
-                size_bytes=stat.st_size,
-                mtime_ns=stat.st_mtime_ns,
-                ctime_ns=stat.st_ctime_ns,
-            )
-        )
+        landed = stat_landed(root, relative.as_posix())
+        if landed is not None:
+            found.append(landed)
     return sorted(found, key=lambda f: f.path)
 
 
-def fingerprint(path: Path, chunk: int = 1 << 20) -> str:
+def fingerprint(path: Path, chunk: int = 1 << 20) -> str | None:
+    """sha256 of the whole file; None when it cannot be opened or read."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(chunk):
+                digest.update(block)
+    except OSError:
+        return None
     return digest.hexdigest()
+
+
+# Bytes hashed at the end of a file that does not end like Parquet (no footer to find).
+_TAIL_BYTES = 64 << 10
+
+
+def footer_fingerprint(path: Path) -> str | None:
+    """sha256 of the Parquet footer (file metadata, length and magic): it holds the row count,
+    every column chunk's offset and sizes and their statistics, so almost any rewrite changes
+    it, at the cost of one small read. None when the file cannot be opened or read."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            tail_length = min(size, _TAIL_BYTES)
+            if size >= 12:
+                handle.seek(size - 8)
+                tail = handle.read(8)
+                footer_length = int.from_bytes(tail[:4], "little")
+                if tail[4:] == b"PAR1" and footer_length + 12 <= size:
+                    tail_length = footer_length + 8
+            handle.seek(size - tail_length)
+            return hashlib.sha256(handle.read(tail_length)).hexdigest()
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True)
+class StoredIdentity:
+    """What the manifest remembers of a file's bytes."""
+
+    size_bytes: int
+    mtime_ns: int
+    ctime_ns: int | None
+    footer_sha256: str | None
+    fingerprint: str | None
+
+
+def same_content(landed: LandedFile, stored: StoredIdentity) -> bool:
+    """Whether the file still holds the bytes the manifest recorded.
+
+    Fast path: the same size, mtime and change time mean the bytes were not written (any
+    write, and any later restore of the mtime as `cp -p` or `rsync -t` do, sets the change
+    time, which user code cannot set back). Otherwise the footer decides when it differs, and
+    the full hash when it does not (a same-size rewrite with the same statistics). A file
+    that could not be opened before and still cannot is unchanged.
+    """
+    if (landed.size_bytes, landed.mtime_ns, landed.ctime_ns) == (
+        stored.size_bytes, stored.mtime_ns, stored.ctime_ns
+    ):
+        return True
+    if landed.size_bytes != stored.size_bytes:
+        return False
+    if stored.footer_sha256 is not None and (
+        footer_fingerprint(landed.absolute) != stored.footer_sha256
+    ):
+        return False  # (a manifest written before footers were kept has none: hash it all)
+    return fingerprint(landed.absolute) == stored.fingerprint
+
+
+def stat_landed(root: Path, relative: str) -> LandedFile | None:
+    """The landed file at `relative` as it is now; None when it is gone or not a file."""
+    absolute = root / relative
+    try:
+        stat = absolute.stat()
+    except OSError:
+        return None
+    if not absolute.is_file():
+        return None
+    return LandedFile(relative, absolute, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 _DAYS_SQL = """

@@ -6,7 +6,8 @@ Two steps, so that every rule has one home:
    whole (`unreadable_file`, `schema_mismatch`), with a one-line detail.
 2. `normalize` maps the file's shape (native or Downcity export) onto canonical columns and
    runs `sql/validate.sql` in DuckDB, which assigns each row at most one reason, in the order
-   DESIGN.md rule 5 fixes.
+   DESIGN.md rule 5 fixes, after `bad_encoding` (a column it uses holds text that is not
+   UTF-8: its bytes are replaced by U+FFFD so that the row's raw JSON can still be kept).
 """
 
 from __future__ import annotations
@@ -51,12 +52,19 @@ DOWNCITY_LATENCY = (
     + _META_MS.format(v=_META_KEY.format(snake="started_at", camel="startedAt"))
     + " END"
 )
+# Downcity's export has no error column: the text is metadata_json's `error` key (kept there too).
+DOWNCITY_ERROR = (
+    "coalesce(error, CASE WHEN json_valid(metadata_json) "
+    "THEN json_extract_string(metadata_json, '$.error') END)"
+)
 
 TEXT_COLUMNS = ("event_id", "city_id", "user_id", "service", "model_id", "provider", "status",
                 "error", "metadata_json")
 INTEGER_COLUMNS = (*TOKEN_COLUMNS, "cost_credits")
 ALIASES = {"city_id": "town_id", "model_id": "model"}
 ROW_COLUMN = "__source_row"
+# Per row: the names of the columns it uses whose text is not valid UTF-8 (else null).
+BAD_ENCODING_COLUMN = "__bad_encoding"
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,69 @@ def _cast_timestamp(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
     raise ValueError(f"column {name} is {t}, not a timestamp or ISO-8601 text")
 
 
+def _string_view(t: pa.DataType) -> pa.DataType | None:
+    """The binary type a string type can be viewed as (None for other types)."""
+    if pa.types.is_string(t):
+        return pa.binary()
+    if pa.types.is_large_string(t):
+        return pa.large_binary()
+    return None
+
+
+def _repair_utf8(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[int]]:
+    """The column with invalid UTF-8 bytes replaced by U+FFFD, and the rows that had some.
+
+    Parquet does not check that string columns hold UTF-8 and neither does pyarrow's reader,
+    but DuckDB refuses such text: it must not reach DuckDB as it landed.
+    """
+    if pa.types.is_dictionary(column.type) and _string_view(column.type.value_type):
+        column = column.cast(column.type.value_type)
+    binary = _string_view(column.type)
+    if binary is None:
+        return column, []
+    try:
+        column.validate(full=True)
+        return column, []
+    except pa.ArrowInvalid:
+        pass
+    values, bad = [], []
+    for value in (v for chunk in column.chunks for v in chunk.view(binary).to_pylist()):
+        if value is not None:
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(len(values))
+                value = value.decode("utf-8", errors="replace")
+        values.append(value)
+    return pa.chunked_array([pa.array(values, type=column.type)]), bad
+
+
+def _repair_text(table: pa.Table, used: set[str]) -> tuple[pa.Table, pa.Array | None]:
+    """Make every string column valid UTF-8; per row, which `used` columns were not."""
+    bad_columns: dict[int, list[str]] = {}
+    for index, name in enumerate(table.column_names):
+        repaired, bad = _repair_utf8(table.column(index))
+        if not bad:
+            continue
+        table = table.set_column(index, table.field(index), repaired)
+        if name in used:
+            for row in bad:
+                bad_columns.setdefault(row, []).append(name)
+    if not bad_columns:
+        return table, None
+    return table, pa.array(
+        [", ".join(bad_columns[r]) if r in bad_columns else None for r in range(table.num_rows)],
+        type=pa.string(),
+    )
+
+
 def read_landed_file(path: Path) -> pa.Table | FileRejection:
+    try:
+        with path.open("rb"):
+            pass  # pyarrow's own message would name the absolute path
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        return FileRejection("unreadable_file", f"cannot be opened ({why})", None)
     try:
         return pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for corrupt or non-Parquet files
@@ -136,6 +206,8 @@ def prepare(table: pa.Table) -> PreparedFile | FileRejection:
         return FileRejection(
             "schema_mismatch", f"required column missing: {', '.join(missing)}", table.num_rows
         )
+    used = {source[name] for name in TEXT_COLUMNS if name in source} | {time_column}
+    table, bad_encoding = _repair_text(table, used)
     rows = pa.array(range(table.num_rows), type=pa.int64())
     typed: dict[str, pa.ChunkedArray | pa.Array] = {}
     try:
@@ -161,6 +233,9 @@ def prepare(table: pa.Table) -> PreparedFile | FileRejection:
     for name in (*TEXT_COLUMNS, *INTEGER_COLUMNS):
         typed.setdefault(name, pa.nulls(n, pa.int64() if name in INTEGER_COLUMNS else pa.string()))
     typed.setdefault("latency_ms", pa.nulls(n, pa.float64()))
+    typed[BAD_ENCODING_COLUMN] = bad_encoding if bad_encoding is not None else pa.nulls(
+        n, pa.string()
+    )
     typed[ROW_COLUMN] = rows
     return PreparedFile(
         shape=shape,
@@ -176,6 +251,7 @@ def normalize_sql(prepared: PreparedFile) -> str:
     is_text_time = pa.types.is_string(prepared.typed.schema.field("occurred_at").type)
     parts = dict(TEXT_TIME if is_text_time else TYPED_TIME)
     parts["latency_expr"] = DOWNCITY_LATENCY if prepared.shape == "downcity" else "latency_ms"
+    parts["error_expr"] = DOWNCITY_ERROR if prepared.shape == "downcity" else "error"
     sql = VALIDATE_SQL
     for key, value in parts.items():
         sql = sql.replace("{" + key + "}", value)

@@ -18,6 +18,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from usage_model import clock
+
 SAMPLE_SQL = (Path(__file__).parent / "sql" / "sample_events.sql").read_text()
 
 
@@ -35,18 +37,29 @@ def generate_day(conn: duckdb.DuckDBPyConnection, day: date, n: int, seed: int,
     ).to_arrow_table()
 
 
-DOWNCITY_SQL = """
-SELECT event_id, city_id AS town_id, user_id, service, model_id, status,
-       json_object('startedAt', strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%gZ'),
-                   'endedAt', strftime(occurred_at + to_milliseconds(latency_ms::BIGINT),
-                                       '%Y-%m-%dT%H:%M:%S.%gZ'))::VARCHAR AS metadata_json,
-       strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') AS created_at
-FROM exported
+# Downcity's current export (0.1.211): `usage_` + 16 random base64url characters (derived
+# from the native id here, so the same seed gives the same ids), `city_id`, model_id '' when no
+# model variant was chosen, snake_case metadata keys (a key is absent when unset, `error`
+# carries the error text), millisecond `Z` times.
+_MS = "'%Y-%m-%dT%H:%M:%S.%gZ'"
+DOWNCITY_SQL = f"""
+SELECT 'usage_' || left(replace(replace(to_base64(unhex(sha256(event_id))), '+', '-'), '/', '_'),
+                        16) AS event_id,
+       city_id, user_id, service, CASE WHEN service = 'tool' THEN '' ELSE model_id END AS model_id,
+       status,
+       CASE WHEN error IS NULL
+            THEN json_object('started_at', strftime(occurred_at, {_MS}),
+                             'ended_at', strftime(ended_at, {_MS}))
+            ELSE json_object('started_at', strftime(occurred_at, {_MS}),
+                             'ended_at', strftime(ended_at, {_MS}), 'error', error)
+       END::VARCHAR AS metadata_json,
+       strftime(occurred_at, {_MS}) AS created_at
+FROM (SELECT *, occurred_at + to_milliseconds(latency_ms::BIGINT) AS ended_at FROM exported)
 """
 
 
 def _downcity_shape(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> pa.Table:
-    """Downcity's export: all text, `town_id`, `created_at` ISO text, latency in metadata."""
+    """Downcity's export: text columns, `created_at` ISO text, latency and error in metadata."""
     conn.register("exported", table)
     shaped = conn.sql(DOWNCITY_SQL).to_arrow_table()
     conn.unregister("exported")
@@ -74,7 +87,7 @@ def write_sample_landing(
     progress: Callable[[int], None] | None = None,
 ) -> SampleSummary:
     """Write `days` days ending at `end` (default: yesterday) under `landing_usage`."""
-    end = end or (date.today() - timedelta(days=1))
+    end = end or (clock.today() - timedelta(days=1))
     conn = duckdb.connect()
     conn.execute("SET TimeZone = 'UTC'")
     files = rows = 0

@@ -6,7 +6,7 @@ CREATE TABLE IF NOT EXISTS usage_files (
     path          VARCHAR NOT NULL UNIQUE,   -- relative to landing/usage, '/' separators
     size_bytes    BIGINT NOT NULL,
     mtime_ns      BIGINT NOT NULL,
-    fingerprint   VARCHAR NOT NULL,          -- sha256 of the file bytes
+    fingerprint   VARCHAR,                   -- sha256 of the file bytes; NULL if unopenable
     shape         VARCHAR,                   -- native | downcity | NULL when unreadable
     status        VARCHAR NOT NULL,          -- ok | unreadable_file | schema_mismatch
     rows_read     BIGINT,
@@ -20,6 +20,25 @@ CREATE TABLE IF NOT EXISTS usage_files (
 );
 ALTER TABLE usage_files ADD COLUMN IF NOT EXISTS min_occurred_at TIMESTAMPTZ;
 ALTER TABLE usage_files ADD COLUMN IF NOT EXISTS max_occurred_at TIMESTAMPTZ;
+-- Content identity (see landing.py): the change time says whether the bytes may have changed
+-- (a rewrite that restores size and mtime still sets it); the footer hash decides cheaply, the
+-- full hash (`fingerprint`) where the footer is the same.
+ALTER TABLE usage_files ADD COLUMN IF NOT EXISTS ctime_ns BIGINT;
+ALTER TABLE usage_files ADD COLUMN IF NOT EXISTS footer_sha256 VARCHAR;
+ALTER TABLE usage_files ALTER COLUMN fingerprint DROP NOT NULL;
+
+-- Work a later run owes: days whose curated events (target usage_events) or whose summaries
+-- (target = a summary table; `day` is the month's first day for monthly tables) must be
+-- rebuilt. Written in the transaction that makes them stale, deleted in the one that rebuilds
+-- them, so a run that fails or is killed in between leaves them for the next run.
+CREATE TABLE IF NOT EXISTS usage_rebuild_intents (
+    target       VARCHAR NOT NULL,
+    day          DATE NOT NULL,
+    reason       VARCHAR NOT NULL,           -- new_rows | removed_file | changed_file |
+                                             -- winner_moved | events_rebuilt
+    source_path  VARCHAR,                    -- the landed file behind it, relative to landing/usage
+    recorded_at  TIMESTAMPTZ NOT NULL
+);
 
 -- One row per valid landed row: the cross-file, cross-day deduplication index.
 CREATE TABLE IF NOT EXISTS usage_event_index (

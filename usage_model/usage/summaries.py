@@ -1,7 +1,8 @@
 """Daily summaries and monthly rollups, computed by DuckDB SQL over curated events.
 
 Each build replaces its window (delete the days, insert) in one transaction, so a rebuild is
-idempotent. With `record_errors = false`, error calls are left out of every summary.
+idempotent; the same transaction deletes the window's pending intents (see intents.py).
+With `record_errors = false`, error calls are left out of every summary.
 """
 
 from __future__ import annotations
@@ -14,18 +15,14 @@ from pathlib import Path
 import duckdb
 
 from usage_model.config import Settings
+from usage_model.faults import fault_point
+from usage_model.usage import intents
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.ingest import day_path
+from usage_model.usage.intents import DAILY_TABLES, MONTHLY_TABLES
 from usage_model.warehouse import fetch_one
 
 SQL_DIR = Path(__file__).parent / "sql"
-DAILY_TABLES = (
-    "usage_daily_by_model",
-    "usage_daily_by_city",
-    "usage_daily_by_user",
-    "usage_daily_by_service",
-)
-MONTHLY_TABLES = ("usage_monthly_by_model", "usage_monthly_by_city", "usage_monthly_by_user")
 SUMMARY_SQL = {
     name: (SQL_DIR / f"{name}.sql").read_text() for name in DAILY_TABLES + MONTHLY_TABLES
 }
@@ -93,6 +90,7 @@ def build_daily(
             conn.execute(SUMMARY_ROLLUP_SQL)
         for table in tables:
             conn.execute(SUMMARY_SQL[table])
+    intents.clear(conn, tables, days)
     written = {
         table: fetch_one(
             conn,
@@ -101,6 +99,7 @@ def build_daily(
         )[0]
         for table in tables
     }
+    fault_point("before_daily_commit")
     conn.commit()
     conn.execute("DROP TABLE IF EXISTS summary_rollup")
     return written
@@ -130,6 +129,8 @@ def build_monthly(
             written[table] += fetch_one(
                 conn, f"SELECT count(*) FROM {table} WHERE period = $p", {"p": period}
             )[0]
+        fault_point("before_monthly_commit")
+        intents.clear(conn, tables, [period])
         conn.commit()
     return written
 

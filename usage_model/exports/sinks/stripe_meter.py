@@ -29,6 +29,7 @@ import duckdb
 import pyarrow as pa
 import stripe
 
+from usage_model import clock
 from usage_model.config import Settings
 from usage_model.exports.batch import Batch
 from usage_model.exports.sinks import DeliveryFailed
@@ -96,7 +97,7 @@ class StripeMeterSink:
     def __init__(self, client: stripe.StripeClient, conn: duckdb.DuckDBPyConnection,
                  event_name: str, *, max_requests_per_second: float = 20.0,
                  max_attempts: int = 6, backoff_s: float = 0.5,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 now: Callable[[], datetime] = clock.now,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.client = client
         self.conn = conn
@@ -193,7 +194,7 @@ def setup(export: ExportConfig, settings: Settings, conn: duckdb.DuckDBPyConnect
                                  max_network_retries=0)
     sink = StripeMeterSink(client, conn, export.options["event_name"],
                            max_requests_per_second=export.options["max_requests_per_second"])
-    return SinkSetup(sink, diff=build_diff(settings.tz, lambda: datetime.now(UTC)))
+    return SinkSetup(sink, diff=build_diff(settings.tz, clock.now))
 
 
 __all__ = ["StripeMeterSink", "build_diff", "identifier", "setup"]

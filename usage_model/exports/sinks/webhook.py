@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import httpx
 
+from usage_model import clock
 from usage_model.exports.batch import Batch
 from usage_model.exports.sinks import DeliveryFailed
 
@@ -38,7 +39,7 @@ def verify(secret: str, body: bytes, header: str, *, tolerance_s: int = 300,
         timestamp = int(parts["t"])
     except (ValueError, KeyError):
         return False
-    if abs((now if now is not None else time.time()) - timestamp) > tolerance_s:
+    if abs((now if now is not None else clock.now().timestamp()) - timestamp) > tolerance_s:
         return False
     expected = sign(secret, body, timestamp).split("v1=", 1)[1]
     return hmac.compare_digest(expected, parts.get("v1", ""))
@@ -80,7 +81,7 @@ class WebhookSink:
                 headers = {
                     "Content-Type": "application/json",
                     "Idempotency-Key": batch.idempotency_key,
-                    SIGNATURE_HEADER: sign(secret, body, int(time.time())),
+                    SIGNATURE_HEADER: sign(secret, body, int(clock.now().timestamp())),
                 }
                 try:
                     response = client.post(self.url, content=body, headers=headers)

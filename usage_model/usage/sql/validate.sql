@@ -1,10 +1,13 @@
--- Canonical rows of one landed file, each with at most one rejection reason (DESIGN rule 5).
+-- Canonical rows of one landed file, each with at most one rejection reason (DESIGN rule 5,
+-- after bad_encoding: text that is not UTF-8 cannot be checked reliably).
 -- Input: the registered Arrow table `typed_rows` (columns already cast by normalize.prepare).
--- Placeholders filled by normalize.py: {occurred_at_expr}, {occurred_at_missing}, {latency_expr}.
+-- Placeholders filled by normalize.py: {occurred_at_expr}, {occurred_at_missing}, {latency_expr},
+-- {error_expr}.
 WITH src AS (
     SELECT
         __source_row AS source_row,
-        event_id, city_id, user_id, service, model_id, provider, status, error, metadata_json,
+        event_id, city_id, user_id, service, model_id, provider, status,
+        {error_expr} AS error, metadata_json,
         input_tokens AS raw_input_tokens,
         output_tokens AS raw_output_tokens,
         cached_input_tokens AS raw_cached_input_tokens,
@@ -13,13 +16,15 @@ WITH src AS (
         {latency_expr} AS latency_ms,
         {occurred_at_missing} AS time_missing,
         CAST(occurred_at AS VARCHAR) AS time_text,
-        {occurred_at_expr} AS occurred_at
+        {occurred_at_expr} AS occurred_at,
+        __bad_encoding AS bad_encoding
     FROM typed_rows
 ),
 checked AS (
     SELECT
         *,
         CASE
+            WHEN bad_encoding IS NOT NULL THEN 'bad_encoding'
             WHEN event_id IS NULL OR event_id = '' THEN 'missing_event_id'
             WHEN time_missing THEN 'missing_occurred_at'
             WHEN occurred_at IS NULL THEN 'bad_timestamp'
@@ -65,6 +70,7 @@ SELECT
                CASE WHEN event_id IS NOT NULL AND event_id <> ''
                     THEN format(' (event_id {})', left(event_id, 80)) ELSE '' END)
         || CASE reason
+            WHEN 'bad_encoding' THEN format('{} holds text that is not valid UTF-8', bad_encoding)
             WHEN 'missing_event_id' THEN 'event_id is missing'
             WHEN 'missing_occurred_at' THEN format('{} is missing', $time_column)
             WHEN 'bad_timestamp' THEN format('{} {} is not an ISO-8601 timestamp',
