@@ -39,7 +39,8 @@ def stripe_webhook(
 
     secret = os.environ.get("STRIPE_WEBHOOK_SECRET")
     if not secret:
-        raise _fail("STRIPE_WEBHOOK_SECRET is not set; the receiver cannot verify deliveries")
+        # configuration is input: exit 2, like a bad option
+        raise _fail("STRIPE_WEBHOOK_SECRET is not set; the receiver cannot verify deliveries", 2)
     events_dir = Settings.from_env().stripe_events_landing
     # Bind here so a taken port or a bad interface is one clear line before uvicorn starts.
     try:

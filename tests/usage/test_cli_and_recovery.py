@@ -69,8 +69,8 @@ def test_materialize_reports_each_problem_file(settings, dagster_instance):
     assert [r.tags.get("dagster/partition") for r in runs].count("2026-05-01") == 1
     report = run_cli("report")
     assert report.returncode == 0, report.stderr
-    for title in ("usage_daily_by_model", "usage_daily_by_city", "usage_daily_by_user",
-                  "reconciliation_report", "usage_quarantine"):
+    for title in ("Top cities by calls", "Top users by calls", "Latency p50 / p95 per model",
+                  "Topups by reconciliation verdict", "Quarantined rows and files by reason"):
         assert title in report.stdout
     assert "unreadable_file" in report.stdout and "missing_city_id" in report.stdout
 
