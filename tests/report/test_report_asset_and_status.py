@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -49,6 +50,9 @@ def test_status_says_what_was_built_and_where(report_warehouse):
     assert "unreadable_file 1 (whole file)" in quarantined
     assert f"warehouse:   {report_warehouse.warehouse}" in done.stdout
     assert "make ui" in done.stdout
+    # the suggested report covers every built day: reads take [--from, --to)
+    assert f"report --html report.html --from {FIRST} --to {LAST + timedelta(days=1)}" in \
+        done.stdout
 
 
 def test_status_without_a_warehouse_fails_in_one_line(settings):

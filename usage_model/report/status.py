@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
@@ -73,5 +73,10 @@ def status_lines(status: BuildStatus, settings: Settings, dagster_home: str | No
         "on http://127.0.0.1:3000",
         "             uv run city-usage summary --by model     # usage per model, all days",
         "             uv run city-usage report --html report.html "
-        f"--from {status.first_day or 'YYYY-MM-DD'} --to {status.last_day or 'YYYY-MM-DD'}",
+        f"--from {status.first_day or 'YYYY-MM-DD'} --to {_day_after(status.last_day)}",
     ]
+
+
+def _day_after(day: date | None) -> str:
+    """Reads take [--from, --to): the end of a range that includes `day`."""
+    return (day + timedelta(days=1)).isoformat() if day else "YYYY-MM-DD"
