@@ -88,7 +88,7 @@ def test_tables_under_the_charts_hold_the_warehouse_numbers(report_warehouse):
     assert sum(_number(r[2]) for r in rows) == errors
     # credits always come with their dollar value; 1 USD = 1,000,000 credits
     topups = {r[0]: r for r in page.tables["topups"][1:]}
-    assert topups["not_credited"][3] == "5,000,000 credits ($5.00)"
+    assert topups["not_credited"][4] == "5,000,000 credits ($5.00)"
     balances = {r[0]: r[2] for r in page.tables["balances"][1:]}
     assert balances == {"u-0001": "12,500,000 credits ($12.50)",
                         "u-0002": "3,000,000 credits ($3.00)"}

@@ -123,6 +123,7 @@ FUNDING = (
     Section("topups", "Topups by reconciliation verdict", _section("topups_by_verdict"),
             charts.topups_by_verdict,
             (Column("verdict", "verdict"), _count("topups", "topups"),
+             _count("payments", "unmatched Stripe payments"),
              _count("stale_pending", "stale pending"),
              _credits("credits_at_stake", "credits at stake")),
             "No topups reconciled yet.", over_range=False),
