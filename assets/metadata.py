@@ -116,7 +116,13 @@ def add_partition_metadata(
     asset_key: dg.AssetKey | str,
     figures: Mapping[str, Mapping[str, object]],
 ) -> None:
-    """Attach each partition's own figures to its materialization event."""
+    """Attach each partition's own figures to its materialization event.
+
+    Only the run's own partitions have an event: pending days a run builds besides them
+    (durable rebuild intents) are reported in the run's totals, not as partitions."""
+    targeted = set(context.partition_keys)
     for partition_key, metadata in figures.items():
+        if partition_key not in targeted:
+            continue
         context.add_asset_metadata(dict(metadata), asset_key=asset_key,
                                    partition_key=partition_key)
