@@ -9,6 +9,7 @@ import pytest
 
 from tests.exports.helpers import write_daily_by_user
 from tests.stripe_fake import FakeStripe
+from usage_model import clock
 from usage_model.config import Settings
 from usage_model.exports.factory import make_sink
 from usage_model.exports.runner import run_export
@@ -17,8 +18,15 @@ from usage_model.hooks.config import load_config
 from usage_model.hooks.protocol import Period
 from usage_model.warehouse import connect
 
-TODAY = datetime.now(UTC).date()
+# Meter events must fall in Stripe's recent window, measured from the one clock: pin it.
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+TODAY = NOW.date()
 DAY = TODAY - timedelta(days=3)
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(clock.ENV_VAR, NOW.isoformat())
 
 
 @pytest.fixture

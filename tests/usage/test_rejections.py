@@ -24,6 +24,7 @@ from tests.usage.helpers_landing import (
     table_of,
     valid_row,
 )
+from usage_model import clock
 from usage_model.config import Settings
 from usage_model.usage.ingest import build_days, scan_landing
 from usage_model.warehouse import connect
@@ -372,9 +373,11 @@ def test_text_timestamps_bad_and_missing(settings: Settings):
     assert_conserved(settings, rows_landed=len(rows) + len(good))
 
 
-def test_future_event_with_the_real_clock(settings: Settings):
-    """Without `now=`, the skew is measured from the current time (default 1 day)."""
-    real_now = datetime.now(UTC)
+def test_future_event_is_measured_from_the_clock(settings: Settings,
+                                                 monkeypatch: pytest.MonkeyPatch):
+    """Without `now=`, the skew (default 1 day) is measured from the one clock."""
+    real_now = datetime(2031, 7, 4, 9, 0, tzinfo=UTC)
+    monkeypatch.setenv(clock.ENV_VAR, real_now.isoformat())
     rows = [
         valid_row("far", occurred_at=real_now + timedelta(days=2)),
         valid_row("near", occurred_at=real_now + timedelta(hours=12)),
