@@ -38,6 +38,12 @@ def _run(task: str, args: dict) -> dict:
     if task == "copy":
         from benchmarks.baselines import duckdb_copy
         return duckdb_copy(args["files"], args["target"], args["memory_limit"])
+    if task == "naive_polars":
+        from benchmarks.naive_polars import naive_materialize
+        return naive_materialize(args["files"], args["warehouse"])
+    if task == "dagster_steps":
+        from benchmarks.pipeline_task import all_step_seconds
+        return all_step_seconds()
     raise SystemExit(f"unknown task {task}")
 
 
