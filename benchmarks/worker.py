@@ -52,7 +52,10 @@ def main() -> None:
     began = time.perf_counter()
     result = _run(task, json.loads(raw))
     result["wall_s"] = round(time.perf_counter() - began, 3)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+    # CPU seconds (user + system, every thread): less sensitive than wall time to other jobs.
+    result["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 3)
     print(json.dumps(result, default=str))
 
 
