@@ -121,7 +121,7 @@ def reconciliation_report(duckdb: DuckDBResource) -> dg.MaterializeResult:
         verdicts = build_report(conn, FundingConfig.from_env())
         credits = dict(conn.execute("SELECT verdict, sum(credits_at_stake)::BIGINT FROM "
                                     "reconciliation_report GROUP BY verdict").fetchall())
-        meta = table_metadata(conn, "reconciliation_report", where="verdict <> 'ok'",
+        meta = table_metadata(conn, "reconciliation_report", preview_where="verdict <> 'ok'",
                               extra={**{f"verdict_{k}": dg.MetadataValue.int(v)
                                         for k, v in sorted(verdicts.items())},
                                      **{f"credits_{k}": dg.MetadataValue.int(v)

@@ -12,7 +12,7 @@ from datetime import date
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.metadata import OWNERS, table_metadata
+from assets.metadata import OWNERS, add_partition_metadata, day_figures, table_metadata
 from assets.resources import CityUsageSettings
 from assets.usage import EVENTS, pending_partitions
 from usage_model.usage import summaries
@@ -32,6 +32,9 @@ MONTHLY_DESCRIPTIONS = {
     "usage_monthly_by_city": "Monthly rollup per city_id; distinct users exact for the month.",
     "usage_monthly_by_user": "Monthly rollup per (city_id, user_id).",
 }
+
+# How each daily table counts a day's error calls (the service overview keys on status).
+DAY_ERRORS = {"usage_daily_by_service": "coalesce(sum(calls) FILTER (WHERE status = 'error'), 0)"}
 
 DAILY_SPECS = {
     name: dg.AssetSpec(
@@ -83,6 +86,11 @@ def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
                 got = summaries.table_totals(conn, table, days)
                 window = {"days": days}
                 where = "day IN (SELECT unnest($days::DATE[]))"
+                context.log.info(f"{table} days {days[0]}..{days[-1]}: {got.calls} calls, "
+                                 f"{got.error_calls} errors (run totals; each day's own are "
+                                 "its partition's metadata)")
+                add_partition_metadata(context, table, day_figures(
+                    conn, table, days, errors=DAY_ERRORS.get(table, "sum(error_calls)")))
                 yield dg.MaterializeResult(
                     asset_key=table,
                     metadata=table_metadata(

@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from assets.metadata import OWNERS
+from assets.metadata import OWNERS, add_partition_metadata, curated_day_figures
 from assets.resources import CityUsageSettings
 from usage_model.reporting import query_markdown
 from usage_model.usage import ingest, intents
@@ -109,6 +109,7 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
             f"{build.identical_duplicates} identical duplicates, {build.conflicts} conflicts; "
             f"scan: {len(scan.new_files)} new and {len(scan.changed_files)} changed files"
         )
+        add_partition_metadata(context, EVENTS.key, curated_day_figures(cfg.events_root, days))
         yield dg.MaterializeResult(
             asset_key=EVENTS.key,
             metadata={

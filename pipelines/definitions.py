@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines import exports_defs, funding_defs, resources, usage_defs
+from pipelines import exports_defs, funding_defs, report_defs, resources, usage_defs
 
-defs = dg.Definitions.merge(
-    usage_defs.definitions(),
-    funding_defs.definitions(),
-    exports_defs.definitions(),
-    dg.Definitions(resources=resources.build_resources()),
-)
+
+def _build() -> dg.Definitions:
+    # The report reads whichever inputs the domains define, so it is added after them (a
+    # function, not a second module-level Definitions, which Dagster would refuse to load).
+    domains = dg.Definitions.merge(
+        usage_defs.definitions(),
+        funding_defs.definitions(),
+        exports_defs.definitions(),
+        dg.Definitions(resources=resources.build_resources()),
+    )
+    return dg.Definitions.merge(domains, report_defs.definitions(domains))
+
+
+defs = _build()

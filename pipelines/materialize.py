@@ -18,12 +18,14 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from pipelines.instance import prepare_dagster_home
 from pipelines.sensors import contiguous_ranges, partition_target, pending_rebuilds
 from usage_model.config import Settings
 from usage_model.faults import fault_point
 from usage_model.usage.landing import days_in_file, list_landed_files
 
 PID_TAG = "city_usage/pid"
+CLI_TAGS = {"city_usage/source": "cli", "city_usage/command": "materialize"}
 HOST_TAG = "city_usage/host"
 # The CLI prints its own progress and one-line failures (DESIGN rule 13); Dagster keeps the
 # full logs and tracebacks in the run history, where the UI shows them.
@@ -40,12 +42,14 @@ class PlannedRun:
     asset_keys: list[dg.AssetKey]
     partition_key: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    job_name: str = "cli_materialize"
     follow_up: bool = False
 
     @classmethod
-    def over(cls, label: str, keys: list[dg.AssetKey], start: str, end: str) -> PlannedRun:
+    def over(cls, label: str, keys: list[dg.AssetKey], start: str, end: str,
+             job_name: str = "cli_materialize") -> PlannedRun:
         key, tags = partition_target(start, end)
-        return cls(label, keys, partition_key=key, tags=tags)
+        return cls(label, keys, partition_key=key, tags=tags, job_name=job_name)
 
 
 @dataclass
@@ -80,6 +84,33 @@ def _keys_in_window(pdef: dg.PartitionsDefinition, start: date, end: date) -> li
     return keys
 
 
+# Unpartitioned assets that read partitioned ones (the report) run after every other run.
+READS_PARTITIONED = "unpartitioned, reads partitioned assets"
+
+
+def _run_group(graph: dg.AssetGraph, node) -> object:
+    if node.partitions_def is None and any(
+        graph.get(parent).partitions_def is not None for parent in node.parent_keys
+    ):
+        return READS_PARTITIONED
+    return node.partitions_def
+
+
+def _job_name(group: object) -> str:
+    """`cli_daily_assets`, `cli_monthly_assets`, `cli_unpartitioned_assets`, `cli_reports`."""
+    if group == READS_PARTITIONED:
+        return "cli_reports"
+    if isinstance(group, dg.DailyPartitionsDefinition):
+        return "cli_daily_assets"
+    if isinstance(group, dg.MonthlyPartitionsDefinition):
+        return "cli_monthly_assets"
+    return "cli_unpartitioned_assets" if group is None else "cli_partitioned_assets"
+
+
+def _group_rank(group: tuple[object, list[dg.AssetKey]], order: dict) -> tuple[bool, int]:
+    return group[0] == READS_PARTITIONED, min(order[k] for k in group[1])
+
+
 def plan_runs(
     defs: dg.Definitions, selection: str | None, start: date | None, end: date | None
 ) -> list[PlannedRun]:
@@ -95,13 +126,15 @@ def plan_runs(
         node = graph.get(key)
         if not node.is_materializable:
             continue
-        groups.setdefault(node.partitions_def, []).append(key)
+        groups.setdefault(_run_group(graph, node), []).append(key)
     runs = []
-    for pdef, keys in sorted(groups.items(), key=lambda kv: min(order[k] for k in kv[1])):
+    for group, keys in sorted(groups.items(), key=lambda kv: _group_rank(kv, order)):
+        pdef = None if group == READS_PARTITIONED else group
         keys = sorted(keys, key=order.__getitem__)
         label = ", ".join(k.to_user_string() for k in keys[:3]) + ("…" if len(keys) > 3 else "")
+        job_name = _job_name(group)
         if pdef is None:
-            runs.append(PlannedRun(label, keys))
+            runs.append(PlannedRun(label, keys, job_name=job_name))
             continue
         if start is None or end is None:
             continue  # nothing landed: no partition to build
@@ -109,7 +142,8 @@ def plan_runs(
         if not window:
             continue
         span = window[0] if len(window) == 1 else f"{window[0]}..{window[-1]}"
-        runs.append(PlannedRun.over(f"{label} [{span}]", keys, window[0], window[-1]))
+        runs.append(PlannedRun.over(f"{label} [{span}]", keys, window[0], window[-1],
+                                    job_name=job_name))
     return runs
 
 
@@ -138,13 +172,10 @@ def execute(
         planned = queue.pop(0)
         if on_start:
             on_start(planned)
-        result = dg.materialize(
-            assets,
-            selection=planned.asset_keys,
+        result = _named_job(planned, assets, defs.resources).execute_in_process(
             instance=instance,
-            resources=defs.resources,
             partition_key=planned.partition_key,
-            tags={"city_usage/source": "cli", **_process_tags(), **planned.tags},
+            tags={**CLI_TAGS, **_process_tags(), **planned.tags},
             run_config=QUIET_LOGS,
             raise_on_error=False,
         )
@@ -167,6 +198,14 @@ def execute(
     return outcomes
 
 
+def _named_job(planned: PlannedRun, assets: list, resources: object) -> dg.JobDefinition:
+    """The run's assets as a job named for what it builds, so the UI's run list says it."""
+    job = dg.define_asset_job(planned.job_name, selection=planned.asset_keys,
+                              description=f"city-usage materialize: {planned.label}")
+    return dg.Definitions(assets=assets, jobs=[job], resources=resources).resolve_job_def(
+        planned.job_name)
+
+
 def _still_pending(defs: dg.Definitions, planned: PlannedRun) -> set[date]:
     """Partitions of the run's assets the warehouse still owes a rebuild after the run.
 
@@ -187,7 +226,8 @@ def _follow_up_runs(planned: PlannedRun, days: set[date]) -> list[PlannedRun]:
     follow = []
     for start, end in contiguous_ranges(days):
         label = f"{planned.label.split(' [')[0]} [{start}..{end}, pending rebuild]"
-        run = PlannedRun.over(label, planned.asset_keys, start.isoformat(), end.isoformat())
+        run = PlannedRun.over(label, planned.asset_keys, start.isoformat(), end.isoformat(),
+                              job_name=planned.job_name)
         run.follow_up = True
         follow.append(run)
     return follow
@@ -234,11 +274,8 @@ def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
 
 
 def instance_for_cli() -> dg.DagsterInstance:
-    """The instance in DAGSTER_HOME when set (runs show in the UI), else an ephemeral one."""
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        return dg.DagsterInstance.ephemeral()
-    os.makedirs(home, exist_ok=True)
+    """The instance `make ui` shows (see pipelines/instance.py), so CLI runs appear there."""
+    home = prepare_dagster_home()
     # The first open of a new instance creates its SQLite tables; several CLI processes
     # started at once must not race on that, so the opening is serialized by a file lock.
     with open(os.path.join(home, ".city-usage-open.lock"), "w") as lock:

@@ -45,6 +45,20 @@ def range_request(job_name: str, start: str, end: str, run_key: str) -> dg.RunRe
     return dg.RunRequest(job_name=job_name, partition_key=key, run_key=run_key, tags=tags)
 
 
+def recorded_files(settings: Settings) -> dict[str, tuple[int, int]] | None:
+    """The manifest's (size, mtime) per landed path; None while a writer holds the warehouse."""
+    try:
+        with connect(settings.warehouse, read_only=True) as conn:
+            rows = conn.execute("SELECT path, size_bytes, mtime_ns FROM usage_files").fetchall()
+    except WarehouseMissing:
+        return {}
+    except WarehouseLocked:
+        return None
+    except duckdb.CatalogException:  # a warehouse without the usage tables yet
+        return {}
+    return {path: (size, mtime) for path, size, mtime in rows}
+
+
 def build_usage_landing_sensor(
     daily_job: Any,
     monthly_job: Any,
@@ -64,6 +78,15 @@ def build_usage_landing_sensor(
         changed = [f for f in list_landed_files(settings.usage_landing) if f.ctime_ns > cursor]
         if not changed:
             return dg.SensorResult(skip_reason="no new landing files")
+        recorded = recorded_files(settings)
+        if recorded is None:  # a run is writing: look again next tick, cursor unchanged
+            return dg.SensorResult(skip_reason="the warehouse is busy; files checked next tick")
+        # Files a run (the CLI, `make demo`) has already read as they are now need no rebuild.
+        seen_cursor = str(max(f.ctime_ns for f in changed))
+        changed = [f for f in changed if recorded.get(f.path) != (f.size_bytes, f.mtime_ns)]
+        if not changed:
+            return dg.SensorResult(skip_reason="landed files are already built",
+                                   cursor=seen_cursor)
         valid_days = set(daily_partitions.get_partition_keys())
         days: set[date] = set()
         for landed in changed:

@@ -47,6 +47,11 @@ class Settings:
         return self.landing / "stripe" / "events"
 
     @property
+    def report_path(self) -> Path:
+        """Where the usage_report asset writes the HTML report."""
+        return self.data_dir / "report.html"
+
+    @property
     def events_root(self) -> Path:
         """Curated events: one folder per day, `events/day=YYYY-MM-DD/part-0.parquet`."""
         return self.curated / "events"

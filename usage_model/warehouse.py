@@ -42,12 +42,18 @@ def is_lock_error(exc: Exception) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set lock" in text)
 
 
+def require_warehouse(path: Path | str) -> None:
+    """Raise WarehouseMissing (one line) when nothing has been materialized yet."""
+    if not Path(path).exists():
+        raise WarehouseMissing(f"{path}: no warehouse yet; run `city-usage materialize` first")
+
+
 @contextmanager
 def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse. Writers also get the schema; readers never create the file."""
     path = Path(path)
-    if read_only and not path.exists():
-        raise WarehouseMissing(f"{path}: no warehouse yet; run `city-usage materialize` first")
+    if read_only:
+        require_warehouse(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:

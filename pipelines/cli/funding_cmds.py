@@ -26,7 +26,11 @@ def stripe_webhook(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 = any free).")] = 8787,
 ) -> None:
-    """Receive Stripe webhooks on POST /stripe/webhook and land verified events durably."""
+    """Receive Stripe webhooks on POST /stripe/webhook and land verified events durably.
+
+    Bodies over 256 KiB get 413 unread; signatures more than 300 s off (past or future) and
+    bodies that are not a JSON event get 400. The first body of an event id is kept.
+    """
     import socket
 
     import uvicorn
@@ -35,7 +39,8 @@ def stripe_webhook(
 
     secret = os.environ.get("STRIPE_WEBHOOK_SECRET")
     if not secret:
-        raise _fail("STRIPE_WEBHOOK_SECRET is not set; the receiver cannot verify deliveries")
+        # configuration is input: exit 2, like a bad option
+        raise _fail("STRIPE_WEBHOOK_SECRET is not set; the receiver cannot verify deliveries", 2)
     events_dir = Settings.from_env().stripe_events_landing
     # Bind here so a taken port or a bad interface is one clear line before uvicorn starts.
     try:

@@ -1,8 +1,9 @@
 """`city-usage summary`, `events` and `me`: the read surface on the command line.
 
-Ranges are half-open `[--from, --to)`: dates are days in CITY_USAGE_TIMEZONE (events also
-take ISO-8601 instants; no offset = UTC). Exit 0 on success, 2 on bad input, 1 when the
-warehouse is locked or missing or a query fails; every failure is one line on stderr.
+Ranges are half-open `[--from, --to)` (pipelines/cli/ranges.py): a date means midnight in
+CITY_USAGE_TIMEZONE; `events` also takes ISO-8601 instants. Exit 0 on success, 2 on bad
+input, 1 when the warehouse is locked or missing or a query fails; every failure is one line
+on stderr.
 """
 
 from __future__ import annotations
@@ -16,13 +17,24 @@ from typing import Annotated
 import duckdb
 import typer
 
+from pipelines.cli.ranges import (
+    INSTANT_NOTE,
+    READ_FROM_HELP,
+    READ_FROM_INSTANT_HELP,
+    READ_RANGE_NOTE,
+    READ_TO_HELP,
+    READ_TO_INSTANT_HELP,
+    command_help,
+)
 from usage_model.config import Settings
 from usage_model.read import BadRequest, api
 from usage_model.read.render import FORMATS, write, write_batches
-from usage_model.warehouse import WarehouseLocked, WarehouseMissing
+from usage_model.warehouse import WarehouseLocked, WarehouseMissing, require_warehouse
 
-From = Annotated[str | None, typer.Option("--from", help="first day (or instant), inclusive")]
-To = Annotated[str | None, typer.Option("--to", help="end day (or instant), exclusive")]
+From = Annotated[str | None, typer.Option("--from", help=READ_FROM_HELP)]
+To = Annotated[str | None, typer.Option("--to", help=READ_TO_HELP)]
+FromInstant = Annotated[str | None, typer.Option("--from", help=READ_FROM_INSTANT_HELP)]
+ToInstant = Annotated[str | None, typer.Option("--to", help=READ_TO_INSTANT_HELP)]
 City = Annotated[str | None, typer.Option("--city", help="only this city_id")]
 User = Annotated[str | None, typer.Option("--user", help="only this user_id")]
 Model = Annotated[str | None, typer.Option("--model", help="only this model_id")]
@@ -43,6 +55,8 @@ def _fail(message: str, code: int) -> None:
 def _guarded(action: Callable[[], None]) -> None:
     """Run a command body; turn every expected failure into one line and an exit code."""
     try:
+        # Before any option is read: every read command answers "no warehouse yet" alike.
+        require_warehouse(Settings.from_env().warehouse)
         action()
     except BadRequest as exc:
         _fail(f"error: {exc}", 2)
@@ -82,8 +96,6 @@ def summary_cmd(
 ) -> None:
     """Usage per group and period, from pre-aggregates whenever they are exact.
 
-    Days [--from, --to) are half-open, in CITY_USAGE_TIMEZONE.
-
     Without --by: Downcity's overview (calls per city, service, status).
 
     --explain prints the chosen source and why on stderr.
@@ -93,7 +105,8 @@ def summary_cmd(
         _check_output(fmt, out)
         settings = Settings.from_env()
         chosen = api.plan(
-            by.split(",") if by is not None else None, start=start, end=end, city_id=city,
+            by.split(",") if by is not None else None, start=start, end=end,
+            city_id=city,
             user_id=user, model_id=model, service=service, status=status,
             granularity=granularity, measures=measures.split(",") if measures else None,
             source=source, settings=settings,
@@ -101,14 +114,14 @@ def summary_cmd(
         if explain:
             typer.echo(chosen.explain(), err=True)
         table = api.run_plan(chosen, settings)
-        write(table, fmt, out, title=f"usage summary [{start or '…'}, {end or '…'})")
+        write(table, fmt, out, title=f"usage summary {start or '…'} – {end or '…'}")
 
     _guarded(body)
 
 
 def events_cmd(
-    start: From = None,
-    end: To = None,
+    start: FromInstant = None,
+    end: ToInstant = None,
     city: City = None,
     user: User = None,
     model: Model = None,
@@ -121,10 +134,6 @@ def events_cmd(
     out: Out = None,
 ) -> None:
     """Curated events in (occurred_at, event_id) order, a page at a time.
-
-    [--from, --to) is half-open: dates mean midnight in CITY_USAGE_TIMEZONE.
-
-    Instants are ISO-8601; without an offset they are UTC.
 
     The next page's cursor is printed on stderr. json, csv and parquet stream in batches
     (bounded memory, any --limit); the table format shows at most 10,000 rows.
@@ -161,7 +170,7 @@ def me_cmd(
     out: Out = None,
     explain: Explain = False,
 ) -> None:
-    """One user's own usage in one city, one row per day, days [--from, --to)."""
+    """One user's own usage in one city, one row per day."""
 
     def body() -> None:
         _check_output(fmt, out)
@@ -177,6 +186,6 @@ def me_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add `summary`, `events` and `me` to the `city-usage` app."""
-    app.command("summary")(summary_cmd)
-    app.command("events")(events_cmd)
-    app.command("me")(me_cmd)
+    app.command("summary", help=command_help(summary_cmd, READ_RANGE_NOTE))(summary_cmd)
+    app.command("events", help=command_help(events_cmd, READ_RANGE_NOTE, INSTANT_NOTE))(events_cmd)
+    app.command("me", help=command_help(me_cmd, READ_RANGE_NOTE))(me_cmd)

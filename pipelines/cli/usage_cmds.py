@@ -2,55 +2,33 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
 
+from pipelines.cli.ranges import (
+    BUILD_FROM_HELP,
+    BUILD_RANGE_NOTE,
+    BUILD_TO_HELP,
+    READ_FROM_HELP,
+    READ_RANGE_NOTE,
+    READ_TO_HELP,
+    command_help,
+)
 from usage_model.config import Settings
-from usage_model.funding.report import FUNDING_BY_VERDICT_SQL
 from usage_model.warehouse import WarehouseLocked, WarehouseMissing, connect
 
-console = Console(stderr=True)
+# soft_wrap: a line is never broken at the console's width (pipes and logs keep it whole).
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _progress(*columns, transient: bool = False) -> Progress:
     """A progress bar on a terminal only: rich's live display writes an empty line when
     stderr is a pipe or a file, and a failure must stay exactly one line there."""
     return Progress(*columns, console=console, transient=transient, disable=not console.is_terminal)
-
-_TOTALS = (
-    "sum(calls) AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens"
-)
-REPORT_QUERIES = {
-    "usage_daily_by_model (top 10 by calls, all days)": (
-        f"SELECT model_id, {_TOTALS}, sum(error_calls) AS error_calls "
-        "FROM usage_daily_by_model GROUP BY ALL ORDER BY calls DESC LIMIT 10"
-    ),
-    "usage_daily_by_city (all days)": (
-        f"SELECT city_id, {_TOTALS}, sum(error_calls) AS error_calls "
-        "FROM usage_daily_by_city GROUP BY ALL ORDER BY calls DESC LIMIT 10"
-    ),
-    "usage_daily_by_user (top 10 by calls, all days)": (
-        f"SELECT city_id, user_id, {_TOTALS} "
-        "FROM usage_daily_by_user GROUP BY ALL ORDER BY calls DESC LIMIT 10"
-    ),
-    "funding_mode (which ledger is the wallet of record)": (
-        "SELECT mode, downcity_ledger_entries, reason FROM funding_mode"
-    ),
-    "reconciliation_report (verdicts, credits at stake)": FUNDING_BY_VERDICT_SQL,
-    "reconciliation_exceptions (by reason)": (
-        "SELECT reason, count(*) AS open, sum(credits_at_stake)::BIGINT AS credits "
-        "FROM reconciliation_exceptions GROUP BY reason ORDER BY open DESC, reason"
-    ),
-    "usage_quarantine (by reason)": (
-        "SELECT reason, count(*) AS entries, "
-        "count(*) FILTER (WHERE source_row IS NULL) AS whole_files "
-        "FROM usage_quarantine GROUP BY reason ORDER BY entries DESC"
-    ),
-}
 
 
 def sample_data(
@@ -90,16 +68,20 @@ def sample_data(
 
 
 def materialize(
-    from_: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="Last day, inclusive.")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help=BUILD_FROM_HELP)] = None,
+    to: Annotated[str | None, typer.Option("--to", help=BUILD_TO_HELP)] = None,
     select: Annotated[
         str | None, typer.Option(help="Dagster asset selection, e.g. 'group:usage'.")
     ] = None,
 ) -> None:
-    """Materialize the asset graph through Dagster (default: every day that has landed data)."""
+    """Materialize the asset graph through Dagster (default: every day that has landed data).
+
+    Runs are recorded in DAGSTER_HOME (default <CITY_USAGE_DATA_DIR>/dagster, shown by make ui).
+    """
     import dagster as dg
 
-    from pipelines.cli.errors import BAD_INPUT, fail, parse_day
+    from pipelines.cli.errors import BAD_INPUT, fail
+    from pipelines.cli.ranges import parse_build_days
     from pipelines.materialize import (
         MaterializeError,
         execute,
@@ -108,20 +90,26 @@ def materialize(
         plan_runs,
     )
 
-    start, end = parse_day(from_, "--from"), parse_day(to, "--to")
-    if start and end and start > end:
-        fail(f"--from {start} is after --to {end}", BAD_INPUT)
+    start, end = parse_build_days(from_, to)
     settings = Settings.from_env()
-    if start is None or end is None:
-        landed = landed_day_range(settings)
-        if landed:
-            start, end = start or landed[0], end or landed[1]
+    landed = landed_day_range(settings) if start is None or end is None else None
+    if landed:
+        start, end = start or landed[0], end or landed[1]
     from pipelines.definitions import defs
 
     try:
+        if select and not dg.AssetSelection.from_string(select).resolve(
+            defs.resolve_asset_graph()
+        ):
+            fail(f"--select {select!r} matches no asset (see `make ui` for groups and keys)",
+                 BAD_INPUT)
         runs = plan_runs(defs, select, start, end)
     except (dg.DagsterInvalidSubsetError, dg.DagsterInvalidDefinitionError, ValueError) as exc:
         fail(f"--select {select!r}: {str(exc).splitlines()[0]}", BAD_INPUT)
+    if start is None or end is None:
+        console.print(f"no usage landed under {settings.usage_landing}: no days to build "
+                      "(land Parquet files there, or run `city-usage sample-data`)",
+                      markup=False, highlight=False)
     if not runs:
         console.print("nothing to materialize (no landed data and no unpartitioned assets)")
         return
@@ -173,34 +161,62 @@ def _print_problem_files(settings: Settings) -> None:
         console.print(f"problem file: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
-def report() -> None:
-    """Print the top rows of each summary and the quarantine counts by reason."""
-    from pipelines.cli.errors import fail
+def report(
+    html: Annotated[Path | None, typer.Option(
+        "--html", help="also write the report with charts as one self-contained HTML file")
+    ] = None,
+    from_: Annotated[str | None, typer.Option("--from", help=READ_FROM_HELP)] = None,
+    to: Annotated[str | None, typer.Option("--to", help=READ_TO_HELP)] = None,
+) -> None:
+    """Usage and funding report: headline numbers and top tables; --html adds the charts.
 
+    Default range: the last 30 days the summaries hold.
+    """
+    from pipelines.cli.errors import fail
+    from pipelines.cli.ranges import parse_read_days
+    from usage_model.report import default_range, load_report_data, write_html
+    from usage_model.report.text import emit_report
+
+    first, last = parse_read_days(from_, to)
     settings = Settings.from_env()
-    out = Console()
     try:
         with connect(settings.warehouse, read_only=True) as conn:
-            for title, sql in REPORT_QUERIES.items():
-                result = conn.execute(sql)
-                table = Table(title=title, title_justify="left")
-                for column in result.description:
-                    table.add_column(
-                        column[0], justify="right" if column[1] != "VARCHAR" else "left"
-                    )
-                for row in result.fetchall():
-                    table.add_row(
-                        *(
-                            "∅" if v is None else f"{v:,}" if isinstance(v, int) else str(v)
-                            for v in row
-                        )
-                    )
-                out.print(table)
+            if first is None or last is None:
+                default_first, default_last = default_range(conn, settings)
+                last = last or max(default_last, first or default_last)
+                first = first or min(default_first, last)
+            data = load_report_data(conn, settings, first, last)
     except (WarehouseLocked, WarehouseMissing) as exc:
         fail(str(exc))
+    emit_report(data)
+    if html is not None:
+        try:
+            written = write_html(data, html)
+        except OSError as exc:
+            fail(f"{html}: cannot write the report: {exc.strerror or exc}")
+        console.print(f"report: {written} ({data.range_label})", markup=False, highlight=False,
+                      soft_wrap=True)
+
+
+def status() -> None:
+    """What is built (days, events, files, quarantine by reason), where it is, what to run next."""
+    from pipelines.cli.errors import fail
+    from pipelines.instance import dagster_home
+    from usage_model.report.status import load_status, status_lines
+
+    settings = Settings.from_env()
+    try:
+        with connect(settings.warehouse, read_only=True) as conn:
+            built = load_status(conn)
+    except (WarehouseLocked, WarehouseMissing) as exc:
+        fail(str(exc))
+    for line in status_lines(built, settings, str(dagster_home(settings))):
+        typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:
     app.command("sample-data")(sample_data)
-    app.command("materialize")(materialize)
-    app.command("report")(report)
+    app.command("materialize", help=command_help(materialize, BUILD_RANGE_NOTE))(materialize)
+    app.command("report", help=command_help(report, READ_RANGE_NOTE))(report)
+    app.command("status")(status)
+

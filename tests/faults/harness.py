@@ -204,6 +204,9 @@ def snapshot(ws: Workspace) -> Snapshot:
         for name in COMPARED_TABLES:
             frame = pl.from_arrow(conn.sql(f"SELECT * FROM {name}").to_arrow_table())
             state[name] = _sorted(frame.drop(WALL_CLOCK_COLUMNS, strict=False))
+        # A day rebuilt after its last file went away keeps a load row of zeros; a clean run
+        # never built that day. Both say "no rows that day".
+        state["usage_day_loads"] = state["usage_day_loads"].filter(pl.col("rows_indexed") > 0)
         files = sorted(ws.events_root.rglob("*.parquet")) if ws.events_root.exists() else []
         state["curated_files"] = pl.DataFrame(
             {"file": [p.relative_to(ws.events_root).as_posix() for p in files]},

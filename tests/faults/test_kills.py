@@ -38,16 +38,17 @@ KILL_POINTS = {
 FIXED = ["after_scan:1", "before_day_replace:2"]  # between scan and build; mid curated write
 
 
-def seeded(count: int) -> list[str]:
-    picks = []
-    for seed in range(count):
-        rng = random.Random(seed)
-        point = rng.choice(sorted(KILL_POINTS))
-        picks.append(f"{point}:{rng.randint(1, KILL_POINTS[point])}")
-    return picks
+def seeded(count: int, seed: int = 0) -> list[str]:
+    """`count` kill points `point:n`: a seeded shuffle of every (point, hit) pair, so a soak
+    reaches each pair once before any repeats."""
+    pairs = [f"{point}:{n}" for point, most in sorted(KILL_POINTS.items())
+             for n in range(1, most + 1)]
+    random.Random(seed).shuffle(pairs)
+    return [pairs[i % len(pairs)] for i in range(count)]
 
 
 SEEDS = int(os.environ.get("CITY_USAGE_FAULT_SEEDS", "2"))
+SHUFFLE = int(os.environ.get("CITY_USAGE_FAULT_SHUFFLE", "0"))  # another order for a soak
 
 
 def mutate_landing(ws: Workspace) -> None:
@@ -64,7 +65,7 @@ def mutate_landing(ws: Workspace) -> None:
     (ws.usage / "resend" / f"late-{(END + timedelta(days=1)).isoformat()}.parquet").unlink()
 
 
-@pytest.mark.parametrize("fault", FIXED + seeded(SEEDS))
+@pytest.mark.parametrize("fault", FIXED + seeded(SEEDS, SHUFFLE))
 def test_killed_run_then_rerun_converges(loaded, clean_runs, fault):
     mutate_landing(loaded)
     killed = loaded.materialize(fault=fault)

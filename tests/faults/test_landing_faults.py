@@ -2,8 +2,8 @@
 after loading, rewritten with the same size and mtime, invalid UTF-8, unopenable. Each case
 ends equal to a clean run over the same final files, with every row accounted for.
 
-Cases marked xfail(strict) are fixed on branch `ingest` (durable rebuild intents, content
-fingerprints, bad bytes as input): they flip to passing when it is merged.
+Items 1-5 of issue 9; they fail on a main without durable rebuild intents, content identity
+and bad-bytes-as-input (branch `ingest`, merged here).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import pytest
 
 from tests.faults.harness import END, KILLED, NOBODY, Workspace, ok, one_error_line
 
-FIXED_ON_INGEST = pytest.mark.xfail(strict=True, reason="fixed on branch ingest")
 # Tests run as root, whom file modes do not stop: permission cases run the CLI as `nobody`.
 AS_NOBODY = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("setpriv") is None,
@@ -56,7 +55,6 @@ def files_of_day(ws: Workspace, day) -> list[Path]:
             ws.usage / "downcity" / f"service_usage_events-{day.isoformat()}.parquet"]
 
 
-@FIXED_ON_INGEST
 @pytest.mark.parametrize("fault", ["after_scan:1:raise", "after_forget_file:2"])
 def test_deleted_day_is_rebuilt_after_the_run_that_saw_it_failed(loaded, clean_runs, fault):
     """Every file of the last day is deleted; the run that notices fails or is killed before
@@ -79,7 +77,6 @@ def _same_size_same_mtime(path: Path, data: bytes) -> None:
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
-@FIXED_ON_INGEST
 def test_loaded_file_overwritten_with_garbage_keeping_size_and_mtime(loaded, clean_runs):
     victim = loaded.usage / f"dt={END.isoformat()}" / "part-000.parquet"
     _same_size_same_mtime(victim, b"\0" * victim.stat().st_size)
@@ -90,7 +87,6 @@ def test_loaded_file_overwritten_with_garbage_keeping_size_and_mtime(loaded, cle
 
 
 @AS_NOBODY
-@FIXED_ON_INGEST
 def test_loaded_file_made_unreadable_is_never_dropped_silently(loaded, clean_runs):
     """chmod 000 after loading keeps size and mtime; run as a user the mode stops. Either the
     rows leave with an unreadable_file quarantine row, or the run fails naming the file."""
@@ -118,7 +114,6 @@ def _with_column(table: pa.Table, column: str, values: list) -> pa.Table:
                             pa.array(values, field.type))
 
 
-@FIXED_ON_INGEST
 def test_rewrite_with_same_size_and_mtime_is_detected(loaded, clean_runs, tmp_path):
     """`cp -p` of new content over loaded files, size and mtime equal, then a run over the
     last day only (what a sensor launches). In a-rewrite/a.parquet (new ids, last day) one row
@@ -163,7 +158,6 @@ def _with_invalid_utf8(table: pa.Table, column: str, row: int) -> pa.Table:
     return table.set_column(table.schema.get_field_index(column), column, broken)
 
 
-@FIXED_ON_INGEST
 def test_invalid_utf8_in_a_string_column_is_quarantined_and_the_rest_loads(loaded, clean_runs):
     bad = "a-bad-encoding.parquet"  # sorts before every other landed file
     pq.write_table(_with_invalid_utf8(fresh_rows(loaded, "enc-"), "user_id", 3),
@@ -176,7 +170,6 @@ def test_invalid_utf8_in_a_string_column_is_quarantined_and_the_rest_loads(loade
 
 
 @AS_NOBODY
-@FIXED_ON_INGEST
 def test_new_file_that_cannot_be_opened_is_quarantined_unreadable(loaded, clean_runs):
     locked = loaded.usage / "new" / "locked.parquet"
     locked.parent.mkdir()
@@ -191,7 +184,7 @@ def test_new_file_that_cannot_be_opened_is_quarantined_unreadable(loaded, clean_
 @AS_NOBODY
 def test_unprivileged_runs_read_what_they_may(loaded, clean_runs):
     """The harness's own guard: as `nobody`, a mode-000 file really is unreadable, and an
-    untouched landing converges (so the xfail cases above fail for the fault, not the user)."""
+    untouched landing converges (so the cases above test the fault, not the user)."""
     loaded.give_to(NOBODY)
     probe = loaded.usage / "probe.bin"  # not *.parquet: the pipeline ignores it
     probe.write_bytes(b"x")

@@ -176,10 +176,11 @@ def test_huge_unsigned_bodies_are_refused_without_growing_the_process(webhook_pr
         list(settings.stripe_events_landing.rglob("*.json")) == []
 
 
-def test_receiver_without_secret_exits_1_with_one_line(settings: Settings):
+def test_receiver_without_secret_exits_2_with_one_line(settings: Settings):
+    # a missing secret is configuration, i.e. input: exit 2 like a bad option
     env = {k: v for k, v in os.environ.items() if k != "STRIPE_WEBHOOK_SECRET"}
     result = run_cli("stripe-webhook", "--port", str(free_port()), env=env)
-    assert_one_line_error(result, 1, "STRIPE_WEBHOOK_SECRET")
+    assert_one_line_error(result, 2, "STRIPE_WEBHOOK_SECRET")
 
 
 def test_receiver_on_a_taken_port_exits_1_with_one_line(settings: Settings):

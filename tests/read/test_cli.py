@@ -183,3 +183,25 @@ def test_ids_are_printed_as_they_are(tmp_path):
     rows = list(csv.DictReader(io.StringIO(cli(env, "summary", "--by", "city,user",
                                                "--format", "csv").stdout)))
     assert (rows[0]["city_id"], rows[0]["user_id"]) == ("[red]c1[/red]", 'u,"1"')
+
+
+def test_to_is_left_out_for_days_and_instants(env, history):
+    # [--from, --to): one day is --from D --to D+1
+    r = cli(env, "summary", "--by", "model", "--from", "2026-02-03", "--to", "2026-02-04",
+            "--granularity", "day", "--format", "json")
+    rows = json.loads(r.stdout)
+    assert {row["day"] for row in rows} == {"2026-02-03"}
+    expected = read.summary(("model",), start="2026-02-03", end="2026-02-04",
+                            granularity="day", settings=history).to_pylist()
+    assert rows == [{**row, "day": row["day"].isoformat()} for row in expected]
+    day = json.loads(cli(env, "events", "--from", "2026-02-03", "--to", "2026-02-04",
+                         "--limit", "100000", "--format", "json").stdout)
+    assert day and {e["occurred_at"][:10] for e in day} == {"2026-02-03"}
+    assert len(day) == sum(row["calls"] for row in rows)
+    # an instant given to --to is left out too
+    noon = json.loads(cli(env, "events", "--from", "2026-02-03", "--to",
+                          "2026-02-03T12:00:00Z", "--limit", "100000", "--format", "json").stdout)
+    assert noon == [e for e in day if e["occurred_at"] < "2026-02-03T12:00:00"]
+    # an empty range is bad input, not an empty answer
+    empty = cli(env, "summary", "--from", "2026-02-03", "--to", "2026-02-03")
+    assert empty.exit_code == 2

@@ -3,11 +3,15 @@ the aligned table refuses pages it would have to hold whole."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -130,3 +134,26 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly(env):
     assert proc.wait(timeout=120) == 0
     assert header.startswith(b"event_id,occurred_at,") and proc.stderr.read() == b""
     proc.stderr.close()
+
+
+def test_dates_and_instants_render_as_python_isoformat():
+    utc = datetime(2026, 3, 1, 4, 5, 6, tzinfo=UTC)
+    paris = ZoneInfo("Europe/Paris")
+    instants = [utc, utc.replace(microsecond=7), utc.replace(year=999), None]
+    recent = [v if v is not None and v.year > 1700 else None for v in instants]  # ns range
+    days = [date(2026, 3, 1), date(999, 12, 31), None, date(2024, 2, 29)]
+    table = pa.table({
+        "day": pa.array(days, pa.date32()),
+        "at": pa.array(instants, pa.timestamp("us", tz="UTC")),
+        "local": pa.array(instants, pa.timestamp("us", tz="Europe/Paris")),
+        "nanos": pa.array(recent, pa.timestamp("ns", tz="UTC")),
+    })
+
+    def iso(v):
+        return None if v is None else v.isoformat()
+
+    expected = [{"day": iso(d), "at": iso(a), "local": iso(a and a.astimezone(paris)),
+                 "nanos": iso(n)} for d, a, n in zip(days, instants, recent, strict=True)]
+    assert json.loads(to_json(table)) == expected
+    assert [r["at"] for r in csv.DictReader(io.StringIO(to_csv(table)))] == \
+        [iso(a) or "" for a in instants]

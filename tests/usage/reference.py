@@ -22,11 +22,17 @@ def _read(path: Path, root: Path) -> pl.DataFrame | None:
         return None
     if "created_at" in frame.columns and "occurred_at" not in frame.columns:
         frame = frame.rename({"created_at": "occurred_at"})
-        meta = frame["metadata_json"].str.json_decode(
-            pl.Struct({"startedAt": pl.String, "endedAt": pl.String})
-        )
-        started = meta.struct.field("startedAt").str.to_datetime(time_zone="UTC")
-        ended = meta.struct.field("endedAt").str.to_datetime(time_zone="UTC")
+        # Downcity writes snake_case keys today; older exports used camelCase.
+        meta = frame["metadata_json"].str.json_decode(pl.Struct({
+            "started_at": pl.String, "ended_at": pl.String,
+            "startedAt": pl.String, "endedAt": pl.String,
+        }))
+
+        def instant(snake: str, camel: str) -> pl.Series:
+            text = meta.struct.field(snake).fill_null(meta.struct.field(camel))
+            return text.str.to_datetime(time_zone="UTC")
+
+        started, ended = instant("started_at", "startedAt"), instant("ended_at", "endedAt")
         frame = frame.with_columns(
             latency_ms=(ended - started).dt.total_milliseconds().cast(pl.Float64),
             occurred_at=pl.col("occurred_at").str.to_datetime(time_zone="UTC"),

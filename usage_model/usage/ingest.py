@@ -7,6 +7,11 @@ rows (`scanned.py`). `build_days` then rebuilds whole days: it reads the scanned
 files whose days overlap the window (never the landed files again), deduplicates against the
 index (so copies in other files and other days count), writes one curated Parquet file per day
 (temporary name, then rename) and replaces the window's conflicts and load counts in DuckDB.
+
+Every manifest change records, in its own transaction, the days it obliges to rebuild
+(`usage_rebuild_intents`, see intents.py); the build's commit clears them. A file whose
+scanned rows are gone or no longer match its content identity (unreadable, or rewritten after
+the scan) is scanned again during the build, so its rows never leave the curated data silently.
 """
 
 from __future__ import annotations

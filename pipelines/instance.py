@@ -1,0 +1,35 @@
+"""Which Dagster instance the CLI records its runs in: the same one `make ui` shows.
+
+DAGSTER_HOME when set; otherwise `<CITY_USAGE_DATA_DIR>/dagster`, next to the data its runs
+built (the Makefile uses the same default, so `uv run city-usage materialize` and `make ui`
+agree without any setting). A new home gets the project's dagster.yaml (the DuckDB pool).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from usage_model.config import Settings
+
+PROJECT_INSTANCE_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+
+
+def dagster_home(settings: Settings | None = None) -> Path:
+    explicit = os.environ.get("DAGSTER_HOME")
+    if explicit:
+        return Path(explicit).absolute()
+    return (settings or Settings.from_env()).data_dir / "dagster"
+
+
+def prepare_dagster_home() -> Path:
+    """Create the home (with dagster.yaml when the project ships one) and point DAGSTER_HOME
+    at it for this process."""
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() and PROJECT_INSTANCE_YAML.exists():
+        shutil.copyfile(PROJECT_INSTANCE_YAML, config)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
