@@ -81,3 +81,45 @@ def landing_files(settings: Settings, days: list[date]) -> list[Path]:
 def curated_files(settings: Settings, days: list[date]) -> list[Path]:
     return [p for d in days
             if (p := settings.events_root / f"day={d.isoformat()}" / "part-0.parquet").exists()]
+
+
+# Random-looking ids (a UUID laid out from an MD5 of the generator's id): nothing in the id
+# says its day, as with UUIDv4 or Downcity's `usage_…` ids.
+_RANDOM_ID = (
+    "SELECT * REPLACE (regexp_replace(md5(event_id), "
+    "'^(.{8})(.{4})(.{4})(.{4})(.{12})$', '\\1-\\2-\\3-\\4-\\5') AS event_id) FROM ({sql})"
+)
+# Share of a day's rows landed again, unchanged, with the next day's files (a re-delivery).
+DUPLICATE_PERCENT = 1
+
+
+def write_random_id_days(settings: Settings, days: list[date], events: int,
+                         seed: int = SEED) -> int:
+    """`events` rows a day with random ids; each day after the first also lands, in its own
+    folder, an identical copy of ~DUPLICATE_PERCENT% of the previous day's rows. Returns the
+    number of landed rows (copies included)."""
+    conn = duckdb.connect()
+    landed = 0
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        previous: Path | None = None
+        for day in days:
+            folder = settings.usage_landing / f"dt={day.isoformat()}"
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / "part-000.parquet"
+            sql = _RANDOM_ID.replace("{sql}", SAMPLE_SQL)
+            if previous is not None:
+                sql = (f"{sql} UNION ALL SELECT * FROM read_parquet('{previous.as_posix()}', "
+                       "hive_partitioning = false) "
+                       f"WHERE hash(event_id) % 100 < {DUPLICATE_PERCENT}")
+            conn.execute(
+                f"COPY ({sql}) TO '{target.as_posix()}' "
+                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+                {"n": events, "seed": seed, "day": day.isoformat(), "users": USERS},
+            )
+            landed += conn.execute(
+                f"SELECT count(*) FROM read_parquet('{target.as_posix()}')").fetchall()[0][0]
+            previous = target
+        return landed
+    finally:
+        conn.close()

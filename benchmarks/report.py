@@ -36,6 +36,11 @@ def targets(out: dict) -> dict:
         met["new_day_flat_within_10pct"] = {"value": growth, "met": abs(growth) <= 0.10}
         p95 = out["incremental"]["reads"]["preaggregate_ms"]["p95"]
         met["summary_p95_under_50ms"] = {"value": p95, "met": p95 < 50}
+    if out.get("end_to_end"):
+        ratio = out["end_to_end"]["materialize_vs_polars"]
+        met["materialize_within_1.5x_of_polars"] = {"value": ratio, "met": ratio <= 1.5}
+        share = out["end_to_end"]["ingest_vs_copy"]
+        met["ingest_at_least_0.4x_copy"] = {"value": share, "met": (share or 0) >= 0.4}
     if out.get("memory"):
         rss = out["memory"]["peak_rss_mb"]
         met["big_day_peak_rss_under_2GB"] = {"value": rss, "events": out["memory"]["events"],
@@ -61,6 +66,25 @@ def _compute(summary: dict, ratio: bool = False) -> str:
 
 def _mb(result: dict) -> str:
     return f"{result['peak_rss_mb']:.0f}"
+
+
+def end_to_end_lines(e: dict) -> list[str]:
+    m, p, c = e["materialize"], e["naive_polars"], e["copy"]
+    return [
+        f"End to end, {e['days']} days × {e['events_per_day']:,} events "
+        f"({e['landed_rows']:,} landed rows, ~1% identical copies, random ids):", "",
+        "| | wall | CPU | peak RSS | load |", "|---|---|---|---|---|",
+        f"| `city-usage materialize` | {m['wall_s']:.1f} s | {m.get('cpu_s', 0):.1f} s | "
+        f"{m['peak_rss_mb']:.0f} MB | {m['load_avg_1m']:.1f} |",
+        f"| naive polars script | {p['process_s']:.1f} s | {p.get('cpu_s', 0):.1f} s | "
+        f"{p['peak_rss_mb']:.0f} MB | {p['load_avg_1m']:.1f} |",
+        f"| DuckDB Parquet copy | {c['wall_s']:.1f} s | {c.get('cpu_s', 0):.1f} s | "
+        f"{c['peak_rss_mb']:.0f} MB | {c['load_avg_1m']:.1f} |", "",
+        f"materialize / polars: {e['materialize_vs_polars']}× wall, "
+        f"{e.get('materialize_vs_polars_cpu', '–')}× CPU; ingest step "
+        f"{e['steps'].get('build_usage_events', 0):.1f} s = {e['ingest_events_per_s']:,} events/s, "
+        f"{e['ingest_vs_copy']}× the copy's {e['copy_events_per_s']:,} events/s; "
+        f"summaries agree with polars: {p['same_totals']}.", ""]
 
 
 def markdown(out: dict) -> str:
@@ -120,6 +144,8 @@ def markdown(out: dict) -> str:
         lines += [f"One day of {mm['events']:,} events through the pipeline: peak RSS "
                   f"{mm['peak_rss_mb']:.0f} MB, process {mm['process_s']:.1f} s "
                   f"(load {mm['load_avg_1m']:.1f}).", ""]
+    if out.get("end_to_end"):
+        lines += end_to_end_lines(out["end_to_end"])
     lines += ["| target | value | met |", "|---|---|---|"]
     for name, t in out.get("targets", {}).items():
         lines.append(f"| {name} | {t['value']} | {'yes' if t['met'] else 'NO'} |")

@@ -19,18 +19,27 @@ from pathlib import Path
 import duckdb
 import psutil
 
-from benchmarks import bench_backfill, bench_incremental, bench_memory, bench_scale, report
+from benchmarks import (
+    bench_backfill,
+    bench_end_to_end,
+    bench_incremental,
+    bench_memory,
+    bench_scale,
+    report,
+)
 from benchmarks.measure import load_average
 
 RESULTS = Path(__file__).parent / "results"
 FULL = {"scales": "1M,10M,50M", "incremental_per_day": 200_000, "backfill_per_day": 100_000,
         "backfill_days": 30, "memory_day": 20_000_000, "repeats": 3,
-        "parts": "scale,incremental,backfill,memory"}
+        "end_to_end_per_day": 1_000_000,
+        "parts": "scale,incremental,backfill,memory,end_to_end"}
 # Quick: every code path once at toy sizes (the 1-day memory run is left out: the scale run
 # already reports peak RSS).
 QUICK = {"scales": "200K", "incremental_per_day": 5_000, "backfill_per_day": 5_000,
          "backfill_days": 10, "memory_day": 200_000, "repeats": 1,
-         "parts": "scale,incremental,backfill"}
+         "end_to_end_per_day": 20_000,
+         "parts": "scale,incremental,backfill,end_to_end"}
 
 
 def parse_scale(text: str) -> int:
@@ -51,13 +60,18 @@ def main() -> None:
     parser.add_argument("--scales", help="events per scale run, e.g. 1M,10M,50M")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (about a minute)")
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit everywhere")
-    parser.add_argument("--only", help="comma-separated parts: scale,incremental,backfill,memory")
+    parser.add_argument("--only", help="comma-separated parts: "
+                        "scale,incremental,backfill,memory,end_to_end")
+    parser.add_argument("--end-to-end-per-day", type=int,
+                        help="events a day in the end-to-end part (10 days)")
     parser.add_argument("--root", type=Path,
                         default=Path(tempfile.gettempdir()) / "city-usage-bench")
     args = parser.parse_args()
     plan = dict(QUICK if args.quick else FULL)
     if args.scales:
         plan["scales"] = args.scales
+    if args.end_to_end_per_day:
+        plan["end_to_end_per_day"] = args.end_to_end_per_day
     bench_incremental.REPEATS = plan["repeats"]
     parts = set((args.only or plan["parts"]).split(","))
     began = time.perf_counter()
@@ -86,6 +100,11 @@ def main() -> None:
               flush=True)
         out["memory"] = bench_memory.run(args.root / "memory", plan["memory_day"],
                                          args.memory_limit)
+    if "end_to_end" in parts:
+        print(f"end to end, {bench_end_to_end.DAYS} days of {plan['end_to_end_per_day']:,} "
+              f"events (load {load_average()})", flush=True)
+        out["end_to_end"] = bench_end_to_end.run(
+            args.root / "end_to_end", plan["end_to_end_per_day"], args.memory_limit)
     out["read_bench_100m"] = report.read_bench_figure()
     out["elapsed_s"] = round(time.perf_counter() - began, 1)
     out["load_avg_end"] = os.getloadavg()

@@ -38,6 +38,12 @@ def _run(task: str, args: dict) -> dict:
     if task == "copy":
         from benchmarks.baselines import duckdb_copy
         return duckdb_copy(args["files"], args["target"], args["memory_limit"])
+    if task == "naive_polars":
+        from benchmarks.naive_polars import naive_materialize
+        return naive_materialize(args["files"], args["warehouse"])
+    if task == "dagster_steps":
+        from benchmarks.pipeline_task import all_step_seconds
+        return all_step_seconds()
     raise SystemExit(f"unknown task {task}")
 
 
@@ -46,7 +52,10 @@ def main() -> None:
     began = time.perf_counter()
     result = _run(task, json.loads(raw))
     result["wall_s"] = round(time.perf_counter() - began, 3)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+    # CPU seconds (user + system, every thread): less sensitive than wall time to other jobs.
+    result["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 3)
     print(json.dumps(result, default=str))
 
 

@@ -1,16 +1,17 @@
 """Landing to curated events: the manifest scan, then the build of a window of days.
 
 `scan_landing` reads each new or changed landed file once, records it in `usage_files`,
-quarantines its invalid rows and files, and indexes its valid rows in `usage_event_index`
-(event_id, day, file, row, content hash). `build_days` then rebuilds whole days: it reads only
-the files whose days overlap the window, deduplicates against the index (so copies in other
-files and other days count), writes one curated Parquet file per day (temporary name, then
-rename) and replaces the window's conflicts and load counts in DuckDB.
+quarantines its invalid rows and files, indexes its valid rows in `usage_event_index`
+(event_id, day, file, row, content hash) and keeps them, normalized, as the file's scanned
+rows (`scanned.py`). `build_days` then rebuilds whole days: it reads the scanned rows of the
+files whose days overlap the window (never the landed files again), deduplicates against the
+index (so copies in other files and other days count), writes one curated Parquet file per day
+(temporary name, then rename) and replaces the window's conflicts and load counts in DuckDB.
 
 Every manifest change records, in its own transaction, the days it obliges to rebuild
-(`usage_rebuild_intents`, see intents.py); the build's commit clears them. A file that no
-longer gives the rows the index holds for it (unreadable, or rewritten after the scan) is
-scanned again during the build, so its rows never leave the curated data silently.
+(`usage_rebuild_intents`, see intents.py); the build's commit clears them. A file whose
+scanned rows are gone or no longer match its content identity (unreadable, or rewritten after
+the scan) is scanned again during the build, so its rows never leave the curated data silently.
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ import pyarrow as pa
 from usage_model import clock
 from usage_model.config import Settings
 from usage_model.faults import fault_point
-from usage_model.usage import intents
+from usage_model.usage import intents, scanned
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.landing import (
     LandedFile,
     StoredIdentity,
-    fingerprint,
     footer_fingerprint,
     list_landed_files,
+    read_landed_bytes,
     same_content,
     stat_landed,
 )
@@ -45,6 +46,7 @@ from usage_model.usage.normalize import (
     PreparedFile,
     normalize_params,
     normalize_sql,
+    parse_landed_bytes,
     prepare,
     raw_json_sql,
     read_landed_file,
@@ -64,7 +66,7 @@ LITERAL_HASHES_MAX = 2000
 CLASSIFY_SQL = (SQL_DIR / "classify.sql").read_text()
 INSERT_CONFLICTS_SQL = (SQL_DIR / "insert_conflicts.sql").read_text()
 DAY_LOADS_SQL = (SQL_DIR / "day_loads.sql").read_text()
-CURATED_COLUMNS = ", ".join(f.name for f in CURATED_SCHEMA)
+CURATED_COLUMNS = scanned.CURATED_COLUMNS
 _DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
     pa.int64(): "BIGINT",
@@ -116,18 +118,14 @@ class LandingChangedError(RuntimeError):
     """Landed files kept changing while the build read them; the message names them."""
 
 
-# A build reads its files again at most this many times after finding some that differ from
+# A build checks its files again at most this many times after finding some that differ from
 # the manifest (each time they are scanned again first); then it fails naming them.
 BUILD_PASSES = 3
-DIFFERING_FILES_SQL = """
-SELECT DISTINCT f.path
-FROM usage_event_index i
-JOIN usage_files f USING (file_id)
-WHERE i.day IN (SELECT unnest($days::DATE[]))
-  AND NOT EXISTS (SELECT 1 FROM build_rows b
-                  WHERE b.source_file = f.path AND b.source_row = i.source_row
-                    AND b.content_hash = i.content_hash)
-ORDER BY 1
+WINDOW_FILES_SQL = """
+SELECT file_id, path, rows_valid, size_bytes, mtime_ns, ctime_ns, footer_sha256, fingerprint
+FROM usage_files
+WHERE status = 'ok' AND min_day <= $last AND max_day >= $first
+ORDER BY path
 """
 
 
@@ -140,7 +138,8 @@ def _future_limit(settings: Settings, now: datetime | None) -> datetime:
 
 
 def _forget_file(
-    conn: duckdb.DuckDBPyConnection, path: str, result: ScanResult, reason: str
+    conn: duckdb.DuckDBPyConnection, settings: Settings, path: str, result: ScanResult,
+    reason: str,
 ) -> int | None:
     """Drop what an older version of a file contributed and record that its days must be
     rebuilt; returns its file_id, or None for a file the manifest does not know."""
@@ -167,6 +166,9 @@ def _forget_file(
     conn.execute("DELETE FROM usage_event_index WHERE file_id = $f", {"f": file_id})
     conn.execute("DELETE FROM usage_quarantine WHERE source_file = $p", {"p": path})
     conn.execute("DELETE FROM usage_files WHERE file_id = $f", {"f": file_id})
+    # Before the commit: a crash in between leaves a manifest entry without its scanned rows,
+    # which the build notices and scans again.
+    scanned.remove(settings, file_id)
     return file_id
 
 
@@ -253,8 +255,11 @@ def _scan_file(
     future_limit: datetime,
     result: ScanResult,
 ) -> None:
-    identity = (fingerprint(landed.absolute), footer_fingerprint(landed.absolute))
-    prepared = _load_file(landed)
+    read = read_landed_bytes(landed.absolute)
+    identity = (read.fingerprint, read.footer_sha256)
+    table = parse_landed_bytes(read.data, read.error)
+    del read  # the bytes are parsed: free them before the rows are normalized
+    prepared = table if isinstance(table, FileRejection) else prepare(table)
     if isinstance(prepared, FileRejection):
         _record_rejected_file(conn, landed, file_id, identity, prepared, result)
         return
@@ -270,6 +275,8 @@ def _scan_file(
         "day, $f AS file_id, source_row, content_hash FROM scan_rows WHERE reason IS NULL",
         {"f": file_id},
     )
+    scanned.write(conn, settings, file_id, identity[0] or "",
+                  "SELECT * FROM scan_rows WHERE reason IS NULL")
     conn.execute("CREATE OR REPLACE TEMP VIEW raw_json_rows AS " + raw_json_sql(prepared))
     conn.execute(SCAN_INSERT_QUARANTINE, {"source_file": landed.path})
     rows, valid, min_day, max_day, min_at, max_at = fetch_one(
@@ -333,7 +340,7 @@ def _rescan_file(
     """Replace one file's manifest entry, index rows, quarantine rows and the rebuild intents
     they cause, in one transaction."""
     conn.begin()
-    file_id = _forget_file(conn, landed.path, result, "changed_file")
+    file_id = _forget_file(conn, settings, landed.path, result, "changed_file")
     if file_id is None:
         file_id = fetch_one(conn, "SELECT coalesce(max(file_id), 0) + 1 FROM usage_files")[0]
         result.new_files.append(landed.path)
@@ -344,9 +351,11 @@ def _rescan_file(
     fault_point("after_scan_file", landed.absolute)
 
 
-def _remove_file(conn: duckdb.DuckDBPyConnection, path: str, result: ScanResult) -> None:
+def _remove_file(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, path: str, result: ScanResult
+) -> None:
     conn.begin()
-    _forget_file(conn, path, result, "removed_file")
+    _forget_file(conn, settings, path, result, "removed_file")
     conn.commit()
     fault_point("after_forget_file")
     result.removed_files.append(path)
@@ -375,7 +384,8 @@ def scan_landing(
     known = _stored_identities(conn)
     landed = list_landed_files(settings.usage_landing)
     for path in sorted(set(known) - {f.path for f in landed}):
-        _remove_file(conn, path, result)
+        _remove_file(conn, settings, path, result)
+    scanned.remove_orphans(conn, settings)
     for file in landed:
         stored = known.get(file.path)
         if stored is None or not same_content(file, stored):
@@ -391,38 +401,25 @@ def scan_landing(
     return result
 
 
+def _still_scanned(settings: Settings, row: tuple) -> bool:
+    """Whether a window file's landed bytes are still those scanned and its scanned rows are
+    all there (else the build scans it again first)."""
+    file_id, path, rows_valid, size, mtime, ctime, footer, fp = row
+    landed = stat_landed(settings.usage_landing, path)
+    if landed is None or not same_content(landed, StoredIdentity(size, mtime, ctime, footer, fp)):
+        return False
+    return scanned.holds(scanned.path_of(settings, file_id, fp or ""), rows_valid)
+
+
 def _collect_build_rows(
-    conn: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    days: list[date],
-    files: Iterable[tuple[int, str]],
-    future_limit: datetime,
+    conn: duckdb.DuckDBPyConnection, settings: Settings, days: list[date], files: list[tuple]
 ) -> int:
-    """Valid rows of the window from every file that touches it (index membership decides)."""
+    """Valid rows of the window, from the scanned rows of every file that touches it."""
     conn.execute(BUILD_ROWS_DDL)
-    read = 0
-    for file_id, path in files:
-        landed = settings.usage_landing / path
-        prepared = _load_file(LandedFile(path, landed, 0, 0, 0))
-        if isinstance(prepared, FileRejection):
-            continue  # its rows are missing from build_rows: _differing_files finds it
-        read += 1
-        conn.register("typed_rows", prepared.typed)
-        params = normalize_params(
-            prepared, source_file=path, timezone=settings.timezone, future_limit=future_limit
-        )
-        params.update({"file_id": file_id, "days": days})
-        conn.execute(
-            f"INSERT INTO build_rows SELECT {CURATED_COLUMNS}, n.content_hash "
-            f"FROM ({normalize_sql(prepared)}) n "
-            "SEMI JOIN (SELECT source_row FROM usage_event_index "
-            "           WHERE file_id = $file_id AND day IN (SELECT unnest($days::DATE[]))) i "
-            "ON i.source_row = n.source_row",
-            params,
-        )
-        conn.unregister("typed_rows")
-        del prepared  # free this file's Arrow tables before the next file is read
-    return read
+    paths = [scanned.path_of(settings, row[0], row[7] or "") for row in files]
+    if paths:
+        conn.execute(f"INSERT INTO build_rows {scanned.select_sql(paths)}", {"days": days})
+    return len(paths)
 
 
 def _conflict_raw_rows(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
@@ -492,12 +489,6 @@ def _write_day(conn: duckdb.DuckDBPyConnection, settings: Settings, day: date) -
     return count
 
 
-def _differing_files(conn: duckdb.DuckDBPyConnection, days: list[date]) -> list[str]:
-    """Files whose valid rows of `days`, as the index knows them, are not all in build_rows
-    with the same content: unreadable now, or rewritten since the scan."""
-    return [r[0] for r in conn.execute(DIFFERING_FILES_SQL, {"days": days}).fetchall()]
-
-
 def _rescan_paths(
     conn: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -508,7 +499,7 @@ def _rescan_paths(
     for path in paths:
         landed = stat_landed(settings.usage_landing, path)
         if landed is None:
-            _remove_file(conn, path, result)
+            _remove_file(conn, settings, path, result)
         else:
             _rescan_file(conn, settings, landed, future_limit, result)
 
@@ -519,20 +510,16 @@ def _gather(
     result: BuildResult,
     future_limit: datetime,
 ) -> None:
-    """Fill build_rows with every valid row the manifest holds for the window's days. A file
-    that no longer gives those rows (unreadable, or rewritten since the scan) is scanned again
-    (quarantined, or indexed anew, with its days added to the window); then the rows are
-    gathered again."""
+    """Fill build_rows with every valid row the manifest holds for the window's days, from the
+    scan's rows of each file. A file whose landed bytes changed since the scan (unreadable
+    now, or rewritten) or whose scanned rows are missing is scanned again first (quarantined,
+    or indexed anew, with its days added to the window)."""
     for _ in range(BUILD_PASSES):
         days = result.days
-        files = conn.execute(
-            "SELECT file_id, path FROM usage_files WHERE status = 'ok' "
-            "AND min_day <= $last AND max_day >= $first ORDER BY path",
-            {"first": days[0], "last": days[-1]},
-        ).fetchall()
-        result.files_read = _collect_build_rows(conn, settings, days, files, future_limit)
-        differing = _differing_files(conn, days)
+        files = conn.execute(WINDOW_FILES_SQL, {"first": days[0], "last": days[-1]}).fetchall()
+        differing = [row[1] for row in files if not _still_scanned(settings, row)]
         if not differing:
+            result.files_read = _collect_build_rows(conn, settings, days, files)
             return
         _rescan_paths(conn, settings, differing, future_limit, result.rescan)
         result.days = sorted(set(days) | result.rescan.days_touched)

@@ -57,6 +57,16 @@ def fingerprint(path: Path, chunk: int = 1 << 20) -> str | None:
 _TAIL_BYTES = 64 << 10
 
 
+def _footer_span(size: int, last8: bytes) -> int:
+    """How many bytes at the end of a file of `size` bytes ending in `last8` the footer
+    fingerprint hashes: the Parquet footer with its length and magic, else a fixed tail."""
+    if size >= 12 and last8[4:] == b"PAR1":
+        footer_length = int.from_bytes(last8[:4], "little")
+        if footer_length + 12 <= size:
+            return footer_length + 8
+    return min(size, _TAIL_BYTES)
+
+
 def footer_fingerprint(path: Path) -> str | None:
     """sha256 of the Parquet footer (file metadata, length and magic): it holds the row count,
     every column chunk's offset and sizes and their statistics, so almost any rewrite changes
@@ -64,17 +74,34 @@ def footer_fingerprint(path: Path) -> str | None:
     try:
         with path.open("rb") as handle:
             size = handle.seek(0, os.SEEK_END)
-            tail_length = min(size, _TAIL_BYTES)
-            if size >= 12:
-                handle.seek(size - 8)
-                tail = handle.read(8)
-                footer_length = int.from_bytes(tail[:4], "little")
-                if tail[4:] == b"PAR1" and footer_length + 12 <= size:
-                    tail_length = footer_length + 8
-            handle.seek(size - tail_length)
-            return hashlib.sha256(handle.read(tail_length)).hexdigest()
+            handle.seek(max(size - 8, 0))
+            span = _footer_span(size, handle.read(8))
+            handle.seek(size - span)
+            return hashlib.sha256(handle.read(span)).hexdigest()
     except OSError:
         return None
+
+
+@dataclass(frozen=True)
+class LandedBytes:
+    """A landed file read whole, once: its bytes and both fingerprints of them."""
+
+    data: bytes | None  # None when the file could not be opened or read
+    error: str | None  # why not (the OS's words)
+    fingerprint: str | None
+    footer_sha256: str | None
+
+
+def read_landed_bytes(path: Path) -> LandedBytes:
+    """The file's bytes with `fingerprint` and `footer_fingerprint` computed from the same
+    bytes (one read: the Parquet reader then parses them from memory)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return LandedBytes(None, exc.strerror or type(exc).__name__, None, None)
+    span = _footer_span(len(data), data[-8:])
+    footer = hashlib.sha256(memoryview(data)[len(data) - span:]).hexdigest()
+    return LandedBytes(data, None, hashlib.sha256(data).hexdigest(), footer)
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,13 @@ def _repair_text(table: pa.Table, used: set[str]) -> tuple[pa.Table, pa.Array | 
     )
 
 
+def _unreadable(exc: Exception) -> FileRejection:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # pyarrow prefixes the absolute path ("... source '/abs/x.parquet': why"): keep the why.
+    text = text.split("': ", 1)[-1]
+    return FileRejection("unreadable_file", f"not a readable Parquet file ({text})", None)
+
+
 def read_landed_file(path: Path) -> pa.Table | FileRejection:
     try:
         with path.open("rb"):
@@ -185,10 +192,18 @@ def read_landed_file(path: Path) -> pa.Table | FileRejection:
     try:
         return pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for corrupt or non-Parquet files
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        # pyarrow prefixes the absolute path ("... source '/abs/x.parquet': why"): keep the why.
-        text = text.split("': ", 1)[-1]
-        return FileRejection("unreadable_file", f"not a readable Parquet file ({text})", None)
+        return _unreadable(exc)
+
+
+def parse_landed_bytes(data: bytes | None, error: str | None) -> pa.Table | FileRejection:
+    """`read_landed_file` for a file already read into memory (`data` None: it could not be
+    read, for the reason `error`)."""
+    if data is None:
+        return FileRejection("unreadable_file", f"cannot be opened ({error})", None)
+    try:
+        return pq.read_table(pa.BufferReader(data))
+    except Exception as exc:  # pyarrow raises several types for corrupt or non-Parquet files
+        return _unreadable(exc)
 
 
 def prepare(table: pa.Table) -> PreparedFile | FileRejection:

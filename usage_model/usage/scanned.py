@@ -1,0 +1,105 @@
+"""What the scan keeps of each landed file, so that the build never reads landing again.
+
+The scan validates and normalizes a landed file once and writes its valid rows, with their
+content hash, to one Parquet file under `<curated>/_scanned/`, named by the manifest's
+`file_id` and the file's content fingerprint: `file=<file_id>-<sha256 prefix>.parquet`. The
+build reads these (one `read_parquet` over the window's files, filtered by day) instead of
+reading and normalizing the landed files again.
+
+A scanned file belongs to exactly one manifest entry (same file_id and fingerprint); one
+without an entry (its scan did not commit, or its landed file was forgotten) is an orphan and
+is removed by `remove_orphans`. A manifest entry whose scanned file is missing or does not
+hold the rows the manifest counted is scanned again by the build (see ingest._gather).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from usage_model.config import Settings
+from usage_model.usage.event_model import CURATED_SCHEMA
+
+CURATED_COLUMNS = ", ".join(f.name for f in CURATED_SCHEMA)
+# Parquet has no 128-bit integer (DuckDB would write the content hash as a DOUBLE): it is kept
+# as two 64-bit halves and joined again on read.
+SPLIT_HASH = ("(content_hash >> 64)::UBIGINT AS content_hash_hi, "
+              "(content_hash & 18446744073709551615)::UBIGINT AS content_hash_lo")
+JOINED_HASH = "((content_hash_hi::UHUGEINT << 64) | content_hash_lo::UHUGEINT) AS content_hash"
+PREFIX_CHARS = 16
+
+
+def folder(settings: Settings) -> Path:
+    return settings.curated / "_scanned"
+
+
+def path_of(settings: Settings, file_id: int, fingerprint: str) -> Path:
+    return folder(settings) / f"file={file_id}-{fingerprint[:PREFIX_CHARS]}.parquet"
+
+
+def write(conn: duckdb.DuckDBPyConnection, settings: Settings, file_id: int,
+          fingerprint: str, rows_sql: str) -> Path:
+    """Write the valid rows `rows_sql` selects (curated columns and content_hash) as the
+    file's scanned rows: temporary name, fsync, rename, so a reader sees all or nothing."""
+    target = path_of(settings, file_id, fingerprint)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.parent / f"_{uuid.uuid4().hex}.tmp"
+    # No sort (the build keys rows by source_row) and LZ4: these files are read back once
+    # or twice and never leave the machine's curated folder, so writing fast beats small.
+    conn.execute(
+        f"COPY (SELECT {CURATED_COLUMNS}, {SPLIT_HASH} FROM ({rows_sql})) "
+        f"TO '{temporary.as_posix()}' (FORMAT parquet, COMPRESSION lz4_raw, "
+        "ROW_GROUP_SIZE 122880)"
+    )
+    with temporary.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    return target
+
+
+def remove(settings: Settings, file_id: int) -> None:
+    """Remove every scanned file of one manifest entry (any fingerprint)."""
+    for stale in folder(settings).glob(f"file={file_id}-*.parquet"):
+        stale.unlink(missing_ok=True)
+
+
+def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    """Remove scanned files no manifest entry owns, and temporary files of dead scans."""
+    root = folder(settings)
+    if not root.exists():
+        return 0
+    owned = {
+        path_of(settings, file_id, fp).name
+        for file_id, fp in conn.execute(
+            "SELECT file_id, fingerprint FROM usage_files "
+            "WHERE status = 'ok' AND fingerprint IS NOT NULL"
+        ).fetchall()
+    }
+    removed = 0
+    for entry in root.iterdir():
+        if entry.name not in owned:
+            entry.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def holds(path: Path, rows: int) -> bool:
+    """Whether a scanned file exists, is readable Parquet and holds `rows` rows."""
+    try:
+        return pq.ParquetFile(path).metadata.num_rows == rows
+    except Exception:  # missing, truncated or not Parquet: the build scans the file again
+        return False
+
+
+def select_sql(paths: list[Path]) -> str:
+    """The scanned rows of `paths` (curated columns and content_hash); parameter $days."""
+    listed = ", ".join("'" + p.as_posix().replace("'", "''") + "'" for p in paths)
+    return (
+        f"SELECT {CURATED_COLUMNS}, {JOINED_HASH} "
+        f"FROM read_parquet([{listed}], hive_partitioning = false) "
+        "WHERE day IN (SELECT unnest($days::DATE[]))"
+    )
