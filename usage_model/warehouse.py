@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -72,6 +72,33 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
         yield conn
     finally:
         conn.close()
+
+
+def in_transaction(conn: duckdb.DuckDBPyConnection) -> bool:
+    """True when an explicit transaction is open (autocommit gives each statement a new id)."""
+    first = conn.execute("SELECT txid_current()").fetchone()[0]
+    second = conn.execute("SELECT txid_current()").fetchone()[0]
+    return first == second
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """The one way to group warehouse writes: commit on success, roll back on any exception
+    (including a KeyboardInterrupt), and join the caller's transaction when one is open, so
+    helpers compose without nesting BEGINs."""
+    if in_transaction(conn):
+        yield
+        return
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        # A connection broken mid-statement may refuse the ROLLBACK; the original error is the
+        # one worth raising, and DuckDB discards an uncommitted transaction on close anyway.
+        with suppress(duckdb.Error):
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def fetch_one(

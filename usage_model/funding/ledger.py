@@ -9,14 +9,14 @@ with their own refs. In downcity mode the ledger mirrors Downcity's wallet (see 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
 
 from usage_model import clock
+from usage_model.warehouse import transaction  # noqa: F401 (re-exported for callers)
 
 _EXISTING_REFS = "SELECT ref FROM balance_ledger WHERE ref IN (SELECT unnest(?::VARCHAR[]))"
 _CURRENT_BALANCES = """
@@ -90,28 +90,6 @@ def replace_if_columns_differ(conn: duckdb.DuckDBPyConnection, table: str,
 def entry_id_for(ref: str) -> str:
     """A stable entry id derived from the ref: rebuilding the ledger gives the same ids."""
     return "bl_" + hashlib.sha256(ref.encode()).hexdigest()[:24]
-
-
-def in_transaction(conn: duckdb.DuckDBPyConnection) -> bool:
-    """True when an explicit transaction is open (autocommit gives each statement a new id)."""
-    first = conn.execute("SELECT txid_current()").fetchone()[0]
-    second = conn.execute("SELECT txid_current()").fetchone()[0]
-    return first == second
-
-
-@contextmanager
-def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Open a transaction unless the caller already has one (then run inside it)."""
-    if in_transaction(conn):
-        yield
-        return
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _validate(entry: LedgerEntry) -> None:
