@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from usage_model.exports.batch import Batch, from_ipc, to_ipc
-from usage_model.warehouse import fetch_one
+from usage_model.warehouse import fetch_one, transaction
 
 
 @dataclass(frozen=True)
@@ -59,18 +59,13 @@ def record_intent(
     conn: duckdb.DuckDBPyConnection, batch: Batch, sink: str, content_sha256: str
 ) -> None:
     """Store the version and its exact batch in one transaction, before any delivery."""
-    conn.execute("BEGIN")
-    try:
+    with transaction(conn):
         conn.execute(INSERT_LEDGER_SQL, [
             batch.export, batch.period, batch.version, batch.supersedes, sink, batch.source,
             batch.idempotency_key, content_sha256, batch.table.num_rows, datetime.now(UTC),
         ])
         conn.execute("INSERT INTO export_outbox VALUES (?, ?, ?, ?)",
                      [batch.export, batch.period, batch.version, to_ipc(batch.table)])
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def record_attempt(conn: duckdb.DuckDBPyConnection, batch: Batch, detail: str) -> None:

@@ -44,7 +44,7 @@ import pyarrow as pa
 
 from usage_model import clock
 from usage_model.funding.ledger import replace_if_columns_differ
-from usage_model.warehouse import ensure_schema
+from usage_model.warehouse import ensure_schema, transaction
 
 # Downcity's statuses plus the synonyms older exports used (compared case-insensitively).
 TOPUP_STATUSES = frozenset({
@@ -374,13 +374,7 @@ def load(conn: duckdb.DuckDBPyConnection, balance_root: Path,
          now: datetime | None = None) -> dict[str, LoadResult]:
     """Refresh every `downcity_<export>` table and `downcity_rejects` from the landed files."""
     rejects = _Rejects(conn, now or clock.now())
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         _refresh_tables(conn)
-        results = {name: _load_export(conn, spec, balance_root, rejects)
-                   for name, spec in EXPORTS.items()}
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return results
+        return {name: _load_export(conn, spec, balance_root, rejects)
+                for name, spec in EXPORTS.items()}

@@ -16,7 +16,7 @@ from datetime import datetime
 import duckdb
 
 from usage_model import clock
-from usage_model.warehouse import transaction  # noqa: F401 (re-exported for callers)
+from usage_model.warehouse import transaction
 
 _EXISTING_REFS = "SELECT ref FROM balance_ledger WHERE ref IN (SELECT unnest(?::VARCHAR[]))"
 _CURRENT_BALANCES = """

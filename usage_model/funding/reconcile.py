@@ -22,7 +22,7 @@ from usage_model.funding.evidence import (
     load_records,
     wallet_topups,
 )
-from usage_model.funding.ledger import append_entries, transaction
+from usage_model.funding.ledger import append_entries
 from usage_model.funding.report import FUNDING_BY_VERDICT_SQL as FUNDING_BY_VERDICT_SQL
 from usage_model.funding.report import build_report as build_report
 from usage_model.funding.rules import (
@@ -42,6 +42,7 @@ from usage_model.funding.wallet import (
     mirror_downcity_ledger,
     record_mode,
 )
+from usage_model.warehouse import transaction
 
 _FUNDING_LEDGER = f"""
 SELECT kind, user_id, amount, metadata_json FROM balance_ledger

@@ -17,7 +17,7 @@ from usage_model.funding.evidence import (
     load_records,
     wallet_topups,
 )
-from usage_model.funding.ledger import replace_if_columns_differ, transaction, wallet_mode
+from usage_model.funding.ledger import replace_if_columns_differ, wallet_mode
 from usage_model.funding.rules import (
     Reversed,
     TopupRecord,
@@ -33,7 +33,7 @@ from usage_model.funding.verdicts import (
     payment_verdict,
     topup_verdict,
 )
-from usage_model.warehouse import ensure_schema
+from usage_model.warehouse import ensure_schema, transaction
 
 REPORT_COLUMNS = (
     "report_key", "row_kind", "topup_id", "user_id", "downcity_status", "downcity_amount",

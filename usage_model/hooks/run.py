@@ -24,7 +24,7 @@ from usage_model.hooks.protocol import (
     to_table,
 )
 from usage_model.hooks.usage import usage_at_grain
-from usage_model.warehouse import fetch_one
+from usage_model.warehouse import fetch_one, transaction
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,10 @@ def _replace_period(
     )
     conn.register("hook_rows", rows)
     try:
-        conn.execute("BEGIN")
-        conn.execute(f"DELETE FROM {table_name} WHERE period = ?", [period.start])
-        cols = ", ".join(rows.schema.names)
-        conn.execute(f"INSERT INTO {table_name} ({cols}) SELECT {cols} FROM hook_rows")
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
+        with transaction(conn):
+            conn.execute(f"DELETE FROM {table_name} WHERE period = ?", [period.start])
+            cols = ", ".join(rows.schema.names)
+            conn.execute(f"INSERT INTO {table_name} ({cols}) SELECT {cols} FROM hook_rows")
     finally:
         conn.unregister("hook_rows")
 

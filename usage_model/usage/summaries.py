@@ -20,7 +20,7 @@ from usage_model.usage import intents
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.ingest import day_path
 from usage_model.usage.intents import DAILY_TABLES, MONTHLY_TABLES
-from usage_model.warehouse import fetch_one
+from usage_model.warehouse import fetch_one, transaction
 
 SQL_DIR = Path(__file__).parent / "sql"
 SUMMARY_SQL = {
@@ -78,29 +78,28 @@ def build_daily(
     """
     days = sorted(set(days))
     tables = list(tables)
-    conn.begin()
-    for table in tables:
-        conn.execute(
-            f"DELETE FROM {table} WHERE day IN (SELECT unnest($days::DATE[]))", {"days": days}
-        )
-    for day in days:
-        if not create_events_view(conn, settings, [day]):
-            continue  # no events that day: no rows
-        if any(table in FROM_ROLLUP for table in tables):
-            conn.execute(SUMMARY_ROLLUP_SQL)
+    with transaction(conn):
         for table in tables:
-            conn.execute(SUMMARY_SQL[table])
-    intents.clear(conn, tables, days)
-    written = {
-        table: fetch_one(
-            conn,
-            f"SELECT count(*) FROM {table} WHERE day IN (SELECT unnest($days::DATE[]))",
-            {"days": days},
-        )[0]
-        for table in tables
-    }
-    fault_point("before_daily_commit")
-    conn.commit()
+            conn.execute(
+                f"DELETE FROM {table} WHERE day IN (SELECT unnest($days::DATE[]))", {"days": days}
+            )
+        for day in days:
+            if not create_events_view(conn, settings, [day]):
+                continue  # no events that day: no rows
+            if any(table in FROM_ROLLUP for table in tables):
+                conn.execute(SUMMARY_ROLLUP_SQL)
+            for table in tables:
+                conn.execute(SUMMARY_SQL[table])
+        intents.clear(conn, tables, days)
+        written = {
+            table: fetch_one(
+                conn,
+                f"SELECT count(*) FROM {table} WHERE day IN (SELECT unnest($days::DATE[]))",
+                {"days": days},
+            )[0]
+            for table in tables
+        }
+        fault_point("before_daily_commit")
     conn.execute("DROP TABLE IF EXISTS summary_rollup")
     return written
 
@@ -122,16 +121,15 @@ def build_monthly(
     for period in sorted(set(periods)):
         period = period.replace(day=1)
         create_events_view(conn, settings, month_days(period))
-        conn.begin()
-        for table in tables:
-            conn.execute(f"DELETE FROM {table} WHERE period = $p", {"p": period})
-            conn.execute(SUMMARY_SQL[table], {"period": period})
-            written[table] += fetch_one(
-                conn, f"SELECT count(*) FROM {table} WHERE period = $p", {"p": period}
-            )[0]
-        fault_point("before_monthly_commit")
-        intents.clear(conn, tables, [period])
-        conn.commit()
+        with transaction(conn):
+            for table in tables:
+                conn.execute(f"DELETE FROM {table} WHERE period = $p", {"p": period})
+                conn.execute(SUMMARY_SQL[table], {"period": period})
+                written[table] += fetch_one(
+                    conn, f"SELECT count(*) FROM {table} WHERE period = $p", {"p": period}
+                )[0]
+            fault_point("before_monthly_commit")
+            intents.clear(conn, tables, [period])
     return written
 
 
