@@ -15,8 +15,9 @@ from assets.resources import CityUsageSettings
 from usage_model.funding.config import FundingConfig, key_livemode
 from usage_model.funding.methods import payment_methods as list_payment_methods
 from usage_model.funding.methods import write_payment_methods
-from usage_model.funding.stripe_api import StripeAuthFailed, StripeUnavailable, make_client
+from usage_model.funding.stripe_api import StripeUnavailable
 from usage_model.funding.sync import StripeSource, consume_landed, sync_events
+from usage_model.stripe_client import StripeAuthFailed, make_client
 from usage_model.warehouse import POOL
 
 NOT_CONFIGURED = "not configured: STRIPE_SECRET_KEY is unset"

@@ -8,11 +8,13 @@ DuckDB allows one writing process per file. Writers run inside the Dagster pool
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
+
+from usage_model import retry
 
 _PACKAGE_ROOT = Path(__file__).parent
 POOL = "duckdb_warehouse"
@@ -112,21 +114,26 @@ def fetch_one(
 
 
 def connect_waiting(
-    path: Path | str, timeout_s: float, config: dict | None = None
+    path: Path | str,
+    timeout_s: float,
+    config: dict | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> duckdb.DuckDBPyConnection:
-    """A writer's connection that waits (with backoff) while another process holds the lock,
-    and fails at once on anything else, such as a path that is not a database."""
-    deadline = time.monotonic() + timeout_s
-    delay = 0.05
-    while True:
-        try:
-            return duckdb.connect(str(path), read_only=False, config=config or {})
-        except duckdb.IOException as exc:
-            if not is_lock_error(exc) or time.monotonic() + delay > deadline:
-                if is_lock_error(exc):
-                    raise WarehouseLocked(
-                        f"{path}: still locked by another process after {timeout_s:.0f} s"
-                    ) from None
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+    """A writer's connection that waits (the `WAREHOUSE_LOCK` retry policy: backoff from 50 ms
+    to 2 s) while another process holds the lock, for at most `timeout_s`, and fails at once
+    on anything else, such as a path that is not a database."""
+    retrying = retry.retrying(
+        retry.WAREHOUSE_LOCK,
+        retry_if=lambda exc: isinstance(exc, duckdb.IOException) and is_lock_error(exc),
+        deadline_s=timeout_s, sleep=sleep, monotonic=monotonic,
+    )
+    try:
+        return retrying(duckdb.connect, str(path), read_only=False, config=config or {})
+    except duckdb.IOException as exc:
+        if is_lock_error(exc):
+            raise WarehouseLocked(
+                f"{path}: still locked by another process after {timeout_s:.0f} s"
+            ) from None
+        raise

@@ -86,6 +86,27 @@ def test_meter_events_then_only_the_difference(settings: Settings, fake: FakeStr
     assert all(e["event_name"] == "city_tokens" for e in fake.meter_events)
 
 
+def test_meter_events_use_the_pinned_stripe_api_version(settings: Settings, fake: FakeStripe
+                                                         ) -> None:
+    write_daily_by_user(settings, [(DAY, "c1", "u0", 1, 0, 10), (DAY, "c1", "u1", 1, 0, 20)])
+    _run(settings, _export(settings))
+    assert len(fake.meter_events) == 2
+    # the version funding reads with, not the account's default (the header is then absent)
+    assert fake.stripe_versions == ["2026-10-28.endive"] * 2
+
+
+def test_malformed_key_fails_the_export_before_any_call(settings: Settings, fake: FakeStripe,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "pk_test_publishable")
+    write_daily_by_user(settings, [(DAY, "c1", "u0", 1, 0, 10)])
+    with pytest.raises(DeliveryFailed) as info:
+        _run(settings, _export(settings))
+    assert str(info.value) == ("STRIPE_SECRET_KEY does not start with sk_ or rk_ (a secret or "
+                               f"restricted key is needed); Stripe at {fake.base_url} was not "
+                               "called")
+    assert fake.requests == []
+
+
 def test_crash_after_send_is_absorbed_by_identifier(settings: Settings, fake: FakeStripe) -> None:
     export = _export(settings)
     write_daily_by_user(settings, [(DAY, "c1", "u0", 1, 0, 10), (DAY, "c1", "u1", 1, 0, 20)])

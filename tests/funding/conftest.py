@@ -18,8 +18,9 @@ from usage_model.config import Settings
 from usage_model.funding import downcity
 from usage_model.funding.config import FundingConfig, key_livemode
 from usage_model.funding.reconcile import build_report, reconcile
-from usage_model.funding.stripe_api import Retrying, make_client
+from usage_model.funding.stripe_api import Retrying
 from usage_model.funding.sync import StripeSource, consume_landed, sync_events
+from usage_model.stripe_client import make_client
 from usage_model.warehouse import connect
 
 CREDITS_PER_CENT = 10_000  # 1 USD = 1,000,000 credits (DESIGN.md)

@@ -17,21 +17,14 @@ import stripe
 import uvicorn
 
 from usage_model import clock
-from usage_model.funding.stripe_api import (
-    Retrying,
-    StripeAuthFailed,
-    StripeUnavailable,
-    make_client,
-)
+from usage_model.funding.stripe_api import Retrying, StripeUnavailable
 from usage_model.funding.sync import StripeSource
-from usage_model.funding.webhook import (
-    MAX_BODY_BYTES,
-    TOLERANCE_S,
-    landed_event_files,
-    webhook_app,
-)
+from usage_model.funding.webhook import landed_event_files, webhook_app
+from usage_model.stripe_client import StripeAuthFailed, make_client
 
 SECRET = "whsec_test_secret"
+TOLERANCE_S = 300  # the documented signature window: 5 minutes either side
+MAX_BODY_BYTES = 256 * 1024  # the documented body cap: 256 KiB
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "stripe-fixtures" / "fixtures3.json"
 
 

@@ -85,6 +85,7 @@ class FakeStripe:
         self._meter_events: dict[str, dict[str, Any]] = {}
         self.meter_event_requests: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str, str]] = []
+        self.stripe_versions: list[str | None] = []  # each request's Stripe-Version header
         self._failures: list[int] = []
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -328,6 +329,7 @@ class FakeStripe:
     async def _gate(self, request: Request, call_next: Callable) -> Any:
         with self._lock:
             self.requests.append((request.method, request.url.path, request.url.query))
+            self.stripe_versions.append(request.headers.get("stripe-version"))
             failure = self._failures.pop(0) if self._failures else None
         auth = request.headers.get("authorization", "")
         if auth != f"Bearer {self.api_key}":

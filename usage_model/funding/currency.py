@@ -2,7 +2,7 @@
 
 1 USD = 1,000,000 credits, so 1 US cent = 10,000 credits (the default table). Any other
 currency needs a configured credits-per-minor-unit; an unconfigured one is an exception
-(`unsupported_currency`), never a guess. Exponents say how many decimals a currency has.
+(`unsupported_currency`), never a guess.
 """
 
 from __future__ import annotations
@@ -12,24 +12,8 @@ from collections.abc import Mapping
 CREDITS_PER_USD = 1_000_000
 DEFAULT_CREDITS_PER_MINOR: dict[str, int] = {"usd": CREDITS_PER_USD // 100}
 
-# Stripe's zero-decimal and three-decimal currencies; every other currency has 2 decimals.
-ZERO_DECIMAL = frozenset({"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf",
-                          "ugx", "vnd", "vuv", "xaf", "xof", "xpf"})
-THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
-
-
 class UnsupportedCurrency(ValueError):
     """No credits-per-minor-unit is configured for this currency."""
-
-
-def exponent(currency: str) -> int:
-    """Decimal places of a currency's minor unit (JPY 0, USD 2, KWD 3)."""
-    code = currency.lower()
-    if code in ZERO_DECIMAL:
-        return 0
-    if code in THREE_DECIMAL:
-        return 3
-    return 2
 
 
 def parse_rates(text: str | None) -> dict[str, int]:

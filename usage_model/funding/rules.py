@@ -20,8 +20,6 @@ from usage_model.funding.currency import UnsupportedCurrency, to_credits
 from usage_model.funding.ledger import LedgerEntry
 
 FUNDING_KINDS = ("topup", "refund", "refund_reversal", "dispute", "dispute_reversal")
-EXCEPTION_REASONS = ("amount_mismatch", "currency_mismatch", "unsupported_currency",
-                     "missing_topup_reference", "duplicate_payment", "livemode_mismatch")
 _INQUIRY_PREFIX = "warning_"
 _REFUND_ENDED = ("failed", "canceled")
 

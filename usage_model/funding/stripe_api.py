@@ -1,4 +1,5 @@
-"""The Stripe API through the official SDK: a pinned API version, retries with backoff.
+"""Stripe API reads through the one client factory (usage_model/stripe_client.py), retried
+under the `STRIPE_API` policy of usage_model/retry.py.
 
 Every failure is one line that names the API base and never the key:
 - a malformed key (whitespace, or not `sk_...` / `rk_...`) is refused before any call;
@@ -10,55 +11,21 @@ Every failure is one line that names the API base and never the key:
 
 from __future__ import annotations
 
-import random
-import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import stripe
 
-# Pinned: objects are read with this API version whatever the account's default is.
-STRIPE_API_VERSION = "2026-10-28.endive"
-DEFAULT_API_BASE = "https://api.stripe.com"
-_KEY_CHARS = re.compile(r"^[A-Za-z0-9_]+$")
+from usage_model import retry
+from usage_model.stripe_client import DEFAULT_API_BASE, StripeAuthFailed
+
 T = TypeVar("T")
-
-
-class StripeAuthFailed(RuntimeError):
-    """The key is malformed or Stripe rejected it (one line; never contains the key)."""
 
 
 class StripeUnavailable(RuntimeError):
     """Stripe could not be reached, or kept failing (rate limits or 5xx) after every retry."""
-
-
-def check_key(secret_key: str, api_base: str = DEFAULT_API_BASE) -> None:
-    """Refuse a key Stripe would reject anyway, before calling (the message omits the key)."""
-    problem = None
-    if secret_key != secret_key.strip() or any(c.isspace() for c in secret_key):
-        problem = "contains whitespace (a stray space or newline when it was pasted?)"
-    elif not secret_key.startswith(("sk_", "rk_")):
-        problem = "does not start with sk_ or rk_ (a secret or restricted key is needed)"
-    elif not _KEY_CHARS.match(secret_key):
-        problem = "has characters a Stripe key never has"
-    if problem:
-        raise StripeAuthFailed(f"STRIPE_SECRET_KEY {problem}; Stripe at {api_base} was not "
-                               "called")
-
-
-def make_client(secret_key: str, api_base: str | None = None) -> stripe.StripeClient:
-    base = api_base.rstrip("/") if api_base else DEFAULT_API_BASE
-    check_key(secret_key, base)
-    return stripe.StripeClient(secret_key, stripe_version=STRIPE_API_VERSION,
-                               base_addresses={"api": base}, max_network_retries=0)
-
-
-def api_base_of(client: stripe.StripeClient) -> str:
-    """The API base a client calls (the SDK keeps it on its requestor)."""
-    bases = getattr(getattr(client, "_requestor", None), "base_addresses", None) or {}
-    return bases.get("api") or DEFAULT_API_BASE
 
 
 def _connection_problem(exc: stripe.APIConnectionError) -> str:
@@ -87,35 +54,37 @@ def _retryable(exc: stripe.StripeError) -> bool:
 
 @dataclass
 class Retrying:
-    """Calls Stripe: rate limits and 5xx retried with jittered backoff, connection failures
-    retried briefly, key problems never; every final failure is one line naming `base_url`."""
+    """Calls Stripe under the `STRIPE_API` retry policy: rate limits and 5xx retried with
+    jittered backoff, connection failures retried briefly, key problems never; every final
+    failure is one line naming `base_url`."""
 
-    attempts: int = 6
-    connect_attempts: int = 2
-    base_delay: float = 0.5
-    max_delay: float = 8.0
+    attempts: int = retry.STRIPE_API.attempts
+    connect_attempts: int = retry.STRIPE_CONNECT_ATTEMPTS
+    base_delay: float = retry.STRIPE_API.first_delay_s
+    max_delay: float = retry.STRIPE_API.max_delay_s
     sleep: Callable[[float], None] = time.sleep
     retries: int = 0
     base_url: str = DEFAULT_API_BASE
 
     def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return fn(*args, **kwargs)
-            except stripe.StripeError as exc:
-                limit = self._give_up_after(exc)
-                if attempt >= limit:
-                    raise self._final(exc, attempt) from None
-            self.retries += 1
-            delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-            self.sleep(delay * (0.5 + random.random() / 2))
+        policy = replace(retry.STRIPE_API, attempts=self.attempts, first_delay_s=self.base_delay,
+                         max_delay_s=self.max_delay)
+        retrying = retry.retrying(
+            policy, retry_if=lambda exc: isinstance(exc, stripe.StripeError),
+            attempts_for=self._give_up_after, sleep=self.sleep, on_retry=self._count_retry,
+        )
+        try:
+            return retrying(fn, *args, **kwargs)
+        except stripe.StripeError as exc:
+            raise self._final(exc, retrying.statistics["attempt_number"]) from None
 
-    def _give_up_after(self, exc: stripe.StripeError) -> int:
+    def _count_retry(self, _attempt: int) -> None:
+        self.retries += 1
+
+    def _give_up_after(self, exc: BaseException) -> int:
         if isinstance(exc, stripe.APIConnectionError):
             return self.connect_attempts
-        return self.attempts if _retryable(exc) else 1
+        return self.attempts if isinstance(exc, stripe.StripeError) and _retryable(exc) else 1
 
     def _final(self, exc: stripe.StripeError, attempts: int) -> Exception:
         base = self.base_url

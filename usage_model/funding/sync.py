@@ -24,8 +24,9 @@ import stripe
 
 from usage_model import clock
 from usage_model.funding.config import FundingConfig
-from usage_model.funding.stripe_api import Retrying, api_base_of, list_all
+from usage_model.funding.stripe_api import Retrying, list_all
 from usage_model.funding.webhook import landed_event_files
+from usage_model.stripe_client import api_base_of
 from usage_model.warehouse import transaction
 
 EVENT_TYPES = (

@@ -34,18 +34,3 @@ CURATED_SCHEMA = pa.schema(
         ("source_row", pa.int64()),
     ]
 )
-
-STATUSES = ("success", "error")
-
-# Rejection reasons, in the order they are tested (DESIGN rule 5), then file-level ones.
-ROW_REASONS = (
-    "missing_event_id",
-    "missing_occurred_at",
-    "bad_timestamp",
-    "missing_city_id",
-    "bad_status",
-    "negative_value",
-    "future_event",
-)
-DEDUP_REASONS = ("duplicate_conflict",)
-FILE_REASONS = ("unreadable_file", "schema_mismatch")

@@ -9,8 +9,9 @@ per user: `event_name`, `payload.stripe_customer_id` (from the customer map),
 recorded as rejected (`outside_stripe_window`) and not sent. A decrease cannot be sent as a
 meter event; it is counted and reported.
 
-Delivery: at most `max_requests_per_second` requests, retries with backoff on 429, 5xx and
-connection errors; Stripe's `resource_already_exists` on an identifier means "already
+Delivery: at most `max_requests_per_second` requests, through the one Stripe client factory
+(pinned API version), retried under the `STRIPE_METER` policy of usage_model/retry.py on 429,
+5xx and connection errors; Stripe's `resource_already_exists` on an identifier means "already
 delivered" (a crash between send and record). Each event's outcome is its row in
 `export_meter_events`.
 """
@@ -19,9 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -29,12 +30,13 @@ import duckdb
 import pyarrow as pa
 import stripe
 
-from usage_model import clock
+from usage_model import clock, retry
 from usage_model.config import Settings
 from usage_model.exports.batch import Batch
 from usage_model.exports.sinks import DeliveryFailed
 from usage_model.hooks.config import ExportConfig
 from usage_model.hooks.protocol import Period
+from usage_model.stripe_client import StripeAuthFailed, make_client
 
 STRIPE_WINDOW = timedelta(days=35)
 WINDOW_MARGIN = timedelta(hours=1)  # never send an event that could age out in flight
@@ -93,10 +95,25 @@ def build_diff(tz: ZoneInfo, now: Callable[[], datetime]):
     return diff
 
 
+def _retryable(exc: BaseException) -> bool:
+    """Rate limits, 5xx and connection failures pass with time (an InvalidRequestError is an
+    outcome, not a failure: `_create` returns it)."""
+    return isinstance(exc, stripe.RateLimitError | stripe.APIConnectionError | stripe.APIError)
+
+
+def _failure(exc: stripe.StripeError) -> str:
+    if isinstance(exc, stripe.RateLimitError):
+        return "HTTP 429 rate limited"
+    if isinstance(exc, stripe.APIConnectionError):
+        return "connection failed"
+    return f"HTTP {exc.http_status}"
+
+
 class StripeMeterSink:
     def __init__(self, client: stripe.StripeClient, conn: duckdb.DuckDBPyConnection,
                  event_name: str, *, max_requests_per_second: float = 20.0,
-                 max_attempts: int = 6, backoff_s: float = 0.5,
+                 max_attempts: int = retry.STRIPE_METER.attempts,
+                 backoff_s: float = retry.STRIPE_METER.first_delay_s,
                  now: Callable[[], datetime] = clock.now,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.client = client
@@ -130,31 +147,30 @@ class StripeMeterSink:
             "payload": {"stripe_customer_id": row["stripe_customer_id"],
                         "value": str(row["value"])},
         }
-        last = ""
-        for attempt in range(1, self.max_attempts + 1):
-            self._throttle()
-            self.requests_sent += 1
-            try:
-                self.client.v1.billing.meter_events.create(params=params)
-                return "delivered", None
-            except stripe.InvalidRequestError as exc:
-                if exc.code == "resource_already_exists":
-                    return "delivered", "identifier already received by Stripe"
-                return "rejected", f"{exc.code or 'invalid_request'}"
-            except stripe.RateLimitError:
-                last = "HTTP 429 rate limited"
-            except stripe.APIConnectionError:
-                last = "connection failed"
-            except stripe.APIError as exc:
-                last = f"HTTP {exc.http_status}"
-            except stripe.AuthenticationError:
-                raise DeliveryFailed("Stripe rejected STRIPE_SECRET_KEY (authentication)") \
-                    from None
-            if attempt < self.max_attempts:
-                self.sleep(min(30.0, self.backoff_s * 2 ** (attempt - 1))
-                           * (0.5 + random.random() / 2))
-        raise DeliveryFailed(f"meter event {row['identifier']}: {last} after "
-                             f"{self.max_attempts} attempts")
+        policy = replace(retry.STRIPE_METER, attempts=self.max_attempts,
+                         first_delay_s=self.backoff_s)
+        retrying = retry.retrying(policy, retry_if=_retryable, sleep=self.sleep)
+        try:
+            return retrying(self._create, params)
+        except stripe.AuthenticationError:
+            raise DeliveryFailed("Stripe rejected STRIPE_SECRET_KEY (authentication)") from None
+        except stripe.StripeError as exc:
+            if not _retryable(exc):
+                raise
+            raise DeliveryFailed(f"meter event {row['identifier']}: {_failure(exc)} after "
+                                 f"{self.max_attempts} attempts") from None
+
+    def _create(self, params: dict) -> tuple[str, str | None]:
+        """One request: the event's outcome, or the SDK's error (retried or not by policy)."""
+        self._throttle()
+        self.requests_sent += 1
+        try:
+            self.client.v1.billing.meter_events.create(params=params)
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_already_exists":
+                return "delivered", "identifier already received by Stripe"
+            return "rejected", f"{exc.code or 'invalid_request'}"
+        return "delivered", None
 
     def deliver(self, batch: Batch) -> str:
         done = dict(self.conn.execute(
@@ -189,9 +205,10 @@ def setup(export: ExportConfig, settings: Settings, conn: duckdb.DuckDBPyConnect
     key = os.environ.get("STRIPE_SECRET_KEY")
     if not key:
         return SinkSetup(None, reason="STRIPE_SECRET_KEY is not set: meter events not sent")
-    base = os.environ.get("STRIPE_API_BASE")
-    client = stripe.StripeClient(key, base_addresses={"api": base} if base else None,
-                                 max_network_retries=0)
+    try:
+        client = make_client(key, os.environ.get("STRIPE_API_BASE"))
+    except StripeAuthFailed as exc:  # a malformed key: one line, the key never in it
+        raise DeliveryFailed(str(exc)) from None
     sink = StripeMeterSink(client, conn, export.options["event_name"],
                            max_requests_per_second=export.options["max_requests_per_second"])
     return SinkSetup(sink, diff=build_diff(settings.tz, clock.now))

@@ -2,9 +2,10 @@
 
 Headers: `Idempotency-Key: <export>:<period>:<version>` and
 `City-Usage-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>`.
-5xx, 408, 429, time-outs and connection errors are retried with exponential backoff up to
-`max_attempts`; another 4xx is final. The body is the same bytes on every attempt and every
-rerun, so a receiver that keys on Idempotency-Key applies a version once.
+5xx, 408, 429, time-outs and connection errors are retried under the `WEBHOOK` policy of
+usage_model/retry.py (exponential backoff) up to `max_attempts`; another 4xx is final. The
+body is the same bytes on every attempt and every rerun, so a receiver that keys on
+Idempotency-Key applies a version once.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import httpx
 
-from usage_model import clock
+from usage_model import clock, retry
 from usage_model.exports.batch import Batch
 from usage_model.exports.sinks import DeliveryFailed
 
@@ -45,6 +46,10 @@ def verify(secret: str, body: bytes, header: str, *, tolerance_s: int = 300,
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
+class _Retryable(Exception):
+    """A failed attempt that another attempt may fix; its text is the reason, no secret."""
+
+
 class WebhookSink:
     def __init__(
         self,
@@ -52,8 +57,8 @@ class WebhookSink:
         secret_env: str,
         *,
         timeout_s: float = 10.0,
-        max_attempts: int = 5,
-        backoff_s: float = 0.5,
+        max_attempts: int = retry.WEBHOOK.attempts,
+        backoff_s: float = retry.WEBHOOK.first_delay_s,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = url
@@ -74,28 +79,35 @@ class WebhookSink:
     def deliver(self, batch: Batch) -> str:
         secret = self._secret()
         body = batch.body()
-        last = ""
+        policy = replace(retry.WEBHOOK, attempts=self.max_attempts, first_delay_s=self.backoff_s)
+        retrying = retry.retrying(policy, retry_if=lambda exc: isinstance(exc, _Retryable),
+                                  sleep=self.sleep)
+        before = self.attempts_made
         with httpx.Client(timeout=self.timeout_s) as client:
-            for attempt in range(1, self.max_attempts + 1):
-                self.attempts_made += 1
-                headers = {
-                    "Content-Type": "application/json",
-                    "Idempotency-Key": batch.idempotency_key,
-                    SIGNATURE_HEADER: sign(secret, body, int(clock.now().timestamp())),
-                }
-                try:
-                    response = client.post(self.url, content=body, headers=headers)
-                except httpx.TimeoutException:
-                    last = f"timed out after {self.timeout_s:g} s"
-                except httpx.TransportError as exc:
-                    last = f"connection failed ({type(exc).__name__})"
-                else:
-                    if response.is_success:
-                        return f"HTTP {response.status_code} after {attempt} attempt(s)"
-                    last = f"HTTP {response.status_code}"
-                    if response.status_code < 500 and response.status_code not in RETRY_STATUSES:
-                        raise DeliveryFailed(f"{self.url}: {last} (not retried)")
-                if attempt < self.max_attempts:
-                    delay = min(30.0, self.backoff_s * 2 ** (attempt - 1))
-                    self.sleep(delay * (0.5 + random.random() / 2))
-        raise DeliveryFailed(f"{self.url}: {last} after {self.max_attempts} attempt(s)")
+            try:
+                status = retrying(self._post, client, batch, secret, body)
+            except _Retryable as exc:
+                raise DeliveryFailed(f"{self.url}: {exc} after {self.max_attempts} attempt(s)") \
+                    from None
+        return f"HTTP {status} after {self.attempts_made - before} attempt(s)"
+
+    def _post(self, client: httpx.Client, batch: Batch, secret: str, body: bytes) -> int:
+        """One attempt: the success status; a failure worth another attempt raises
+        `_Retryable`, any other `DeliveryFailed`."""
+        self.attempts_made += 1
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": batch.idempotency_key,
+            SIGNATURE_HEADER: sign(secret, body, int(clock.now().timestamp())),
+        }
+        try:
+            response = client.post(self.url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            raise _Retryable(f"timed out after {self.timeout_s:g} s") from None
+        except httpx.TransportError as exc:
+            raise _Retryable(f"connection failed ({type(exc).__name__})") from None
+        if response.is_success:
+            return response.status_code
+        if response.status_code < 500 and response.status_code not in RETRY_STATUSES:
+            raise DeliveryFailed(f"{self.url}: HTTP {response.status_code} (not retried)")
+        raise _Retryable(f"HTTP {response.status_code}")
