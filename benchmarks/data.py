@@ -16,12 +16,15 @@ from pathlib import Path
 import duckdb
 
 from usage_model.config import Settings
-from usage_model.usage.sample import SAMPLE_SQL
+from usage_model.sql import load_sql
+from usage_model.usage import sample
 
 FIRST_DAY = date(2026, 1, 1)
 SEED = 11
 USERS = 5000
 ROWS_PER_FILE = 1_000_000  # landing files of at most 1M rows, as exporters write them
+
+SAMPLE_SQL = load_sql(sample.__file__, "sample_events")  # the sample generator's rows
 
 
 def bench_settings(root: Path) -> Settings:

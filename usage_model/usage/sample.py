@@ -19,8 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from usage_model import clock
-
-SAMPLE_SQL = (Path(__file__).parent / "sql" / "sample_events.sql").read_text()
+from usage_model.sql import load_sql
 
 
 @dataclass(frozen=True)
@@ -33,35 +32,20 @@ class SampleSummary:
 def generate_day(conn: duckdb.DuckDBPyConnection, day: date, n: int, seed: int,
                  users: int = 300) -> pa.Table:
     return conn.sql(
-        SAMPLE_SQL, params={"n": n, "seed": seed, "day": day.isoformat(), "users": users}
+        load_sql(__file__, "sample_events"),
+        params={"n": n, "seed": seed, "day": day.isoformat(), "users": users},
     ).to_arrow_table()
 
 
-# Downcity's current export (0.1.211): `usage_` + 16 random base64url characters (derived
-# from the native id here, so the same seed gives the same ids), `city_id`, model_id '' when no
-# model variant was chosen, snake_case metadata keys (a key is absent when unset, `error`
-# carries the error text), millisecond `Z` times.
-_MS = "'%Y-%m-%dT%H:%M:%S.%gZ'"
-DOWNCITY_SQL = f"""
-SELECT 'usage_' || left(replace(replace(to_base64(unhex(sha256(event_id))), '+', '-'), '/', '_'),
-                        16) AS event_id,
-       city_id, user_id, service, CASE WHEN service = 'tool' THEN '' ELSE model_id END AS model_id,
-       status,
-       CASE WHEN error IS NULL
-            THEN json_object('started_at', strftime(occurred_at, {_MS}),
-                             'ended_at', strftime(ended_at, {_MS}))
-            ELSE json_object('started_at', strftime(occurred_at, {_MS}),
-                             'ended_at', strftime(ended_at, {_MS}), 'error', error)
-       END::VARCHAR AS metadata_json,
-       strftime(occurred_at, {_MS}) AS created_at
-FROM (SELECT *, occurred_at + to_milliseconds(latency_ms::BIGINT) AS ended_at FROM exported)
-"""
+# Downcity's time text: millisecond `Z` times (see sql/downcity_shape.sql).
+DOWNCITY_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%gZ"
 
 
 def _downcity_shape(conn: duckdb.DuckDBPyConnection, table: pa.Table) -> pa.Table:
     """Downcity's export: text columns, `created_at` ISO text, latency and error in metadata."""
     conn.register("exported", table)
-    shaped = conn.sql(DOWNCITY_SQL).to_arrow_table()
+    sql = load_sql(__file__, "downcity_shape", idents={"exported": "exported"})
+    shaped = conn.sql(sql, params={"ms": DOWNCITY_TIME_FORMAT}).to_arrow_table()
     conn.unregister("exported")
     return shaped
 

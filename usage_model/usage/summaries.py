@@ -10,25 +10,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import duckdb
 
 from usage_model.config import Settings
 from usage_model.faults import fault_point
+from usage_model.sql import run_sql
 from usage_model.usage import intents
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.ingest import day_path
 from usage_model.usage.intents import DAILY_TABLES, MONTHLY_TABLES
-from usage_model.warehouse import fetch_one, transaction
+from usage_model.warehouse import transaction
 
-SQL_DIR = Path(__file__).parent / "sql"
-SUMMARY_SQL = {
-    name: (SQL_DIR / f"{name}.sql").read_text() for name in DAILY_TABLES + MONTHLY_TABLES
-}
-SUMMARY_ROLLUP_SQL = (SQL_DIR / "summary_rollup.sql").read_text()
-# Daily tables computed from `summary_rollup` (one grouped pass over the events) rather than
-# from the events themselves.
+# The temp view of the window's events and the temp table grouped from it, both named to the
+# statements in sql/ (`{{events}}`, `{{rollup}}`). Daily tables in FROM_ROLLUP are computed
+# from the rollup (one grouped pass over the events) rather than from the events themselves.
+EVENTS, ROLLUP = "summary_events", "summary_rollup"
+SUMMARY_INPUTS = {"events": EVENTS, "rollup": ROLLUP}
 FROM_ROLLUP = ("usage_daily_by_model", "usage_daily_by_city", "usage_daily_by_user")
 
 
@@ -41,27 +39,26 @@ class SummaryTotals:
     output_tokens: int
 
 
-def _sql_list(paths: list[Path]) -> str:
-    return "[" + ", ".join("'" + p.as_posix().replace("'", "''") + "'" for p in paths) + "]"
-
-
 def create_events_view(
     conn: duckdb.DuckDBPyConnection,
     settings: Settings,
     days: Iterable[date],
-    name: str = "summary_events",
+    name: str = EVENTS,
     *,
     apply_record_errors: bool = True,
 ) -> int:
-    """A temp view over the curated files of `days`; returns how many files it reads."""
+    """A temp view `name` over the curated files of `days`; returns how many files it reads.
+
+    Built with DuckDB's relation API: the file list is a value, never spliced into SQL text."""
     files = [p for p in (day_path(settings, d) for d in sorted(set(days))) if p.exists()]
-    where = "" if settings.record_errors or not apply_record_errors else "WHERE status <> 'error'"
     if files:
-        source = f"read_parquet({_sql_list(files)}, hive_partitioning = false)"
+        events = conn.read_parquet([p.as_posix() for p in files], hive_partitioning=False)
     else:  # an empty window: the same columns, no rows
         conn.register("usage_empty_events", CURATED_SCHEMA.empty_table())
-        source = "usage_empty_events"
-    conn.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {source} {where}")
+        events = conn.view("usage_empty_events")
+    if not settings.record_errors and apply_record_errors:
+        events = events.filter("status <> 'error'")
+    events.create_view(name, replace=True)
     return len(files)
 
 
@@ -80,27 +77,22 @@ def build_daily(
     tables = list(tables)
     with transaction(conn):
         for table in tables:
-            conn.execute(
-                f"DELETE FROM {table} WHERE day IN (SELECT unnest($days::DATE[]))", {"days": days}
-            )
+            run_sql(conn, __file__, "summary_delete_days", idents={"table": table}, days=days)
         for day in days:
-            if not create_events_view(conn, settings, [day]):
+            if not create_events_view(conn, settings, [day], EVENTS):
                 continue  # no events that day: no rows
             if any(table in FROM_ROLLUP for table in tables):
-                conn.execute(SUMMARY_ROLLUP_SQL)
+                run_sql(conn, __file__, "summary_rollup", idents=SUMMARY_INPUTS)
             for table in tables:
-                conn.execute(SUMMARY_SQL[table])
+                run_sql(conn, __file__, table, idents=SUMMARY_INPUTS)
         intents.clear(conn, tables, days)
         written = {
-            table: fetch_one(
-                conn,
-                f"SELECT count(*) FROM {table} WHERE day IN (SELECT unnest($days::DATE[]))",
-                {"days": days},
-            )[0]
+            table: run_sql(conn, __file__, "summary_count_days", idents={"table": table},
+                           days=days).fetchall()[0][0]
             for table in tables
         }
         fault_point("before_daily_commit")
-    conn.execute("DROP TABLE IF EXISTS summary_rollup")
+    run_sql(conn, __file__, "drop_table", idents={"table": ROLLUP})
     return written
 
 
@@ -120,14 +112,14 @@ def build_monthly(
     written = dict.fromkeys(tables, 0)
     for period in sorted(set(periods)):
         period = period.replace(day=1)
-        create_events_view(conn, settings, month_days(period))
+        create_events_view(conn, settings, month_days(period), EVENTS)
         with transaction(conn):
             for table in tables:
-                conn.execute(f"DELETE FROM {table} WHERE period = $p", {"p": period})
-                conn.execute(SUMMARY_SQL[table], {"period": period})
-                written[table] += fetch_one(
-                    conn, f"SELECT count(*) FROM {table} WHERE period = $p", {"p": period}
-                )[0]
+                one = {"table": table}
+                run_sql(conn, __file__, "summary_delete_period", idents=one, period=period)
+                run_sql(conn, __file__, table, idents=SUMMARY_INPUTS, period=period)
+                written[table] += run_sql(conn, __file__, "summary_count_period", idents=one,
+                                          period=period).fetchall()[0][0]
             fault_point("before_monthly_commit")
             intents.clear(conn, tables, [period])
     return written
@@ -138,29 +130,15 @@ def event_totals(
 ) -> SummaryTotals:
     """Totals straight from curated events (the reference the summary checks compare with)."""
     create_events_view(conn, settings, days, "check_events")
-    row = fetch_one(
-        conn,
-        "SELECT count(*), count(*), count(*) FILTER (WHERE status = 'error'), "
-        "coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) FROM check_events",
-    )
-    return SummaryTotals(*row)
+    row = run_sql(conn, __file__, "event_totals", idents={"events": "check_events"}).fetchall()
+    return SummaryTotals(*row[0])
 
 
 def table_totals(conn: duckdb.DuckDBPyConnection, table: str, days: list[date]) -> SummaryTotals:
     # The overview table keeps status as a key instead of success/error columns.
-    errors = (
-        "calls) FILTER (WHERE status = 'error')"
-        if table == "usage_daily_by_service"
-        else ("error_calls)")
-    )
-    row = fetch_one(
-        conn,
-        f"SELECT count(*), coalesce(sum(calls), 0), coalesce(sum({errors}, 0), "
-        f"coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) FROM {table} "
-        "WHERE day IN (SELECT unnest($days::DATE[]))",
-        {"days": days},
-    )
-    return SummaryTotals(*row)
+    name = "overview_totals" if table == "usage_daily_by_service" else "summary_totals"
+    row = run_sql(conn, __file__, name, idents={"table": table}, days=days).fetchall()
+    return SummaryTotals(*row[0])
 
 
 def monthly_vs_daily_calls(
@@ -168,16 +146,8 @@ def monthly_vs_daily_calls(
 ) -> tuple[int, int]:
     """Calls in the monthly rollup against the sum of its daily table over the same months."""
     daily_table = monthly_table.replace("monthly", "daily")
-    monthly = fetch_one(
-        conn,
-        f"SELECT coalesce(sum(calls), 0) FROM {monthly_table} "
-        "WHERE period IN (SELECT unnest($p::DATE[]))",
-        {"p": periods},
-    )[0]
-    daily = fetch_one(
-        conn,
-        f"SELECT coalesce(sum(calls), 0) FROM {daily_table} "
-        "WHERE date_trunc('month', day) IN (SELECT unnest($p::DATE[]))",
-        {"p": periods},
-    )[0]
+    monthly = run_sql(conn, __file__, "monthly_calls", idents={"table": monthly_table},
+                      periods=periods).fetchall()[0][0]
+    daily = run_sql(conn, __file__, "daily_calls_in_months", idents={"table": daily_table},
+                    periods=periods).fetchall()[0][0]
     return monthly, daily

@@ -13,13 +13,13 @@ FROM (
            sum(reasoning_tokens) AS reasoning_tokens,
            coalesce(sum(cost_credits), 0) AS cost_credits,
            count(DISTINCT user_id) AS distinct_users
-    FROM summary_rollup
+    FROM {{rollup}}
     GROUP BY day, city_id
 ) r
 JOIN (
     SELECT day, city_id,
            -- One state for both quantiles: it holds every latency of the group.
            quantile_cont(latency_ms, [0.5, 0.95]) AS latency_quantiles
-    FROM summary_events
+    FROM {{events}}
     GROUP BY day, city_id
 ) q ON q.day = r.day AND q.city_id = r.city_id

@@ -13,13 +13,13 @@ FROM (
            sum(reasoning_tokens) AS reasoning_tokens,
            coalesce(sum(cost_credits), 0) AS cost_credits,
            count(DISTINCT user_id) AS distinct_users, count(DISTINCT city_id) AS distinct_cities
-    FROM summary_rollup
+    FROM {{rollup}}
     GROUP BY day, model_id
 ) r
 JOIN (
     SELECT day, model_id,
            -- One state for both quantiles: it holds every latency of the group.
            quantile_cont(latency_ms, [0.5, 0.95]) AS latency_quantiles
-    FROM summary_events
+    FROM {{events}}
     GROUP BY day, model_id
 ) q ON q.day = r.day AND q.model_id IS NOT DISTINCT FROM r.model_id

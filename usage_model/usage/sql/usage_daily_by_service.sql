@@ -1,4 +1,4 @@
 INSERT INTO usage_daily_by_service
 SELECT day, city_id, service, status, count(*), sum(input_tokens), sum(output_tokens)
-FROM summary_events
+FROM {{events}}
 GROUP BY day, city_id, service, status

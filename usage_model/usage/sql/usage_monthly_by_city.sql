@@ -3,5 +3,5 @@ SELECT $period, city_id,
        count(*), count(*) FILTER (WHERE status = 'success'), count(*) FILTER (WHERE status = 'error'),
        sum(input_tokens), sum(output_tokens), coalesce(sum(cost_credits), 0),
        count(DISTINCT user_id)
-FROM summary_events
+FROM {{events}}
 GROUP BY city_id

@@ -1,0 +1,1 @@
+SELECT count(*) FROM {{table}} WHERE day IN (SELECT unnest($days::DATE[]))
