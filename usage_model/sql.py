@@ -9,7 +9,7 @@ works on a caller's temp table says `{{name}}` and the caller passes the table e
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -63,3 +63,17 @@ def run_sql(
     """Execute `sql/<name>.sql` with named parameters; returns the connection for fetching."""
     text = load_sql(anchor, name, idents)
     return conn.execute(text, params) if params else conn.execute(text)
+
+
+def run_sql_many(
+    conn: duckdb.DuckDBPyConnection,
+    anchor: str | Path,
+    name: str,
+    rows: Sequence[Mapping[str, object]],
+    *,
+    idents: Mapping[str, str] | None = None,
+) -> None:
+    """Execute `sql/<name>.sql` once per row of named parameters (nothing for no rows: DuckDB
+    refuses an executemany without any)."""
+    if rows:
+        conn.executemany(load_sql(anchor, name, idents), list(rows))

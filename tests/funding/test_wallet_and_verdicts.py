@@ -17,7 +17,7 @@ from usage_model.funding.ledger import (
     append_entries,
     balance_mismatches,
 )
-from usage_model.funding.report import FUNDING_BY_VERDICT_SQL
+from usage_model.funding.report import funding_by_verdict
 
 
 def land(settings: Settings, tables: dict[str, list[dict]]) -> None:
@@ -124,7 +124,8 @@ def test_without_the_downcity_ledger_the_ledger_is_derived_from_stripe(funding, 
 
 
 def test_report_totals_credits_per_verdict(funding, story):
-    rows = funding.query(FUNDING_BY_VERDICT_SQL)
+    with funding.conn() as conn:
+        rows = funding_by_verdict(conn)
     totals = {verdict: credits for verdict, _topups, _payments, credits in rows}
     by_hand: dict[str, int] = {}
     for verdict, stake in EXPECTED.values():

@@ -44,6 +44,7 @@ import pyarrow as pa
 
 from usage_model import clock
 from usage_model.funding.ledger import replace_if_columns_differ
+from usage_model.sql import run_sql
 from usage_model.warehouse import ensure_schema, transaction
 
 # Downcity's statuses plus the synonyms older exports used (compared case-insensitively).
@@ -132,8 +133,6 @@ EXPORTS = {e.folder: e for e in (
            integers={"credits": "required"}, positive=("credits",), has_unit=True),
 )}
 _TIME_COLUMNS = {"created_at", "updated_at"}
-_READ_FILE = "SELECT * FROM read_parquet(?, hive_partitioning = false)"
-_REJECT = "INSERT INTO downcity_rejects VALUES (?, ?, ?, ?, ?, ?)"
 
 
 @dataclass(frozen=True)
@@ -267,7 +266,7 @@ def _read_rows(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[list[str], 
     # A cursor of its own: a file DuckDB cannot read must not abort the load's transaction.
     reader = conn.cursor()
     try:
-        cur = reader.execute(_READ_FILE, [str(path)])
+        cur = run_sql(reader, __file__, "read_landed_file", path=str(path))
         columns = [d[0] for d in cur.description]
         return columns, cur.fetchall()
     finally:
@@ -283,9 +282,10 @@ class _Rejects:
         self.conn, self.now = conn, now
 
     def add(self, rel: str, row: int | None, reason: str, detail: str, raw: object) -> None:
-        self.conn.execute(_REJECT, [rel, row, reason, detail,
-                                    json.dumps(raw, default=str) if raw is not None else None,
-                                    self.now])
+        run_sql(self.conn, __file__, "insert_reject", source_file=rel, source_row=row,
+                reason=reason, detail=detail,
+                raw_json=json.dumps(raw, default=str) if raw is not None else None,
+                rejected_at=self.now)
 
     def unreadable(self, rel: str, exc: Exception) -> None:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -353,8 +353,8 @@ def _insert(conn: duckdb.DuckDBPyConnection, spec: Export, rows: list[dict[str, 
     table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows], schema=schema)
     conn.register("_downcity_rows", table)
     try:
-        conn.execute(f"INSERT INTO {spec.table} ({', '.join(columns)}) "
-                     f"SELECT {', '.join(columns)} FROM _downcity_rows")
+        run_sql(conn, __file__, "insert_by_name",
+                idents={"table": spec.table, "rows": "_downcity_rows"})
     finally:
         conn.unregister("_downcity_rows")
 
@@ -365,9 +365,8 @@ def _refresh_tables(conn: duckdb.DuckDBPyConnection) -> None:
     for spec in EXPORTS.values():
         replace_if_columns_differ(conn, spec.table, [*spec.columns, "source_file", "source_row"])
     ensure_schema(conn)
-    for spec in EXPORTS.values():
-        conn.execute(f"DELETE FROM {spec.table}")
-    conn.execute("DELETE FROM downcity_rejects")
+    for table in [*(spec.table for spec in EXPORTS.values()), "downcity_rejects"]:
+        run_sql(conn, __file__, "delete_all", idents={"table": table})
 
 
 def load(conn: duckdb.DuckDBPyConnection, balance_root: Path,

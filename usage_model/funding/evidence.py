@@ -12,41 +12,28 @@ import duckdb
 from usage_model.funding.downcity import metadata
 from usage_model.funding.rules import StripeFacts, TopupRecord
 from usage_model.funding.verdicts import WalletCredit
+from usage_model.sql import run_sql
 
-_SNAPSHOTS = "SELECT id, type, json FROM stripe_objects ORDER BY id, first_seen_at, snapshot_hash"
-_EVENT_TYPES = "SELECT object_id, type FROM stripe_events WHERE object_id IS NOT NULL"
-_RECORDS = "SELECT topup_id, user_id, credits, status, created_at FROM downcity_topups"
-_DOWNCITY_PAYMENTS = """
-SELECT payment_id, topup_id, status, credits, currency FROM downcity_payments
-ORDER BY coalesce(updated_at, created_at) NULLS FIRST, payment_id
-"""
-# Entries of the wallet of record that can name a topup (credits and reversals).
-_WALLET_ENTRIES = """
-SELECT entry_id, kind, amount, user_id, created_at, note, coalesce(source_ref, ref),
-       metadata_json
-FROM balance_ledger WHERE kind IN ('topup', 'sub', 'refund', 'refund_reversal', 'dispute',
-                                   'dispute_reversal')
-ORDER BY seq
-"""
 _REVERSAL_KINDS = ("sub", "refund", "refund_reversal", "dispute", "dispute_reversal")
 
 def load_facts(conn: duckdb.DuckDBPyConnection) -> dict[str, StripeFacts]:
     facts: dict[str, StripeFacts] = {}
-    for object_id, kind, text in conn.execute(_SNAPSHOTS).fetchall():
+    for object_id, kind, text in run_sql(conn, __file__, "stripe_snapshots").fetchall():
         facts.setdefault(object_id, StripeFacts(object_id, kind)).snapshots.append(
             json.loads(text))
-    for object_id, event_type in conn.execute(_EVENT_TYPES).fetchall():
+    for object_id, event_type in run_sql(conn, __file__, "stripe_event_types").fetchall():
         if object_id in facts:
             facts[object_id].event_types.add(event_type)
     return facts
 
 
 def load_records(conn: duckdb.DuckDBPyConnection) -> dict[str, TopupRecord]:
-    return {row[0]: TopupRecord(*row) for row in conn.execute(_RECORDS).fetchall()}
+    rows = run_sql(conn, __file__, "topup_records").fetchall()
+    return {row[0]: TopupRecord(*row) for row in rows}
 
 
 def downcity_payments(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
-    return conn.execute(_DOWNCITY_PAYMENTS).fetchall()
+    return run_sql(conn, __file__, "downcity_payments").fetchall()
 
 
 def topup_link(entry_id: str, ref: str | None, meta: dict, known: set[str]) -> str | None:
@@ -81,7 +68,8 @@ class WalletTopups:
 
 def wallet_topups(conn: duckdb.DuckDBPyConnection, known: set[str]) -> WalletTopups:
     wallet = WalletTopups({}, Counter(), {})
-    entries = [(*row[:7], metadata(row[7])) for row in conn.execute(_WALLET_ENTRIES).fetchall()]
+    rows = run_sql(conn, __file__, "wallet_entries").fetchall()
+    entries = [(*row[:7], metadata(row[7])) for row in rows]
     # Topups the wallet itself names (Downcity's `bal_topup:<id>` entries) are known too, so a
     # ledger landed without its topups export still links a repeated credit by its ref.
     known = known | {topup_link(e[0], None, e[7], set()) for e in entries} - {None}

@@ -16,39 +16,8 @@ from datetime import datetime
 import duckdb
 
 from usage_model import clock
+from usage_model.sql import run_sql, run_sql_many
 from usage_model.warehouse import transaction
-
-_EXISTING_REFS = "SELECT ref FROM balance_ledger WHERE ref IN (SELECT unnest(?::VARCHAR[]))"
-_CURRENT_BALANCES = """
-SELECT user_id, unit, balance FROM balances
-WHERE user_id IN (SELECT unnest(?::VARCHAR[]))
-"""
-_NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 FROM balance_ledger"
-_INSERT_ENTRY = """
-INSERT INTO balance_ledger (entry_id, user_id, kind, amount, balance_after, unit, note, ref,
-                            metadata_json, created_at, seq, source)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (ref) DO NOTHING
-"""
-_UPSERT_BALANCE = """
-INSERT INTO balances (user_id, unit, balance, entries, updated_at) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (user_id, unit) DO UPDATE
-SET balance = balances.balance + excluded.balance,
-    entries = balances.entries + excluded.entries,
-    updated_at = excluded.updated_at
-"""
-# Rows where `balances` differs from the ledger sum (an empty result is the invariant).
-BALANCE_MISMATCHES = """
-WITH ledger AS (
-    SELECT user_id, unit, sum(amount)::BIGINT AS total, count(*) AS n
-    FROM balance_ledger GROUP BY user_id, unit
-)
-SELECT coalesce(l.user_id, b.user_id) AS user_id, coalesce(l.unit, b.unit) AS unit,
-       l.total AS ledger_sum, b.balance AS balance
-FROM ledger l FULL OUTER JOIN balances b ON l.user_id = b.user_id AND l.unit = b.unit
-WHERE l.total IS DISTINCT FROM b.balance OR l.n IS DISTINCT FROM b.entries
-ORDER BY 1, 2
-"""
 
 
 @dataclass(frozen=True)
@@ -70,7 +39,7 @@ class DowncityWalletIsReadOnly(RuntimeError):
 
 def wallet_mode(conn: duckdb.DuckDBPyConnection) -> str:
     """`downcity` or `standalone`, as the last reconciliation decided (standalone until then)."""
-    rows = conn.execute("SELECT mode FROM funding_mode").fetchall()
+    rows = run_sql(conn, __file__, "funding_mode").fetchall()
     return rows[0][0] if rows else "standalone"
 
 
@@ -78,11 +47,9 @@ def replace_if_columns_differ(conn: duckdb.DuckDBPyConnection, table: str,
                               columns: Sequence[str]) -> bool:
     """Drop a table rebuilt on every run when an older version made it with other columns
     (the caller re-runs the DDL); True when it was dropped."""
-    have = [r[0] for r in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-        "ORDER BY ordinal_position", [table]).fetchall()]
+    have = [r[0] for r in run_sql(conn, __file__, "table_columns", table=table).fetchall()]
     if have and have != list(columns):
-        conn.execute(f"DROP TABLE {table}")
+        run_sql(conn, __file__, "drop_table", idents={"table": table})
         return True
     return False
 
@@ -116,7 +83,7 @@ def append_entries(conn: duckdb.DuckDBPyConnection, entries: Sequence[LedgerEntr
             f"city-usage's own (first ref {entries[0].ref!r}); debit through Downcity instead")
     with transaction(conn):
         refs = list(dict.fromkeys(e.ref for e in entries))
-        existing = {r for (r,) in conn.execute(_EXISTING_REFS, [refs]).fetchall()}
+        existing = {r for (r,) in run_sql(conn, __file__, "existing_refs", refs=refs).fetchall()}
         fresh: list[LedgerEntry] = []
         seen: set[str] = set(existing)
         for entry in entries:
@@ -127,9 +94,10 @@ def append_entries(conn: duckdb.DuckDBPyConnection, entries: Sequence[LedgerEntr
             return 0
         users = list({e.user_id for e in fresh})
         running = {
-            (u, unit): bal for u, unit, bal in conn.execute(_CURRENT_BALANCES, [users]).fetchall()
+            (u, unit): bal
+            for u, unit, bal in run_sql(conn, __file__, "current_balances", users=users).fetchall()
         }
-        seq = conn.execute(_NEXT_SEQ).fetchone()[0]
+        seq = run_sql(conn, __file__, "next_seq").fetchall()[0][0]
         now = clock.now()
         rows = []
         deltas: dict[tuple[str, str], list[int]] = {}
@@ -140,17 +108,22 @@ def append_entries(conn: duckdb.DuckDBPyConnection, entries: Sequence[LedgerEntr
             delta = deltas.setdefault(key, [0, 0])
             delta[0] += entry.amount
             delta[1] += 1
-            rows.append((entry_id_for(entry.ref), entry.user_id, entry.kind, entry.amount, after,
-                         entry.unit, entry.note, entry.ref, entry.metadata_json,
-                         entry.created_at or now, seq, entry.source))
+            rows.append({
+                "entry_id": entry_id_for(entry.ref), "user_id": entry.user_id,
+                "kind": entry.kind, "amount": entry.amount, "balance_after": after,
+                "unit": entry.unit, "note": entry.note, "ref": entry.ref,
+                "metadata_json": entry.metadata_json, "created_at": entry.created_at or now,
+                "seq": seq, "source": entry.source,
+            })
             seq += 1
-        conn.executemany(_INSERT_ENTRY, rows)
-        conn.executemany(
-            _UPSERT_BALANCE, [(u, unit, d[0], d[1], now) for (u, unit), d in deltas.items()]
-        )
+        run_sql_many(conn, __file__, "insert_entry", rows)
+        run_sql_many(conn, __file__, "upsert_balance", [
+            {"user_id": u, "unit": unit, "balance": d[0], "entries": d[1], "updated_at": now}
+            for (u, unit), d in deltas.items()
+        ])
         return len(rows)
 
 
 def balance_mismatches(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
     """Users whose `balances` row differs from the ledger sum (empty when the invariant holds)."""
-    return conn.execute(BALANCE_MISMATCHES).fetchall()
+    return run_sql(conn, __file__, "balance_mismatches").fetchall()

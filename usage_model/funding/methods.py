@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from usage_model.funding.config import key_livemode
+from usage_model.sql import run_sql, run_sql_many
 
 
 def payment_methods(env: Mapping[str, str],
@@ -26,12 +27,6 @@ def payment_methods(env: Mapping[str, str],
     }]
 
 
-_REPLACE = "INSERT OR REPLACE INTO payment_methods VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())"
-
-
 def write_payment_methods(conn, rows: list[dict[str, object]]) -> None:
-    conn.execute("DELETE FROM payment_methods")
-    for row in rows:
-        conn.execute(_REPLACE, [row["provider"], row["configured"], row["exposed"], row["mode"],
-                                row["webhook_configured"], row["custom_api_base"],
-                                row["checkout"], row["currencies_configured"]])
+    run_sql(conn, __file__, "delete_all", idents={"table": "payment_methods"})
+    run_sql_many(conn, __file__, "replace_payment_method", rows)

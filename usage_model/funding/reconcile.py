@@ -23,7 +23,6 @@ from usage_model.funding.evidence import (
     wallet_topups,
 )
 from usage_model.funding.ledger import append_entries
-from usage_model.funding.report import FUNDING_BY_VERDICT_SQL as FUNDING_BY_VERDICT_SQL
 from usage_model.funding.report import build_report as build_report
 from usage_model.funding.rules import (
     FUNDING_KINDS,
@@ -42,20 +41,8 @@ from usage_model.funding.wallet import (
     mirror_downcity_ledger,
     record_mode,
 )
+from usage_model.sql import run_sql
 from usage_model.warehouse import transaction
-
-_FUNDING_LEDGER = f"""
-SELECT kind, user_id, amount, metadata_json FROM balance_ledger
-WHERE kind IN ({", ".join(repr(k) for k in FUNDING_KINDS)}) AND source <> 'downcity' ORDER BY seq
-"""
-_PREVIOUS_EXCEPTIONS = (
-    "SELECT reason, stripe_object_id, first_seen_at FROM reconciliation_exceptions")
-_INSERT_EXCEPTION = """
-INSERT INTO reconciliation_exceptions
-    (reason, topup_id, stripe_object_id, user_id, detail, first_seen_at, credits_at_stake)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-"""
-_INSERT_TOPUP = "INSERT INTO topups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 @dataclass(frozen=True)
@@ -81,7 +68,8 @@ def _payment_currencies(rows: Iterable[tuple]) -> dict[str, str]:
 def _credits(conn: duckdb.DuckDBPyConnection) -> dict[str, Credit]:
     """What the standalone (Stripe-derived) ledger has credited, per topup."""
     out = {}
-    for kind, user_id, amount, meta in conn.execute(_FUNDING_LEDGER).fetchall():
+    for kind, user_id, amount, meta in run_sql(conn, __file__, "standalone_funding_entries",
+                                                  kinds=list(FUNDING_KINDS)).fetchall():
         meta = json.loads(meta) if meta else {}
         if kind == "topup" and meta.get("topup_id"):
             ids = frozenset(i for i in (meta.get("checkout_session"), meta.get("payment_intent"))
@@ -136,27 +124,31 @@ def reconcile(conn: duckdb.DuckDBPyConnection, config: FundingConfig,
                              key_livemode, currencies)
             inserted = append_entries(conn, outcome.entries)
             mismatches = []
-        previous = {(r, o): t for r, o, t in conn.execute(_PREVIOUS_EXCEPTIONS).fetchall()}
-        conn.execute("DELETE FROM reconciliation_exceptions")
+        previous = {(r, o): t for r, o, t in
+                    run_sql(conn, __file__, "previous_exceptions").fetchall()}
+        run_sql(conn, __file__, "delete_all", idents={"table": "reconciliation_exceptions"})
         unique = _exception_rows(outcome.exceptions, outcome.payments,
                                  config.credits_per_minor, mismatches)
         for (reason, object_id), (exc, stake) in sorted(unique.items()):
-            conn.execute(_INSERT_EXCEPTION, [reason, exc.topup_id, object_id, exc.user_id,
-                                             exc.detail, previous.get((reason, object_id), now),
-                                             stake])
+            run_sql(conn, __file__, "insert_exception", reason=reason, topup_id=exc.topup_id,
+                    stripe_object_id=object_id, user_id=exc.user_id, detail=exc.detail,
+                    first_seen_at=previous.get((reason, object_id), now), credits_at_stake=stake)
         known = set(records) | {p.topup_id for p in outcome.payments if p.topup_id} | \
             {row[1] for row in downcity_payments(conn) if row[1]}
         wallet = wallet_topups(conn, known)
         states = topup_states(records, outcome.payments, wallet.ledger_rows())
-        conn.execute("DELETE FROM topups")
+        run_sql(conn, __file__, "delete_all", idents={"table": "topups"})
         for s in states:
             p = s.payment
-            conn.execute(_INSERT_TOPUP, [
-                s.topup_id, s.user_id, s.state, s.amount_credits, s.credited, s.reversed,
-                p.session_id if p else None, p.pi_id if p else None, p.charge_id if p else None,
-                p.currency if p else None, p.amount_minor if p else None,
-                records[s.topup_id].status if s.topup_id in records else None,
-                _created(records.get(s.topup_id), p), now])
+            run_sql(
+                conn, __file__, "insert_topup", topup_id=s.topup_id, user_id=s.user_id,
+                state=s.state, amount_credits=s.amount_credits, credited_credits=s.credited,
+                reversed_credits=s.reversed, stripe_checkout_session=p.session_id if p else None,
+                stripe_payment_intent=p.pi_id if p else None,
+                stripe_charge=p.charge_id if p else None, currency=p.currency if p else None,
+                amount_minor=p.amount_minor if p else None,
+                downcity_status=records[s.topup_id].status if s.topup_id in records else None,
+                created_at=_created(records.get(s.topup_id), p), updated_at=now)
     return ReconcileResult(inserted, dict(Counter(e.reason for e, _ in unique.values())),
                            dict(Counter(s.state for s in states)), mode.mode, mirrored)
 

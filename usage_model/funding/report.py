@@ -33,6 +33,7 @@ from usage_model.funding.verdicts import (
     payment_verdict,
     topup_verdict,
 )
+from usage_model.sql import run_sql, run_sql_many
 from usage_model.warehouse import ensure_schema, transaction
 
 REPORT_COLUMNS = (
@@ -42,23 +43,11 @@ REPORT_COLUMNS = (
     "stripe_payment", "downcity_payment_id", "downcity_payment_status", "credited_by",
     "credited_at", "wallet_mode",
 )
-_INSERT_REPORT = (f"INSERT INTO reconciliation_report ({', '.join(REPORT_COLUMNS)}) "
-                  f"VALUES ({', '.join('?' * len(REPORT_COLUMNS))})")
-_BALANCES = "SELECT user_id, balance FROM balances WHERE unit = 'credits'"
-# Credits per verdict, for `city-usage report` and the HTML report: how much wallet credit
-# each verdict concerns (for ok: the backed credits; for the rest: the credits at stake).
-FUNDING_BY_VERDICT_SQL = """
-SELECT verdict, count(*) FILTER (WHERE row_kind = 'topup') AS topups,
-       count(*) FILTER (WHERE row_kind = 'stripe_payment') AS payments,
-       sum(credits_at_stake)::BIGINT AS credits
-FROM reconciliation_report GROUP BY verdict ORDER BY credits DESC, verdict
-"""
 
 
-_TOPUPS_FOR_REPORT = """
-SELECT topup_id, user_id, state, credited_credits, reversed_credits, created_at
-FROM topups ORDER BY topup_id
-"""
+def funding_by_verdict(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int, int]]:
+    """(verdict, topups, payments, credits) from the built report, most credits first."""
+    return run_sql(conn, __file__, "funding_by_verdict").fetchall()
 
 
 def _stripe_state(payment: StripePayment | None) -> str:
@@ -97,13 +86,12 @@ def build_report(conn: duckdb.DuckDBPyConnection, config: FundingConfig,
     mode = wallet_mode(conn)
     by_topup: dict[str, list[tuple[str, str]]] = {}
     by_object: dict[str, list[tuple[str, str]]] = {}
-    for reason, topup_id, object_id, detail in conn.execute(
-            "SELECT reason, topup_id, stripe_object_id, detail FROM reconciliation_exceptions "
-            "ORDER BY reason, stripe_object_id").fetchall():
+    for reason, topup_id, object_id, detail in run_sql(
+            conn, __file__, "exceptions_for_report").fetchall():
         if topup_id:
             by_topup.setdefault(topup_id, []).append((reason, detail))
         by_object.setdefault(object_id, []).append((reason, detail))
-    balances = dict(conn.execute(_BALANCES).fetchall())
+    balances = dict(run_sql(conn, __file__, "credit_balances").fetchall())
     records = load_records(conn)
     dc_payments: dict[str, list[DowncityPayment]] = {}
     for payment_id, topup_id, status, credits, _currency in downcity_payments(conn):
@@ -115,7 +103,7 @@ def build_report(conn: duckdb.DuckDBPyConnection, config: FundingConfig,
     for s in stripe:
         if s.payment.topup_id:
             stripe_by_topup.setdefault(s.payment.topup_id, []).append(s)
-    topups = {row[0]: row[1:] for row in conn.execute(_TOPUPS_FOR_REPORT).fetchall()}
+    topups = {row[0]: row[1:] for row in run_sql(conn, __file__, "topups_for_report").fetchall()}
     ids = sorted(set(topups) | set(dc_payments))
     wallet = wallet_topups(conn, set(ids) | set(stripe_by_topup))
     shown: set[str] = set()
@@ -154,19 +142,19 @@ def build_report(conn: duckdb.DuckDBPyConnection, config: FundingConfig,
     with transaction(conn):
         if replace_if_columns_differ(conn, "reconciliation_report", REPORT_COLUMNS):
             ensure_schema(conn)
-        conn.execute("DELETE FROM reconciliation_report")
-        if rows:  # duckdb refuses executemany with no rows
-            conn.executemany(_INSERT_REPORT, rows)
-    return dict(Counter(row[REPORT_COLUMNS.index("verdict")] for row in rows))
+        run_sql(conn, __file__, "delete_all", idents={"table": "reconciliation_report"})
+        run_sql_many(conn, __file__, "insert_report_row", rows)
+    return dict(Counter(row["verdict"] for row in rows))
 
 
 def _report_row(key: str, kind: str, topup_id: str | None, user_id: str | None,
                 record: TopupRecord | None, stripe: StripePayment | None, ledger_credits: int,
                 ledger_state: str, verdict: Verdict, stale: bool, balance: int | None,
-                now: datetime, dc: DowncityPayment | None, mode: str) -> list:
-    return [key, kind, topup_id, user_id, record.status if record else None,
-            record.credits if record else None, _stripe_state(stripe),
-            stripe.credits if stripe else None, ledger_credits, ledger_state, verdict.verdict,
-            verdict.detail, stale, balance, now, verdict.credits_at_stake, verdict.evidence,
-            stripe.payment.object_id if stripe else None, dc.payment_id if dc else None,
-            dc.status if dc else None, verdict.credited_by, verdict.credited_at, mode]
+                now: datetime, dc: DowncityPayment | None, mode: str) -> dict[str, object]:
+    values = [key, kind, topup_id, user_id, record.status if record else None,
+              record.credits if record else None, _stripe_state(stripe),
+              stripe.credits if stripe else None, ledger_credits, ledger_state, verdict.verdict,
+              verdict.detail, stale, balance, now, verdict.credits_at_stake, verdict.evidence,
+              stripe.payment.object_id if stripe else None, dc.payment_id if dc else None,
+              dc.status if dc else None, verdict.credited_by, verdict.credited_at, mode]
+    return dict(zip(REPORT_COLUMNS, values, strict=True))

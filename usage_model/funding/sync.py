@@ -26,6 +26,7 @@ from usage_model import clock
 from usage_model.funding.config import FundingConfig
 from usage_model.funding.stripe_api import Retrying, list_all
 from usage_model.funding.webhook import landed_event_files
+from usage_model.sql import run_sql
 from usage_model.stripe_client import api_base_of
 from usage_model.warehouse import transaction
 
@@ -39,20 +40,6 @@ EVENT_TYPES = (
 )
 SYNCED_TYPES = ("checkout.session", "payment_intent", "charge", "refund", "dispute")
 CURSOR = "events_cursor"
-
-_EXISTING_EVENTS = """
-SELECT event_id FROM stripe_events WHERE event_id IN (SELECT unnest(?::VARCHAR[]))
-"""
-_INSERT_EVENT = "INSERT INTO stripe_events VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-_INSERT_SNAPSHOT = """
-INSERT INTO stripe_objects VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-"""
-_READ_CURSOR = "SELECT value FROM stripe_sync_state WHERE name = ?"
-_WRITE_CURSOR = """
-INSERT INTO stripe_sync_state VALUES (?, ?, ?)
-ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
-"""
-
 
 @dataclass
 class SyncResult:
@@ -77,18 +64,30 @@ def store_snapshot(conn: duckdb.DuckDBPyConnection, obj: dict[str, Any], source:
     """Keep one snapshot of an object; 1 when it is new, 0 when already known."""
     text = canonical(obj)
     digest = hashlib.sha256(text.encode()).hexdigest()[:32]
-    before = conn.execute("SELECT count(*) FROM stripe_objects WHERE id = ? AND "
-                          "snapshot_hash = ?", [obj["id"], digest]).fetchone()[0]
+    before = run_sql(conn, __file__, "snapshot_known", id=obj["id"],
+                     snapshot_hash=digest).fetchall()[0][0]
     if before:
         return 0
-    conn.execute(_INSERT_SNAPSHOT, [obj["id"], obj.get("object"), obj.get("created"),
-                                    obj.get("livemode"), digest, text, source, now])
+    run_sql(conn, __file__, "insert_snapshot", id=obj["id"], type=obj.get("object"),
+            created=obj.get("created"), livemode=obj.get("livemode"), snapshot_hash=digest,
+            json=text, source=source, first_seen_at=now)
     return 1
 
 
 def read_cursor(conn: duckdb.DuckDBPyConnection) -> int | None:
-    row = conn.execute(_READ_CURSOR, [CURSOR]).fetchone()
-    return int(row[0]) if row else None
+    rows = run_sql(conn, __file__, "read_cursor", name=CURSOR).fetchall()
+    return int(rows[0][0]) if rows else None
+
+
+def consumed_events(conn: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
+    """Which of these event ids were consumed already."""
+    if not ids:
+        return set()
+    return {r for (r,) in run_sql(conn, __file__, "existing_events", ids=ids).fetchall()}
+
+
+def write_cursor(conn: duckdb.DuckDBPyConnection, cursor: int, now: datetime) -> None:
+    run_sql(conn, __file__, "write_cursor", name=CURSOR, value=str(cursor), updated_at=now)
 
 
 class StripeSource:
@@ -138,7 +137,7 @@ def _consume(conn: duckdb.DuckDBPyConnection, events: list[dict[str, Any]], orig
              cursor: int | None = None) -> int:
     """Consume new events (dedup by id): refetch their objects, then write in one transaction."""
     ids = [e["id"] for e in events]
-    known = {r for (r,) in conn.execute(_EXISTING_EVENTS, [ids]).fetchall()} if ids else set()
+    known = consumed_events(conn, ids)
     fresh = list({e["id"]: e for e in events if e["id"] not in known}.values())
     fetched: dict[str, list[dict[str, Any]]] = {}
     if source is not None:
@@ -150,14 +149,15 @@ def _consume(conn: duckdb.DuckDBPyConnection, events: list[dict[str, Any]], orig
     with transaction(conn):
         for event in fresh:
             obj = event["data"]["object"]
-            conn.execute(_INSERT_EVENT, [event["id"], event["type"], event["created"],
-                                         obj.get("id"), event.get("livemode"), origin, now])
+            run_sql(conn, __file__, "insert_event", event_id=event["id"], type=event["type"],
+                    created=event["created"], object_id=obj.get("id"),
+                    livemode=event.get("livemode"), source=origin, consumed_at=now)
             result.snapshots_new += store_snapshot(conn, obj, f"event:{event['id']}", now)
         for objs in fetched.values():
             for obj in objs:
                 result.snapshots_new += store_snapshot(conn, obj, "fetch", now)
         if cursor is not None:
-            conn.execute(_WRITE_CURSOR, [CURSOR, str(cursor), now])
+            write_cursor(conn, cursor, now)
     return len(fresh)
 
 
@@ -204,7 +204,7 @@ def _sync_lists(conn: duckdb.DuckDBPyConnection, source: StripeSource, start: in
         result.snapshots_new += _store_page(conn, page, now)
         result.objects_listed += len(page)
     with transaction(conn):
-        conn.execute(_WRITE_CURSOR, [CURSOR, str(began), now])
+        write_cursor(conn, began, now)
     result.cursor = began
 
 
@@ -222,7 +222,7 @@ def consume_landed(conn: duckdb.DuckDBPyConnection, events_dir: Path,
     result = SyncResult(mode="webhook")
     files = landed_event_files(events_dir)
     ids = [p.stem for p in files]
-    known = {r for (r,) in conn.execute(_EXISTING_EVENTS, [ids]).fetchall()} if ids else set()
+    known = consumed_events(conn, ids)
     pending: list[dict[str, Any]] = []
     for path in files:
         if path.stem in known:

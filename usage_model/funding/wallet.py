@@ -20,35 +20,9 @@ from datetime import datetime
 
 import duckdb
 
+from usage_model.sql import run_sql
+
 DOWNCITY, STANDALONE = "downcity", "standalone"
-_MIRROR = """
-INSERT INTO balance_ledger (entry_id, user_id, kind, amount, balance_after, unit, note, ref,
-                            metadata_json, created_at, seq, source, source_ref)
-SELECT entry_id, user_id, kind, credits_delta,
-       coalesce(credits_after, sum(credits_delta) OVER (
-           PARTITION BY user_id ORDER BY created_at NULLS FIRST, entry_id
-           ROWS UNBOUNDED PRECEDING))::BIGINT,
-       'credits', note, 'downcity:' || entry_id, metadata_json, coalesce(created_at, $now),
-       row_number() OVER (ORDER BY created_at NULLS FIRST, entry_id), 'downcity', ref
-FROM downcity_ledger
-"""
-_REBUILD_BALANCES = """
-INSERT INTO balances (user_id, unit, balance, entries, updated_at)
-SELECT user_id, unit, sum(amount)::BIGINT, count(*), $now FROM balance_ledger
-GROUP BY user_id, unit
-"""
-# Users whose Downcity account credits differ from Downcity's own ledger sum. A user with
-# ledger entries and no account row counts as an account of 0 credits (and the reverse).
-ACCOUNT_MISMATCHES = """
-WITH ledger AS (
-    SELECT user_id, sum(credits_delta)::BIGINT AS total FROM downcity_ledger GROUP BY user_id
-)
-SELECT coalesce(a.user_id, l.user_id) AS user_id, a.credits AS account_credits,
-       l.total AS ledger_credits
-FROM downcity_accounts a FULL OUTER JOIN ledger l ON a.user_id = l.user_id
-WHERE coalesce(a.credits, 0) <> coalesce(l.total, 0)
-ORDER BY 1
-"""
 
 
 @dataclass(frozen=True)
@@ -59,7 +33,7 @@ class Mode:
 
 
 def decide_mode(conn: duckdb.DuckDBPyConnection) -> Mode:
-    entries = conn.execute("SELECT count(*) FROM downcity_ledger").fetchall()[0][0]
+    entries = _count(conn, "downcity_ledger")
     if entries:
         return Mode(DOWNCITY, "Downcity's ledger export landed (landing/balance/ledger/): its "
                     "wallet is the ledger of record", entries)
@@ -68,36 +42,39 @@ def decide_mode(conn: duckdb.DuckDBPyConnection) -> Mode:
 
 
 def record_mode(conn: duckdb.DuckDBPyConnection, mode: Mode, now: datetime) -> None:
-    conn.execute("DELETE FROM funding_mode")
-    conn.execute("INSERT INTO funding_mode VALUES (?, ?, ?, ?)",
-                 [mode.mode, mode.reason, mode.downcity_entries, now])
+    run_sql(conn, __file__, "delete_all", idents={"table": "funding_mode"})
+    run_sql(conn, __file__, "record_mode", mode=mode.mode, reason=mode.reason,
+            downcity_ledger_entries=mode.downcity_entries, decided_at=now)
 
 
 def _rebuild_balances(conn: duckdb.DuckDBPyConnection, now: datetime) -> None:
-    conn.execute("DELETE FROM balances")
-    conn.execute(_REBUILD_BALANCES, {"now": now})
+    run_sql(conn, __file__, "delete_all", idents={"table": "balances"})
+    run_sql(conn, __file__, "rebuild_balances", now=now)
 
 
 def mirror_downcity_ledger(conn: duckdb.DuckDBPyConnection, now: datetime) -> int:
     """Rebuild `balance_ledger` and `balances` from `downcity_ledger`; return the entries."""
-    conn.execute("DELETE FROM balance_ledger")
-    conn.execute(_MIRROR, {"now": now})
+    run_sql(conn, __file__, "delete_all", idents={"table": "balance_ledger"})
+    run_sql(conn, __file__, "mirror_downcity_ledger", now=now)
     _rebuild_balances(conn, now)
-    return conn.execute("SELECT count(*) FROM balance_ledger").fetchall()[0][0]
+    return _count(conn, "balance_ledger")
 
 
 def drop_mirror(conn: duckdb.DuckDBPyConnection, now: datetime) -> int:
     """Standalone again: remove mirrored Downcity entries (if any); return how many."""
-    removed = conn.execute(
-        "SELECT count(*) FROM balance_ledger WHERE source = 'downcity'").fetchall()[0][0]
+    removed = run_sql(conn, __file__, "count_mirrored").fetchall()[0][0]
     if removed:
-        conn.execute("DELETE FROM balance_ledger WHERE source = 'downcity'")
+        run_sql(conn, __file__, "drop_mirrored")
         _rebuild_balances(conn, now)
     return removed
 
 
 def account_mismatches(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, int | None, int | None]]:
     """(user_id, account credits, ledger sum) where they differ; empty without accounts."""
-    if not conn.execute("SELECT count(*) FROM downcity_accounts").fetchall()[0][0]:
+    if not _count(conn, "downcity_accounts"):
         return []
-    return conn.execute(ACCOUNT_MISMATCHES).fetchall()
+    return run_sql(conn, __file__, "account_mismatches").fetchall()
+
+
+def _count(conn: duckdb.DuckDBPyConnection, table: str) -> int:
+    return run_sql(conn, __file__, "count_rows", idents={"table": table}).fetchall()[0][0]

@@ -1,0 +1,1 @@
+SELECT count(*) FROM balance_ledger WHERE source = 'downcity'

@@ -1,0 +1,1 @@
+SELECT user_id, balance FROM balances WHERE unit = 'credits'

@@ -1,0 +1,2 @@
+-- Tables rebuilt whole on every run are emptied first, in the rebuild's transaction.
+DELETE FROM {{table}}

@@ -1,0 +1,1 @@
+DELETE FROM balance_ledger WHERE source = 'downcity'

@@ -1,0 +1,1 @@
+SELECT ref FROM balance_ledger WHERE ref IN (SELECT unnest($refs::VARCHAR[]))

@@ -1,0 +1,1 @@
+SELECT mode FROM funding_mode

@@ -1,0 +1,1 @@
+SELECT count(*) FROM stripe_objects WHERE id = $id AND snapshot_hash = $snapshot_hash

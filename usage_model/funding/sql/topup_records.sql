@@ -1,0 +1,1 @@
+SELECT topup_id, user_id, credits, status, created_at FROM downcity_topups
