@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 import duckdb
 
 from usage_model.exports.batch import Batch, from_ipc, to_ipc
-from usage_model.warehouse import fetch_one, transaction
+from usage_model.sql import run_sql
+from usage_model.warehouse import transaction
 
 
 @dataclass(frozen=True)
@@ -25,25 +26,14 @@ class LedgerRow:
     attempts: int
 
 
-LATEST_SQL = """
-SELECT version, supersedes, status, content_sha256, attempts FROM export_ledger
-WHERE export = ? AND period = ? ORDER BY version DESC LIMIT 1
-"""
-PENDING_SQL = """
-SELECT l.version, l.supersedes, o.batch FROM export_ledger l
-JOIN export_outbox o USING (export, period, version)
-WHERE l.export = ? AND l.period = ? AND l.status = 'pending' ORDER BY l.version
-"""
-INSERT_LEDGER_SQL = """
-INSERT INTO export_ledger (export, period, version, supersedes, sink, source, idempotency_key,
-    content_sha256, rows, status, attempts, detail, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, NULL, ?)
-"""
+def _key(batch: Batch) -> dict[str, object]:
+    """A version's key in the ledger and the outbox."""
+    return {"export": batch.export, "period": batch.period, "version": batch.version}
 
 
 def latest(conn: duckdb.DuckDBPyConnection, export: str, period: str) -> LedgerRow | None:
-    row = fetch_one(conn, LATEST_SQL, [export, period])
-    return LedgerRow(*row) if row else None
+    rows = run_sql(conn, __file__, "latest_version", export=export, period=period).fetchall()
+    return LedgerRow(*rows[0]) if rows else None
 
 
 def pending_batches(
@@ -51,7 +41,8 @@ def pending_batches(
 ) -> list[Batch]:
     return [
         Batch(export, source, period, version, supersedes, from_ipc(blob))
-        for version, supersedes, blob in conn.execute(PENDING_SQL, [export, period]).fetchall()
+        for version, supersedes, blob in run_sql(conn, __file__, "pending_batches",
+                                                 export=export, period=period).fetchall()
     ]
 
 
@@ -60,41 +51,23 @@ def record_intent(
 ) -> None:
     """Store the version and its exact batch in one transaction, before any delivery."""
     with transaction(conn):
-        conn.execute(INSERT_LEDGER_SQL, [
-            batch.export, batch.period, batch.version, batch.supersedes, sink, batch.source,
-            batch.idempotency_key, content_sha256, batch.table.num_rows, datetime.now(UTC),
-        ])
-        conn.execute("INSERT INTO export_outbox VALUES (?, ?, ?, ?)",
-                     [batch.export, batch.period, batch.version, to_ipc(batch.table)])
+        run_sql(conn, __file__, "insert_ledger", **_key(batch), supersedes=batch.supersedes,
+                sink=sink, source=batch.source, idempotency_key=batch.idempotency_key,
+                content_sha256=content_sha256, rows=batch.table.num_rows,
+                created_at=datetime.now(UTC))
+        run_sql(conn, __file__, "insert_outbox", **_key(batch), batch=to_ipc(batch.table))
 
 
 def record_attempt(conn: duckdb.DuckDBPyConnection, batch: Batch, detail: str) -> None:
-    conn.execute(
-        "UPDATE export_ledger SET attempts = attempts + 1, detail = ? "
-        "WHERE export = ? AND period = ? AND version = ?",
-        [detail[:500], batch.export, batch.period, batch.version],
-    )
+    run_sql(conn, __file__, "record_attempt", **_key(batch), detail=detail[:500])
 
 
 def record_delivered(conn: duckdb.DuckDBPyConnection, batch: Batch, detail: str | None) -> None:
-    conn.execute(
-        "UPDATE export_ledger SET status = 'delivered', attempts = attempts + 1, detail = ?, "
-        "delivered_at = ? WHERE export = ? AND period = ? AND version = ?",
-        [detail, datetime.now(UTC), batch.export, batch.period, batch.version],
-    )
-
-
-STATUS_SQL = """
-SELECT export, period, max(version) AS latest_version,
-       count(*) FILTER (WHERE status = 'delivered') AS delivered_versions,
-       count(*) FILTER (WHERE status = 'pending') AS pending_versions,
-       sum(rows) FILTER (WHERE status = 'delivered') AS delivered_rows,
-       max(delivered_at) AS last_delivered_at
-FROM export_ledger GROUP BY export, period ORDER BY export, period
-"""
+    run_sql(conn, __file__, "record_delivered", **_key(batch), detail=detail,
+            delivered_at=datetime.now(UTC))
 
 
 def status(conn: duckdb.DuckDBPyConnection) -> list[dict]:
-    cursor = conn.execute(STATUS_SQL)
+    cursor = run_sql(conn, __file__, "ledger_status")
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -75,7 +75,7 @@ def store_snapshot(conn: duckdb.DuckDBPyConnection, obj: dict[str, Any], source:
 
 
 def read_cursor(conn: duckdb.DuckDBPyConnection) -> int | None:
-    rows = run_sql(conn, __file__, "read_cursor", name=CURSOR).fetchall()
+    rows = run_sql(conn, __file__, "read_cursor", cursor=CURSOR).fetchall()
     return int(rows[0][0]) if rows else None
 
 
@@ -87,7 +87,7 @@ def consumed_events(conn: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]
 
 
 def write_cursor(conn: duckdb.DuckDBPyConnection, cursor: int, now: datetime) -> None:
-    run_sql(conn, __file__, "write_cursor", name=CURSOR, value=str(cursor), updated_at=now)
+    run_sql(conn, __file__, "write_cursor", cursor=CURSOR, value=str(cursor), updated_at=now)
 
 
 class StripeSource:

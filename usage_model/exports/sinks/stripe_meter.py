@@ -36,6 +36,7 @@ from usage_model.exports.batch import Batch
 from usage_model.exports.sinks import DeliveryFailed
 from usage_model.hooks.config import ExportConfig
 from usage_model.hooks.protocol import Period
+from usage_model.sql import run_sql
 from usage_model.stripe_client import StripeAuthFailed, make_client
 
 STRIPE_WINDOW = timedelta(days=35)
@@ -44,15 +45,6 @@ EVENT_SCHEMA = pa.schema([
     ("identifier", pa.string()), ("user_id", pa.string()),
     ("stripe_customer_id", pa.string()), ("value", pa.int64()), ("timestamp", pa.int64()),
 ])
-ACCOUNTED_SQL = """
-SELECT user_id, sum(value)::BIGINT FROM export_meter_events
-WHERE export = ? AND period = ? GROUP BY user_id
-"""
-UPSERT_EVENT_SQL = """
-INSERT INTO export_meter_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (identifier) DO UPDATE SET status = excluded.status, detail = excluded.detail,
-    updated_at = excluded.updated_at
-"""
 
 
 def identifier(export: str, period: str, version: int, user_id: str) -> str:
@@ -73,7 +65,8 @@ def build_diff(tz: ZoneInfo, now: Callable[[], datetime]):
                                source.column(value_col).to_pylist(), strict=True):
             if user is not None and value is not None:
                 totals[user] = totals.get(user, 0) + int(value)
-        accounted = dict(conn.execute(ACCOUNTED_SQL, [export.name, period.key]).fetchall())
+        accounted = dict(run_sql(conn, __file__, "accounted_values", export=export.name,
+                                 period=period.key).fetchall())
         ts = event_timestamp(period, tz, now())
         rows, unmapped, decreases = [], 0, 0
         for user in sorted(totals):
@@ -128,11 +121,11 @@ class StripeMeterSink:
         self.requests_sent = 0
 
     def _record(self, batch: Batch, row: dict, status: str, detail: str | None) -> None:
-        self.conn.execute(UPSERT_EVENT_SQL, [
-            row["identifier"], batch.export, batch.period, batch.version, row["user_id"],
-            row["stripe_customer_id"], row["value"], row["timestamp"], status, detail,
-            datetime.now(UTC),
-        ])
+        run_sql(self.conn, __file__, "upsert_meter_event", identifier=row["identifier"],
+                export=batch.export, period=batch.period, version=batch.version,
+                user_id=row["user_id"], stripe_customer_id=row["stripe_customer_id"],
+                value=row["value"], event_timestamp=row["timestamp"], status=status,
+                detail=detail, updated_at=datetime.now(UTC))
 
     def _throttle(self) -> None:
         wait = self._last_request + self.min_interval - time.monotonic()
@@ -173,10 +166,8 @@ class StripeMeterSink:
         return "delivered", None
 
     def deliver(self, batch: Batch) -> str:
-        done = dict(self.conn.execute(
-            "SELECT identifier, status FROM export_meter_events WHERE export = ? AND period = ?"
-            " AND version = ? AND status <> 'pending'",
-            [batch.export, batch.period, batch.version]).fetchall())
+        done = dict(run_sql(self.conn, __file__, "settled_meter_events", export=batch.export,
+                            period=batch.period, version=batch.version).fetchall())
         oldest = int((self.now() - STRIPE_WINDOW + WINDOW_MARGIN).timestamp())
         counts = {"delivered": 0, "rejected": 0, "already": 0}
         for row in batch.table.to_pylist():

@@ -1,1 +1,1 @@
-SELECT value FROM stripe_sync_state WHERE name = $name
+SELECT value FROM stripe_sync_state WHERE name = $cursor
