@@ -15,18 +15,7 @@ import duckdb
 
 from usage_model.funding.ledger import LedgerEntry, append_entries
 from usage_model.hooks.protocol import Period
-
-DEBITED_SQL = """
-SELECT json_extract_string(metadata_json, '$.charge_ref') AS charge_ref,
-       any_value(user_id), (-sum(amount))::BIGINT AS debited, count(*) AS entries
-FROM balance_ledger
-WHERE kind = 'charge' AND json_extract_string(metadata_json, '$.period') = ?
-GROUP BY 1
-"""
-CHARGES_SQL = """
-SELECT ref, user_id, amount_credits, description FROM charges
-WHERE period = ? AND amount_credits IS NOT NULL AND user_id IS NOT NULL
-"""
+from usage_model.sql import run_sql
 
 
 @dataclass(frozen=True)
@@ -38,11 +27,9 @@ class DebitResult:
 
 def debit_charges(conn: duckdb.DuckDBPyConnection, period: Period) -> DebitResult:
     debited = {ref: (user, total, n) for ref, user, total, n in
-               conn.execute(DEBITED_SQL, [period.key]).fetchall()}
-    charges = conn.execute(CHARGES_SQL, [period.start]).fetchall()
-    skipped = conn.execute(
-        "SELECT count(*) FROM charges WHERE period = ? AND amount_credits IS NULL",
-        [period.start]).fetchall()[0][0]
+               run_sql(conn, __file__, "debited_charges", period_key=period.key).fetchall()}
+    charges = run_sql(conn, __file__, "priced_charges", period=period.start).fetchall()
+    skipped = run_sql(conn, __file__, "unpriced_charges", period=period.start).fetchall()[0][0]
     targets = {ref: (user, amount, text) for ref, user, amount, text in charges}
     entries: list[LedgerEntry] = []
     for ref in sorted(set(targets) | set(debited)):

@@ -24,7 +24,8 @@ from usage_model.hooks.protocol import (
     to_table,
 )
 from usage_model.hooks.usage import usage_at_grain
-from usage_model.warehouse import fetch_one, transaction
+from usage_model.sql import run_sql
+from usage_model.warehouse import transaction
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,10 @@ def _replace_period(
     conn.register("hook_rows", rows)
     try:
         with transaction(conn):
-            conn.execute(f"DELETE FROM {table_name} WHERE period = ?", [period.start])
-            cols = ", ".join(rows.schema.names)
-            conn.execute(f"INSERT INTO {table_name} ({cols}) SELECT {cols} FROM hook_rows")
+            run_sql(conn, __file__, "delete_period", idents={"table": table_name},
+                    period=period.start)
+            run_sql(conn, __file__, "insert_by_name",
+                    idents={"table": table_name, "rows": "hook_rows"})
     finally:
         conn.unregister("hook_rows")
 
@@ -95,20 +97,8 @@ def build_entitlements(
     return run
 
 
-CHARGE_CHECKS_SQL = {
-    "null_amount_without_reason": """
-        SELECT count(*) FROM charges
-        WHERE period = $period AND amount_credits IS NULL AND coalesce(reason, '') = ''""",
-    "duplicate_refs": """
-        SELECT count(*) FROM (SELECT ref FROM charges GROUP BY ref HAVING count(*) > 1)""",
-    "negative_amounts": """
-        SELECT count(*) FROM charges WHERE period = $period AND amount_credits < 0""",
-}
-
-
 def charge_problems(conn: duckdb.DuckDBPyConnection, period: Period) -> dict[str, int]:
     """Counts of rule-breaking charges for the period (all zero when the charges are sound)."""
-    return {
-        name: fetch_one(conn, sql, {"period": period.start} if "$period" in sql else None)[0]
-        for name, sql in CHARGE_CHECKS_SQL.items()
-    }
+    cursor = run_sql(conn, __file__, "charge_problems", period=period.start)
+    names = [d[0] for d in cursor.description]
+    return dict(zip(names, cursor.fetchall()[0], strict=True))

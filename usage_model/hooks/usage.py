@@ -14,28 +14,12 @@ import duckdb
 import pyarrow as pa
 
 from usage_model.hooks.protocol import GRAIN_COLUMNS, MEASURES, Period
+from usage_model.sql import load_sql
 
 _GRAIN_TYPES = {
     "user_id": pa.string(), "city_id": pa.string(), "model_id": pa.string(),
     "service": pa.string(), "day": pa.date32(),
 }
-
-USAGE_AT_GRAIN_SQL = """
-SELECT {grain},
-       count(*)::BIGINT                                        AS calls,
-       count(*) FILTER (WHERE status = 'success')::BIGINT      AS success_calls,
-       count(*) FILTER (WHERE status = 'error')::BIGINT        AS error_calls,
-       coalesce(sum(input_tokens), 0)::BIGINT                  AS input_tokens,
-       coalesce(sum(output_tokens), 0)::BIGINT                 AS output_tokens,
-       coalesce(sum(cached_input_tokens), 0)::BIGINT           AS cached_input_tokens,
-       coalesce(sum(reasoning_tokens), 0)::BIGINT              AS reasoning_tokens,
-       coalesce(sum(cost_credits), 0)::BIGINT                  AS cost_credits
-FROM read_parquet($files, hive_partitioning = false)
-WHERE day >= $start AND day < $end {status_filter}
-GROUP BY {grain}
-ORDER BY {grain}
-"""
-
 
 def usage_schema(grain: Sequence[str]) -> pa.Schema:
     return pa.schema([(c, _GRAIN_TYPES[c]) for c in grain] + [(m, pa.int64()) for m in MEASURES])
@@ -57,13 +41,12 @@ def usage_at_grain(
     files = period_event_files(events_root, period)
     if not files:
         return schema.empty_table()
-    sql = USAGE_AT_GRAIN_SQL.format(
-        grain=", ".join(grain),
-        status_filter="" if record_errors else "AND status = 'success'",
-    )
     with duckdb.connect() as conn:
         conn.execute("SET TimeZone = 'UTC'")
-        table = conn.sql(
-            sql, params={"files": files, "start": period.start, "end": period.end}
-        ).to_arrow_table()
+        table = conn.sql(load_sql(__file__, "usage_at_grain"), params={
+            "grain": list(grain), "files": files, "start": period.start, "end": period.end,
+            "record_errors": record_errors,
+        }).to_arrow_table()
+    # the grain in the order asked for, groups sorted by it (nulls last, as ORDER BY does)
+    table = table.select(schema.names).sort_by([(c, "ascending") for c in grain])
     return table.cast(schema)

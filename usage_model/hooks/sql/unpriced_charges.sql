@@ -1,0 +1,1 @@
+SELECT count(*) FROM charges WHERE period = $period AND amount_credits IS NULL
