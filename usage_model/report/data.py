@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from usage_model.config import Settings
+from usage_model.sql import load_sql, run_sql
 
 TOP_N = 10
 DEFAULT_DAYS = 30
@@ -25,67 +26,23 @@ UNKNOWN_MODEL = "(no model)"
 
 Rows = list[dict[str, Any]]
 
-_DAY_FILTER = "day BETWEEN $first AND $last"
-
-QUERIES: dict[str, str] = {
-    "daily_by_model": f"""
-        SELECT strftime(day, '%Y-%m-%d') AS day, coalesce(model_id, '{UNKNOWN_MODEL}') AS model,
-               sum(calls)::BIGINT AS calls, sum(error_calls)::BIGINT AS error_calls,
-               sum(input_tokens)::BIGINT AS input_tokens,
-               sum(output_tokens)::BIGINT AS output_tokens,
-               sum(input_tokens + output_tokens)::BIGINT AS tokens,
-               sum(cost_credits)::BIGINT AS cost_credits
-        FROM usage_daily_by_model WHERE {_DAY_FILTER} GROUP BY ALL ORDER BY day, model""",
-    "daily_errors": f"""
-        SELECT strftime(day, '%Y-%m-%d') AS day, sum(calls)::BIGINT AS calls,
-               sum(error_calls)::BIGINT AS error_calls,
-               sum(error_calls) / sum(calls) AS error_rate
-        FROM usage_daily_by_model WHERE {_DAY_FILTER} GROUP BY day ORDER BY day""",
-    "top_cities": f"""
-        SELECT city_id AS city, sum(calls)::BIGINT AS calls,
-               sum(error_calls)::BIGINT AS error_calls,
-               sum(input_tokens + output_tokens)::BIGINT AS tokens,
-               sum(cost_credits)::BIGINT AS cost_credits
-        FROM usage_daily_by_city WHERE {_DAY_FILTER}
-        GROUP BY ALL ORDER BY calls DESC, city LIMIT {TOP_N}""",
-    "top_users": f"""
-        SELECT city_id || ' / ' || coalesce(user_id, '{ANONYMOUS}') AS "user",
-               city_id AS city, coalesce(user_id, '{ANONYMOUS}') AS user_id,
-               sum(calls)::BIGINT AS calls,
-               sum(input_tokens + output_tokens)::BIGINT AS tokens,
-               sum(cost_credits)::BIGINT AS cost_credits
-        FROM usage_daily_by_user WHERE {_DAY_FILTER}
-        GROUP BY ALL ORDER BY calls DESC, "user" LIMIT {TOP_N}""",
-    "quarantine_by_reason": """
-        SELECT reason, count(*) AS entries,
-               count(*) FILTER (WHERE source_row IS NULL) AS whole_files,
-               coalesce(sum(row_count), 0)::BIGINT AS rows_in_whole_files
-        FROM usage_quarantine GROUP BY reason ORDER BY entries DESC, reason""",
-    "charges_by_city": """
-        SELECT strftime(period, '%Y-%m-%d') AS period, coalesce(city_id, '(none)') AS city,
-               hook, count(*) FILTER (WHERE amount_credits IS NOT NULL) AS priced,
-               count(*) FILTER (WHERE amount_credits IS NULL) AS unpriced,
-               coalesce(sum(amount_credits), 0)::BIGINT AS credits
-        FROM charges WHERE period BETWEEN date_trunc('month', $first::DATE) AND $last
-        GROUP BY ALL ORDER BY period, credits DESC, city""",
-    "balances": f"""
-        SELECT user_id, unit, balance FROM balances
-        ORDER BY balance DESC, user_id LIMIT {TOP_WALLETS}""",
-    "balance_totals": """
-        SELECT count(*) AS wallets, coalesce(sum(balance), 0)::BIGINT AS total,
-               count(*) FILTER (WHERE balance < 0) AS negative
-        FROM balances""",
-    "topups_by_verdict": """
-        SELECT verdict, count(*) FILTER (WHERE row_kind = 'topup') AS topups,
-               count(*) FILTER (WHERE row_kind = 'stripe_payment') AS payments,
-               count(*) FILTER (WHERE stale_pending) AS stale_pending,
-               coalesce(sum(credits_at_stake), 0)::BIGINT AS credits_at_stake
-        FROM reconciliation_report GROUP BY verdict ORDER BY credits_at_stake DESC, verdict""",
-    "exceptions": """
-        SELECT reason, coalesce(topup_id, '') AS topup_id, coalesce(user_id, '') AS user_id,
-               coalesce(detail, '') AS detail, strftime(first_seen_at, '%Y-%m-%d %H:%M') AS since
-        FROM reconciliation_exceptions ORDER BY first_seen_at, reason, topup_id""",
+# Each section of the report: its statement in sql/<section>.sql, and the table it reads (a
+# table not built yet reads as an empty section).
+SECTIONS: dict[str, str] = {
+    "daily_by_model": "usage_daily_by_model",
+    "daily_errors": "usage_daily_by_model",
+    "top_cities": "usage_daily_by_city",
+    "top_users": "usage_daily_by_user",
+    "quarantine_by_reason": "usage_quarantine",
+    "charges_by_city": "charges",
+    "balances": "balances",
+    "balance_totals": "balances",
+    "topups_by_verdict": "reconciliation_report",
+    "exceptions": "reconciliation_exceptions",
 }
+# Labels and limits the statements take as parameters.
+LABELS = {"unknown_model": UNKNOWN_MODEL, "anonymous": ANONYMOUS, "top_n": TOP_N,
+          "top_wallets": TOP_WALLETS}
 
 
 @dataclass(frozen=True)
@@ -136,22 +93,17 @@ class ReportData:
         }
 
 
-def _fetch(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> Rows:
-    used = {k: v for k, v in params.items() if f"${k}" in sql}
-    result = conn.execute(sql, used) if used else conn.execute(sql)
+def _fetch(conn: duckdb.DuckDBPyConnection, name: str, params: dict[str, object]) -> Rows:
+    """The rows of `sql/<name>.sql` as dicts; of `params`, the statement gets those it names
+    (DuckDB refuses a parameter a statement does not use)."""
+    text = load_sql(__file__, name)
+    result = run_sql(conn, __file__, name, **{k: v for k, v in params.items() if f"${k}" in text})
     names = [d[0] for d in result.description]
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
 def _has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    found = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = $t", {"t": name}
-    ).fetchone()
-    return bool(found and found[0])
-
-
-def _source_table(sql: str) -> str:
-    return sql.split(" FROM ", 1)[1].split()[0]
+    return bool(run_sql(conn, __file__, "has_table", table=name).fetchall()[0][0])
 
 
 def curated_day_parts(root: Path, first: date, last: date) -> list[Path]:
@@ -175,23 +127,15 @@ def latency_by_model(
     parts = curated_day_parts(events_root, first, last)
     if not parts:
         return []
-    return _fetch(
-        conn,
-        f"""SELECT coalesce(model_id, '{UNKNOWN_MODEL}') AS model,
-                   count(latency_ms) AS timed_calls,
-                   round(quantile_cont(latency_ms, 0.5), 1) AS p50_ms,
-                   round(quantile_cont(latency_ms, 0.95), 1) AS p95_ms
-            FROM read_parquet($parts) WHERE latency_ms IS NOT NULL
-            GROUP BY ALL ORDER BY p95_ms DESC, model""",
-        {"parts": [str(p) for p in parts]},
-    )
+    return _fetch(conn, "latency_by_model",
+                  {**LABELS, "parts": [str(p) for p in parts]})
 
 
 def summarized_days(conn: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
     """First and last day the daily summaries hold (the default report range)."""
     if not _has_table(conn, "usage_daily_by_model"):
         return None
-    first, last = conn.execute("SELECT min(day), max(day) FROM usage_daily_by_model").fetchone()
+    first, last = run_sql(conn, __file__, "summarized_days").fetchall()[0]
     return (first, last) if first else None
 
 
@@ -213,10 +157,10 @@ def load_report_data(
     built_at: datetime | None = None,
 ) -> ReportData:
     """Read every section for the days first..last; a table not built yet reads as empty."""
-    params = {"first": first, "last": last}
+    params = {**LABELS, "first": first, "last": last}
     sections = {
-        name: _fetch(conn, sql, params) if _has_table(conn, _source_table(sql)) else []
-        for name, sql in QUERIES.items()
+        name: _fetch(conn, name, params) if _has_table(conn, table) else []
+        for name, table in SECTIONS.items()
     }
     return ReportData(
         first=first,

@@ -9,6 +9,7 @@ import duckdb
 
 from usage_model.config import Settings
 from usage_model.report import numbers as fmt
+from usage_model.sql import run_sql
 
 
 @dataclass(frozen=True)
@@ -25,19 +26,9 @@ class BuildStatus:
 
 
 def load_status(conn: duckdb.DuckDBPyConnection) -> BuildStatus:
-    first, last, days, events, duplicates = conn.execute(
-        "SELECT min(day), max(day), count(*), coalesce(sum(accepted), 0), "
-        "coalesce(sum(identical_duplicates), 0) FROM usage_day_loads"
-    ).fetchone()
-    files, unreadable, rows_read = conn.execute(
-        "SELECT count(*), count(*) FILTER (WHERE status <> 'ok'), coalesce(sum(rows_read), 0) "
-        "FROM usage_files"
-    ).fetchone()
-    quarantine = conn.execute(
-        "SELECT reason, count(*) FILTER (WHERE source_row IS NOT NULL), "
-        "count(*) FILTER (WHERE source_row IS NULL) FROM usage_quarantine "
-        "GROUP BY reason ORDER BY count(*) DESC, reason"
-    ).fetchall()
+    first, last, days, events, duplicates = run_sql(conn, __file__, "status_days").fetchall()[0]
+    files, unreadable, rows_read = run_sql(conn, __file__, "status_files").fetchall()[0]
+    quarantine = run_sql(conn, __file__, "status_quarantine").fetchall()
     return BuildStatus(first, last, days, int(events), int(duplicates), files, unreadable,
                        int(rows_read), [(r, int(n), int(f)) for r, n, f in quarantine])
 
