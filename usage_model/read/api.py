@@ -10,9 +10,10 @@ the warehouse at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypedDict, Unpack
 
 import pyarrow as pa
 
@@ -23,6 +24,7 @@ from usage_model.read.engine import engine, small_result, warehouse_reader
 from usage_model.read.planner import SOURCES, Plan, plan_summary
 from usage_model.read.request import (
     ADDITIVE_MEASURES,
+    DIMENSIONS,
     BadRequest,
     build_summary_request,
     check_filters,
@@ -59,34 +61,61 @@ def curated_day_files(
     return sorted(found)
 
 
-def plan(
-    by: Iterable[str] | None = None,
-    *,
-    start: date | str | None = None,
-    end: date | str | None = None,
-    city_id: str | None = None,
-    user_id: str | None = None,
-    model_id: str | None = None,
-    service: str | None = None,
-    status: str | None = None,
-    provider: str | None = None,
-    granularity: str = "total",
-    measures: Iterable[str] | None = None,
-    source: str = "auto",
-    settings: Settings | None = None,
-) -> Plan:
+class SummaryQuery(TypedDict, total=False):
+    """The keyword arguments of `plan` and `summary` (every one optional)."""
+
+    start: date | str | None
+    end: date | str | None
+    city_id: str | None
+    user_id: str | None
+    model_id: str | None
+    service: str | None
+    status: str | None
+    provider: str | None
+    granularity: str  # day | week | month | total (the default)
+    measures: Iterable[str] | None
+    source: str  # auto (the default), events or a table name
+    settings: Settings | None
+
+
+class EventQuery(TypedDict, total=False):
+    """The keyword arguments of `stream_events` and `events` (every one optional)."""
+
+    start: date | datetime | str | None
+    end: date | datetime | str | None
+    city_id: str | None
+    user_id: str | None
+    model_id: str | None
+    service: str | None
+    status: str | None
+    provider: str | None
+    limit: int  # 1000 by default
+    after: str | None
+    settings: Settings | None
+
+
+def _checked(query: Mapping[str, Any], kind: type) -> Mapping[str, Any]:
+    """Refuse an argument the query type does not have, as a signature would."""
+    unknown = sorted(set(query) - kind.__optional_keys__)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
+    return query
+
+
+def plan(by: Iterable[str] | None = None, **query: Unpack[SummaryQuery]) -> Plan:
     """The plan `summary` would run with these arguments (see `Plan.explain()`)."""
-    settings = settings or Settings.from_env()
+    q = _checked(query, SummaryQuery)
+    settings = q.get("settings") or Settings.from_env()
+    source = q.get("source", "auto")
     if source not in SOURCES:
         raise BadRequest(f"unknown source {source!r}; valid: {', '.join(SOURCES)}")
     request = build_summary_request(
         by,
-        start=start,
-        end=end,
-        granularity=granularity,
-        measures=measures,
-        filters={"city_id": city_id, "user_id": user_id, "model_id": model_id,
-                 "service": service, "status": status, "provider": provider},
+        start=q.get("start"),
+        end=q.get("end"),
+        granularity=q.get("granularity", "total"),
+        measures=q.get("measures"),
+        filters={column: q.get(column) for column in DIMENSIONS},
         record_errors=settings.record_errors,
     )
     return plan_summary(request, source)
@@ -114,22 +143,7 @@ def run_plan(chosen: Plan, settings: Settings | None = None) -> pa.Table:
     return table.replace_schema_metadata({SOURCE_KEY: ",".join(chosen.sources).encode()})
 
 
-def summary(
-    by: Iterable[str] | None = None,
-    *,
-    start: date | str | None = None,
-    end: date | str | None = None,
-    city_id: str | None = None,
-    user_id: str | None = None,
-    model_id: str | None = None,
-    service: str | None = None,
-    status: str | None = None,
-    provider: str | None = None,
-    granularity: str = "total",
-    measures: Iterable[str] | None = None,
-    source: str = "auto",
-    settings: Settings | None = None,
-) -> pa.Table:
+def summary(by: Iterable[str] | None = None, **query: Unpack[SummaryQuery]) -> pa.Table:
     """Usage grouped by `by` per `granularity` bucket over days `[start, end)`.
 
     `by=None` gives Downcity's overview (calls per city_id, service, status); `by=()` one
@@ -139,13 +153,8 @@ def summary(
     `day` (granularity=day) or `period` (first day of the week/month bucket; none for total),
     the dimensions, then the measures. Groups with no calls do not appear.
     """
-    settings = settings or Settings.from_env()
-    chosen = plan(
-        by, start=start, end=end, city_id=city_id, user_id=user_id, model_id=model_id,
-        service=service, status=status, provider=provider, granularity=granularity,
-        measures=measures, source=source, settings=settings,
-    )
-    return run_plan(chosen, settings)
+    settings = query.get("settings") or Settings.from_env()
+    return run_plan(plan(by, **{**query, "settings": settings}), settings)
 
 
 def me_plan(city_id: str, user_id: str, *, start: date | str | None = None,
@@ -174,21 +183,7 @@ def me(city_id: str, user_id: str, *, start: date | str | None = None,
     return table
 
 
-def stream_events(
-    *,
-    start: date | datetime | str | None = None,
-    end: date | datetime | str | None = None,
-    city_id: str | None = None,
-    user_id: str | None = None,
-    model_id: str | None = None,
-    service: str | None = None,
-    status: str | None = None,
-    provider: str | None = None,
-    limit: int = 1000,
-    after: str | None = None,
-    settings: Settings | None = None,
-    batch_rows: int = BATCH_ROWS,
-) -> EventStream:
+def stream_events(*, batch_rows: int = BATCH_ROWS, **query: Unpack[EventQuery]) -> EventStream:
     """Curated events in `[start, end)` ordered by (occurred_at, event_id), at most `limit`,
     as a stream of Arrow record batches of at most `batch_rows` rows (bounded memory).
 
@@ -196,47 +191,33 @@ def stream_events(
     batch, `stream.next_cursor` is the `after` of the next page (None on the last page). Every
     event is returned, whatever its status (`record_errors` only shapes summaries).
     """
-    settings = settings or Settings.from_env()
+    q = _checked(query, EventQuery)
+    settings = q.get("settings") or Settings.from_env()
     tz = settings.tz
-    t0, t1 = parse_instant(start, "--from", tz), parse_instant(end, "--to", tz)
+    t0, t1 = parse_instant(q.get("start"), "--from", tz), parse_instant(q.get("end"), "--to", tz)
     check_order(t0, t1)
+    limit, after = q.get("limit", 1000), q.get("after")
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise BadRequest(f"bad --limit {limit!r}: expected a positive integer")
-    filters = check_filters({"city_id": city_id, "user_id": user_id, "model_id": model_id,
-                             "service": service, "status": status, "provider": provider})
+    filters = check_filters({column: q.get(column) for column in DIMENSIONS})
     after_t, after_e = decode_cursor(after) if after else (None, None)
     lower = max((t for t in (t0, after_t) if t is not None), default=None)
     first = lower.astimezone(tz).date() if lower else None
     last = (t1 - timedelta(microseconds=1)).astimezone(tz).date() if t1 else None
     files = [p for _, p in curated_day_files(settings, first, last)]
 
-    query = sql.events_page_sql(list(filters), has_start=t0 is not None,
-                                has_end=t1 is not None, has_after=after is not None)
+    page_sql = sql.events_page_sql(list(filters), has_start=t0 is not None,
+                                   has_end=t1 is not None, has_after=after is not None)
     params: dict[str, object] = {f"f_{c}": v for c, v in filters.items()}
     params.update({k: v for k, v in (("start", t0), ("end", t1), ("after_t", after_t),
                                       ("after_e", after_e)) if v is not None})
-    return EventStream(query, params, files, limit, batch_rows)
+    return EventStream(page_sql, params, files, limit, batch_rows)
 
 
-def events(
-    *,
-    start: date | datetime | str | None = None,
-    end: date | datetime | str | None = None,
-    city_id: str | None = None,
-    user_id: str | None = None,
-    model_id: str | None = None,
-    service: str | None = None,
-    status: str | None = None,
-    provider: str | None = None,
-    limit: int = 1000,
-    after: str | None = None,
-    settings: Settings | None = None,
-) -> pa.Table:
+def events(**query: Unpack[EventQuery]) -> pa.Table:
     """One page of `stream_events` as a table (same arguments); pass `next_cursor(table)` as
     `after` for the next page. For large pages use `stream_events` (bounded memory)."""
-    stream = stream_events(start=start, end=end, city_id=city_id, user_id=user_id,
-                           model_id=model_id, service=service, status=status,
-                           provider=provider, limit=limit, after=after, settings=settings)
+    stream = stream_events(**query)
     table = stream.read_all()
     cursor = (stream.next_cursor or "").encode()
     return table.replace_schema_metadata({NEXT_CURSOR_KEY: cursor})

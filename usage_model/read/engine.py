@@ -23,7 +23,6 @@ import pyarrow as pa
 
 from usage_model.warehouse import WarehouseLocked, WarehouseMissing, is_lock_error
 
-_ALIAS = "warehouse"
 _lock = threading.RLock()
 _engine: duckdb.DuckDBPyConnection | None = None
 _engine_pid: int | None = None
@@ -60,10 +59,9 @@ def warehouse_reader(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
     path = Path(path)
     if not path.exists():
         raise WarehouseMissing(f"{path}: no warehouse yet; run `city-usage materialize` first")
-    literal = str(path).replace("'", "''")
     with engine() as conn:
         try:
-            conn.execute(f"ATTACH '{literal}' AS {_ALIAS} (READ_ONLY)")
+            conn.execute("ATTACH $path AS warehouse (READ_ONLY)", {"path": str(path)})
         except duckdb.IOException as exc:
             if is_lock_error(exc):
                 raise WarehouseLocked(
@@ -72,11 +70,11 @@ def warehouse_reader(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
                 ) from None
             raise
         try:
-            conn.execute(f"USE {_ALIAS}")
+            conn.execute("USE warehouse")
             yield conn
         finally:
             conn.execute("USE memory")
-            conn.execute(f"DETACH DATABASE IF EXISTS {_ALIAS}")
+            conn.execute("DETACH DATABASE IF EXISTS warehouse")
 
 
 def small_result(

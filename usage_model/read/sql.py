@@ -1,5 +1,11 @@
 """SQL of the read surface. Identifiers come only from the fixed lists in `request` and
-`catalog`; every value (ids, dates, instants, file lists) is a bound `$name` parameter."""
+`catalog`; every value (ids, dates, instants, file lists, the bucket size) is a bound `$name`
+parameter.
+
+Unlike the rest of the package, these statements are composed here rather than kept in
+`sql/*.sql` files: a summary request chooses its dimensions, measures, filters and the number
+of pre-aggregates joined (one CTE each), so the select list, the WHERE clause and the joins
+genuinely differ per request. Only those identifiers and fixed expressions are spliced."""
 
 from __future__ import annotations
 
@@ -61,9 +67,11 @@ def _measure_expr(measure: str, how: str) -> str:
 def _bucket_expr(req: SummaryRequest, time_column: str) -> str | None:
     if req.granularity == "total":
         return None
-    if time_column == "period" or req.granularity == "day":
-        return time_column  # a monthly table's period is already the month bucket
-    return f"date_trunc('{req.granularity}', {time_column})::DATE"
+    if req.granularity == "day":
+        return time_column
+    # every part truncates (a monthly table's period is already its month: a no-op), so the
+    # statement always uses the $granularity that summary_params binds
+    return f"date_trunc($granularity, {time_column})::DATE"
 
 
 def _where(req: SummaryRequest, time_column: str, from_events: bool) -> str:
@@ -112,6 +120,8 @@ def summary_sql(plan: Plan, events_source: str = EVENTS_SOURCE) -> str:
 
 def summary_params(req: SummaryRequest) -> dict[str, object]:
     params: dict[str, object] = {f"f_{col}": value for col, value in req.filters.items()}
+    if req.granularity in ("week", "month"):
+        params["granularity"] = req.granularity
     if req.start is not None:
         params["start"] = req.start
     if req.end is not None:

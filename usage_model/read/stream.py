@@ -34,7 +34,7 @@ def _bounded(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Lower DuckDB's memory limit for this block (sorts beyond it spill to the engine's
     temp folder); the engine's own limit is restored after."""
     (limit,) = conn.execute("SELECT current_setting('memory_limit')").fetchone()
-    conn.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    conn.execute("SET memory_limit = $m", {"m": MEMORY_LIMIT})
     try:
         yield
     finally:

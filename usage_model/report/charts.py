@@ -144,32 +144,36 @@ def charges_by_city(rows: Rows, title: str) -> Spec:
     return _spec(chart, title, bars_per_row=True)
 
 
+def _usd_bars(rows: Rows, title: str, *, credits: str, field: str, label: str, x_title: str,
+              tooltip: list[alt.Tooltip], color: alt.Color | None = None) -> Spec:
+    """One bar per `field` value, largest first, of a credits column shown in USD (the USD
+    amount ends the tooltip)."""
+    encoding: dict[str, Any] = {
+        "y": alt.Y(f"{field}:N", title=label, sort="-x"),
+        "x": alt.X("usd:Q", title=x_title),
+        "tooltip": [*tooltip, alt.Tooltip("usd:Q", title="USD", format="$,.2f")],
+    }
+    if color is not None:
+        encoding["color"] = color
+    return _spec(_chart(rows, credits).mark_bar().encode(**encoding), title, bars_per_row=True)
+
+
 def balances(rows: Rows, title: str) -> Spec:
-    chart = _chart(rows, "balance").mark_bar().encode(
-        y=alt.Y("user_id:N", title="wallet (user)", sort="-x"),
-        x=alt.X("usd:Q", title="balance (USD)"),
-        tooltip=[
-            alt.Tooltip("user_id:N", title="user"), alt.Tooltip("unit:N"),
-            alt.Tooltip("balance:Q", title="credits", format=","),
-            alt.Tooltip("usd:Q", title="USD", format="$,.2f"),
-        ],
-    )
-    return _spec(chart, title, bars_per_row=True)
+    return _usd_bars(rows, title, credits="balance", field="user_id", label="wallet (user)",
+                     x_title="balance (USD)", tooltip=[
+                         alt.Tooltip("user_id:N", title="user"), alt.Tooltip("unit:N"),
+                         alt.Tooltip("balance:Q", title="credits", format=","),
+                     ])
 
 
 def topups_by_verdict(rows: Rows, title: str) -> Spec:
-    chart = _chart(rows, "credits_at_stake").mark_bar().encode(
-        y=alt.Y("verdict:N", title="verdict", sort="-x"),
-        x=alt.X("usd:Q", title="credits at stake (USD)"),
-        color=alt.Color("verdict:N", legend=None),
-        tooltip=[
-            alt.Tooltip("verdict:N"), alt.Tooltip("topups:Q", format=","),
-            alt.Tooltip("stale_pending:Q", title="stale pending", format=","),
-            alt.Tooltip("credits_at_stake:Q", title="credits", format=","),
-            alt.Tooltip("usd:Q", title="USD", format="$,.2f"),
-        ],
-    )
-    return _spec(chart, title, bars_per_row=True)
+    return _usd_bars(rows, title, credits="credits_at_stake", field="verdict", label="verdict",
+                     x_title="credits at stake (USD)",
+                     color=alt.Color("verdict:N", legend=None), tooltip=[
+                         alt.Tooltip("verdict:N"), alt.Tooltip("topups:Q", format=","),
+                         alt.Tooltip("stale_pending:Q", title="stale pending", format=","),
+                         alt.Tooltip("credits_at_stake:Q", title="credits", format=","),
+                     ])
 
 
 def exceptions_by_reason(rows: Rows, title: str) -> Spec:
