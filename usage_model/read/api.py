@@ -61,34 +61,33 @@ def curated_day_files(
     return sorted(found)
 
 
-class SummaryQuery(TypedDict, total=False):
-    """The keyword arguments of `plan` and `summary` (every one optional)."""
+class Filters(TypedDict, total=False):
+    """Exact-match filters on the dimensions, shared by summaries and events."""
 
-    start: date | str | None
-    end: date | str | None
     city_id: str | None
     user_id: str | None
     model_id: str | None
     service: str | None
     status: str | None
     provider: str | None
+
+
+class SummaryQuery(Filters, total=False):
+    """The keyword arguments of `plan` and `summary` (every one optional)."""
+
+    start: date | str | None
+    end: date | str | None
     granularity: str  # day | week | month | total (the default)
     measures: Iterable[str] | None
     source: str  # auto (the default), events or a table name
     settings: Settings | None
 
 
-class EventQuery(TypedDict, total=False):
+class EventQuery(Filters, total=False):
     """The keyword arguments of `stream_events` and `events` (every one optional)."""
 
     start: date | datetime | str | None
     end: date | datetime | str | None
-    city_id: str | None
-    user_id: str | None
-    model_id: str | None
-    service: str | None
-    status: str | None
-    provider: str | None
     limit: int  # 1000 by default
     after: str | None
     settings: Settings | None
