@@ -9,25 +9,10 @@ import duckdb
 
 from usage_model.config import Settings
 from usage_model.reporting import query_markdown
+from usage_model.sql import load_sql, run_sql
 from usage_model.usage.summaries import create_events_view
-from usage_model.warehouse import fetch_one
 
-EVENT_QUALITY_SQL = """
-SELECT count(*), count(*) - count(DISTINCT event_id),
-       count(*) FILTER (WHERE status = 'error'),
-       count(*) FILTER (WHERE least(input_tokens, output_tokens, cached_input_tokens,
-                                    reasoning_tokens) < 0 OR latency_ms < 0),
-       coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0)
-FROM quality_events
-"""
-
-QUARANTINE_RATE_SQL = """
-SELECT (SELECT count(*) FROM usage_quarantine),
-       (SELECT count(*) FILTER (WHERE source_row IS NOT NULL)
-               + coalesce(sum(row_count) FILTER (WHERE source_row IS NULL), 0)
-        FROM usage_quarantine),
-       (SELECT coalesce(sum(rows_read), 0) FROM usage_files)
-"""
+QUALITY_EVENTS = {"events": "quality_events"}  # the temp view the quality check reads
 
 
 @dataclass(frozen=True)
@@ -59,15 +44,11 @@ class QuarantineRate:
 def event_quality(
     conn: duckdb.DuckDBPyConnection, settings: Settings, days: list[date]
 ) -> EventQuality:
-    create_events_view(conn, settings, days, "quality_events", apply_record_errors=False)
-    row = fetch_one(conn, EVENT_QUALITY_SQL)
-    preview = query_markdown(
-        conn,
-        "SELECT event_id, occurred_at, city_id, user_id, model_id, status, input_tokens, "
-        "output_tokens FROM quality_events LIMIT 10",
-    )
+    create_events_view(conn, settings, days, QUALITY_EVENTS["events"], apply_record_errors=False)
+    row = run_sql(conn, __file__, "event_quality", idents=QUALITY_EVENTS).fetchall()[0]
+    preview = query_markdown(conn, load_sql(__file__, "event_preview", QUALITY_EVENTS))
     return EventQuality(*row, preview=preview)
 
 
 def quarantine_rate(conn: duckdb.DuckDBPyConnection) -> QuarantineRate:
-    return QuarantineRate(*fetch_one(conn, QUARANTINE_RATE_SQL))
+    return QuarantineRate(*run_sql(conn, __file__, "quarantine_rate").fetchall()[0])
