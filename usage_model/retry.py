@@ -27,7 +27,7 @@ class Policy:
     """How many attempts, and the exponential backoff between them."""
 
     name: str
-    attempts: int
+    attempts: int | None  # None: no count, a deadline ends the attempts
     first_delay_s: float
     max_delay_s: float
     jitter: bool = True
@@ -48,8 +48,8 @@ STRIPE_METER = Policy("stripe_meter", attempts=6, first_delay_s=0.5, max_delay_s
 WEBHOOK = Policy("webhook", attempts=5, first_delay_s=0.5, max_delay_s=30.0)
 # A writer waiting for the DuckDB file lock held by another process: no jitter, and the
 # caller's deadline (not a count) ends the wait.
-WAREHOUSE_LOCK = Policy("warehouse_lock", attempts=1_000_000, first_delay_s=0.05,
-                        max_delay_s=2.0, jitter=False)
+WAREHOUSE_LOCK = Policy("warehouse_lock", attempts=None, first_delay_s=0.05, max_delay_s=2.0,
+                        jitter=False)
 
 
 def retrying(
@@ -73,8 +73,9 @@ def retrying(
 
     def stop(state: tenacity.RetryCallState) -> bool:
         error = state.outcome.exception() if state.outcome else None
-        limit = attempts_for(error) if attempts_for and error else policy.attempts
-        if state.attempt_number >= min(limit, policy.attempts):
+        limits = [n for n in (policy.attempts, attempts_for(error) if attempts_for and error
+                              else None) if n is not None]
+        if limits and state.attempt_number >= min(limits):
             return True
         return deadline is not None and monotonic() + policy.delay(state.attempt_number) > deadline
 

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from usage_model import read
 from usage_model.read import build_summary_request, plan_summary
 
 FEB, MAR = date(2026, 2, 1), date(2026, 3, 1)
@@ -137,3 +138,12 @@ def test_no_plan_sums_a_non_additive_measure(case):
                 assert how != "sum"
             if how == "stored":  # one stored row per output group and bucket
                 assert set(p.request.dims) == part.aggregate.key
+
+
+def test_a_misspelled_argument_is_refused_as_a_signature_would():
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\): citi_id"):
+        read.plan(("city",), citi_id="c1")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\): limt"):
+        read.events(limt=5)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\): granularity"):
+        read.stream_events(granularity="day")  # a summary argument, not an events one
