@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import importlib
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -182,13 +181,13 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200]
 
 
-def config_path_from_env() -> Path:
-    return Path(os.environ.get("CITY_USAGE_CONFIG") or "city-usage.yaml").absolute()
-
-
 def load_config(path: Path | str | None = None) -> CityUsageConfig | None:
     """Load and validate the config file; None when it does not exist."""
-    path = Path(path) if path is not None else config_path_from_env()
+    if path is None:
+        from usage_model.config import Settings
+
+        path = Settings.from_env().config_file
+    path = Path(path)
     if not path.exists():
         return None
     v = _Validator(path)

@@ -18,7 +18,6 @@ delivered" (a crash between send and record). Each event's outcome is its row in
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import time
 from collections.abc import Callable
@@ -30,7 +29,7 @@ import pyarrow as pa
 import stripe
 
 from usage_model import clock
-from usage_model.config import Settings
+from usage_model.config import Environment, Settings
 from usage_model.exports.batch import Batch
 from usage_model.exports.sinks import DeliveryFailed
 from usage_model.hooks.config import ExportConfig
@@ -186,10 +185,11 @@ class StripeMeterSink:
 def setup(export: ExportConfig, settings: Settings, conn: duckdb.DuckDBPyConnection):
     from usage_model.exports.factory import SinkSetup
 
-    key = os.environ.get("STRIPE_SECRET_KEY")
+    env = Environment.load()
+    key = env.stripe_key()
     if not key:
         return SinkSetup(None, reason="STRIPE_SECRET_KEY is not set: meter events not sent")
-    base = os.environ.get("STRIPE_API_BASE")
+    base = env.stripe_api_base
     client = stripe.StripeClient(key, base_addresses={"api": base} if base else None,
                                  max_network_retries=0)
     sink = StripeMeterSink(client, conn, export.options["event_name"],

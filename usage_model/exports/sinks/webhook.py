@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import random
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from collections.abc import Callable
 import httpx
 
 from usage_model import clock
+from usage_model.config import named_secret
 from usage_model.exports.batch import Batch
 from usage_model.exports.sinks import DeliveryFailed
 
@@ -65,11 +65,11 @@ class WebhookSink:
         self.attempts_made = 0
 
     def _secret(self) -> str:
-        secret = os.environ.get(self.secret_env)
-        if not secret:
+        secret = named_secret(self.secret_env)
+        if secret is None:
             raise DeliveryFailed(f"environment variable {self.secret_env} (webhook secret) "
                                  "is not set")
-        return secret
+        return secret.get_secret_value()
 
     def deliver(self, batch: Batch) -> str:
         secret = self._secret()
