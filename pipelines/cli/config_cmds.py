@@ -13,7 +13,7 @@ from usage_model.config import effective, named_secret
 
 def _sink_secrets() -> list[tuple[str, str, str]]:
     """The webhook secrets city-usage.yaml names (set or unset; never their value)."""
-    from usage_model.hooks.config import ConfigError, load_config
+    from usage_model.hooks.config import ConfigError, WebhookExport, load_config
 
     try:
         config = load_config()
@@ -21,8 +21,8 @@ def _sink_secrets() -> list[tuple[str, str, str]]:
         return []  # `city-usage exports check-config` reports the file's problem
     rows = []
     for export in (config.exports.values() if config else ()):
-        name = export.options.get("secret_env")
-        if name:
+        if isinstance(export, WebhookExport):
+            name = export.secret_env
             shown = "(set, hidden)" if named_secret(name) is not None else "unset"
             rows.append((name, shown, f"env (exports.{export.name}.secret_env)"))
     return rows

@@ -35,9 +35,9 @@ def test_example_config_loads() -> None:
     assert set(config.exports) == {"daily_usage_files", "monthly_charges_webhook",
                                    "tokens_meter", "billing_sync"}
     assert config.pricing.hook_name == "per_model" and config.pricing.period == "month"
-    meter = config.exports["tokens_meter"].options
-    assert meter["customer_map"] == {"u-0000": "cus_Example0000", "u-0001": "cus_Example0001"}
-    assert config.exports["monthly_charges_webhook"].options["timeout_s"] == 10.0
+    meter = config.exports["tokens_meter"]
+    assert meter.customer_map == {"u-0000": "cus_Example0000", "u-0001": "cus_Example0001"}
+    assert config.exports["monthly_charges_webhook"].timeout_s == 10.0
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ from usage_model import clock
 from usage_model.config import Environment, Settings
 from usage_model.exports.batch import Batch
 from usage_model.exports.sinks import DeliveryFailed
-from usage_model.hooks.config import ExportConfig
+from usage_model.hooks.config import StripeMeterExport
 from usage_model.hooks.protocol import Period
 
 STRIPE_WINDOW = timedelta(days=35)
@@ -62,9 +62,9 @@ def event_timestamp(period: Period, tz: ZoneInfo, now: datetime) -> int:
 
 
 def build_diff(tz: ZoneInfo, now: Callable[[], datetime]):
-    def diff(conn: duckdb.DuckDBPyConnection, source: pa.Table, export: ExportConfig,
+    def diff(conn: duckdb.DuckDBPyConnection, source: pa.Table, export: StripeMeterExport,
              period: Period, version: int) -> pa.Table:
-        value_col, customers = export.options["value"], export.options["customer_map"]
+        value_col, customers = export.value, export.customer_map
         totals: dict[str, int] = {}
         for user, value in zip(source.column("user_id").to_pylist(),
                                source.column(value_col).to_pylist(), strict=True):
@@ -182,7 +182,7 @@ class StripeMeterSink:
                 f"{decreases} decreases not sent")
 
 
-def setup(export: ExportConfig, settings: Settings, conn: duckdb.DuckDBPyConnection):
+def setup(export: StripeMeterExport, settings: Settings, conn: duckdb.DuckDBPyConnection):
     from usage_model.exports.factory import SinkSetup
 
     env = Environment.load()
@@ -192,8 +192,8 @@ def setup(export: ExportConfig, settings: Settings, conn: duckdb.DuckDBPyConnect
     base = env.stripe_api_base
     client = stripe.StripeClient(key, base_addresses={"api": base} if base else None,
                                  max_network_retries=0)
-    sink = StripeMeterSink(client, conn, export.options["event_name"],
-                           max_requests_per_second=export.options["max_requests_per_second"])
+    sink = StripeMeterSink(client, conn, export.event_name,
+                           max_requests_per_second=export.max_requests_per_second)
     return SinkSetup(sink, diff=build_diff(settings.tz, clock.now))
 
 
