@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from usage_model.config import Settings
 from usage_model.hooks.fields import (
     CountFromOne,
     Flag,
@@ -314,11 +315,7 @@ def import_hook(ref: str, fail: Callable[[str], Exception]) -> Callable[..., Any
 
 def load_config(path: Path | str | None = None) -> CityUsageConfig | None:
     """Load and validate the config file; None when it does not exist."""
-    if path is None:
-        from usage_model.config import Settings
-
-        path = Settings.from_env().config_file
-    path = Path(path)
+    path = Path(path) if path is not None else Settings.from_env().config_file
     if not path.exists():
         return None
     try:
