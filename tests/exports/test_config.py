@@ -130,6 +130,8 @@ def test_example_config_loads() -> None:
          ": pricing.params.overage_credits: ", "decimal >= 0"),
         ("entitlements: {hook: plan_limits, params: {included: 10, overrides: {u1: {limit: 3}}}}"
          "\n", ": entitlements.params.overrides.u1.limit: ", "limit 3 is below included 10"),
+        ("entitlements: {hook: plan_limits, params: {included: 10, overrides: {u1: {included: x}}}}"
+         "\n", ": entitlements.params.overrides.u1.included: ", "integer >= 0, got 'x'"),
         ("entitlements: {hook: plan_limits, params: {included: 1, overrides: [u1]}}\n",
          ": entitlements.params.overrides: ", "expected a mapping"),
         ("entitlements: {hook: plan_limits, params: {included: 1, scope: planet}}\n",

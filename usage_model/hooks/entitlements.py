@@ -44,11 +44,11 @@ class PlanLimitsParams(Section):
 
     @model_validator(mode="after")
     def _limits_not_below_included(self) -> PlanLimitsParams:
-        for where, limits in (("", self.default()), *(
-                (f"overrides.{subject}.", limits) for subject, limits in self.resolved().items())):
+        checked = {"limit": self.default()} | {
+            f"overrides.{subject}.limit": limits for subject, limits in self.resolved().items()}
+        for key, limits in checked.items():
             if limits.limit < limits.included:
-                raise at_key(f"{where}limit",
-                             f"limit {limits.limit} is below included {limits.included}")
+                raise at_key(key, f"limit {limits.limit} is below included {limits.included}")
         return self
 
     def default(self) -> Limits:
