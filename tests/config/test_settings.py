@@ -8,6 +8,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from usage_model.config import BadSetting, Environment, Settings, variables
@@ -135,3 +136,28 @@ def test_no_module_outside_the_settings_module_reads_the_environment():
                for path in (ROOT / folder).rglob("*.py")
                if pattern.search(path.read_text(encoding="utf-8"))]
     assert readers == ["usage_model/config.py"]
+
+
+def test_resources_are_built_from_the_settings(monkeypatch, tmp_path):
+    from pipelines.resources import build_resources
+
+    monkeypatch.setenv("CITY_USAGE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CITY_USAGE_LOCK_TIMEOUT_S", "7.5")
+    monkeypatch.setenv("STRIPE_SYNC_LOOKBACK_S", "60")
+    resources = build_resources()
+    assert resources["duckdb"].lock_timeout_s == 7.5
+    assert resources["duckdb"].database == str(tmp_path / "warehouse.duckdb")
+    assert resources["settings"].funding().lookback == timedelta(seconds=60)
+    assert resources["settings"].get().curated == tmp_path / "curated"
+
+
+def test_partitions_follow_the_environment_when_definitions_load(monkeypatch):
+    from pipelines import usage_defs
+
+    firsts = []
+    for start in ("2025-03-01", "2025-04-02"):
+        monkeypatch.setenv("CITY_USAGE_PARTITION_START", start)
+        events = next(a for a in usage_defs.definitions().assets
+                      if dg.AssetKey("usage_events") in getattr(a, "keys", ()))
+        firsts.append(events.partitions_def.get_first_partition_key())
+    assert firsts == ["2025-03-01", "2025-04-02"]
