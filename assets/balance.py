@@ -12,7 +12,6 @@ from assets.metadata import OWNERS, table_metadata
 from assets.resources import CityUsageSettings
 from assets.stripe import StripeApi
 from usage_model.funding import downcity
-from usage_model.funding.config import FundingConfig
 from usage_model.funding.ledger import balance_mismatches
 from usage_model.funding.reconcile import reconcile
 from usage_model.funding.report import build_report
@@ -77,8 +76,8 @@ def downcity_topups(duckdb: DuckDBResource, settings: CityUsageSettings) -> dg.M
     can_subset=False,
 )
 def funding_ledger(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
-                   stripe: StripeApi) -> object:
-    config = FundingConfig.from_env()
+                   settings: CityUsageSettings, stripe: StripeApi) -> object:
+    config = settings.funding()
     with duckdb.get_connection() as conn:
         result = reconcile(conn, config, stripe.livemode())
         mode, reason = conn.execute("SELECT mode, reason FROM funding_mode").fetchall()[0]
@@ -116,9 +115,10 @@ def funding_ledger(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
     "downcity_evidence_only, credited_without_payment, not_credited, double_credit, "
     "amount_mismatch, refund_not_reversed, dispute_not_reversed, ...) and the credits at stake.",
 )
-def reconciliation_report(duckdb: DuckDBResource) -> dg.MaterializeResult:
+def reconciliation_report(duckdb: DuckDBResource,
+                          settings: CityUsageSettings) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
-        verdicts = build_report(conn, FundingConfig.from_env())
+        verdicts = build_report(conn, settings.funding())
         credits = dict(conn.execute("SELECT verdict, sum(credits_at_stake)::BIGINT FROM "
                                     "reconciliation_report GROUP BY verdict").fetchall())
         meta = table_metadata(conn, "reconciliation_report", preview_where="verdict <> 'ok'",

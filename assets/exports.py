@@ -177,7 +177,7 @@ def _charge_debits_asset(pricing: HookConfig, partitions: dg.PartitionsDefinitio
 
 def _export_asset(export: ExportConfig, partitions: dg.PartitionsDefinition
                   ) -> dg.AssetsDefinition:
-    kind = SINK_KINDS[export.sink] or export.options["format"]
+    kind = SINK_KINDS[export.sink] or getattr(export, "format", "")
 
     @dg.asset(
         name=f"export_{export.name}",

@@ -10,15 +10,23 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from usage_model.config import Settings
+from usage_model.config import Environment, Settings
+from usage_model.funding.config import FundingConfig
 from usage_model.warehouse import connect_waiting, ensure_schema
 
 
 class CityUsageSettings(dg.ConfigurableResource):
-    """Paths and rules from the environment (DESIGN.md 'Configuration'), read at run time."""
+    """The project's configuration as assets see it: `usage_model.config.Environment`, read
+    when a run asks (so a changed environment needs no new code-location process)."""
+
+    def environment(self) -> Environment:
+        return Environment.load()
 
     def get(self) -> Settings:
-        return Settings.from_env()
+        return self.environment().settings()
+
+    def funding(self) -> FundingConfig:
+        return self.environment().funding()
 
 
 class WarehouseResource(DuckDBResource):

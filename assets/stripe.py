@@ -4,15 +4,12 @@ Thin: `usage_model.funding` syncs and applies the rules. Without STRIPE_SECRET_K
 pull reports "not configured" and succeeds; webhook events already landed are still consumed.
 """
 
-
-import os
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.metadata import OWNERS, table_metadata
 from assets.resources import CityUsageSettings
-from usage_model.funding.config import FundingConfig, key_livemode
+from usage_model.funding.config import key_livemode
 from usage_model.funding.methods import payment_methods as list_payment_methods
 from usage_model.funding.methods import write_payment_methods
 from usage_model.funding.stripe_api import StripeUnavailable
@@ -50,7 +47,7 @@ class StripeApi(dg.ConfigurableResource):
 )
 def stripe_objects(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
                    settings: CityUsageSettings, stripe: StripeApi) -> dg.MaterializeResult:
-    config = FundingConfig.from_env()
+    config = settings.funding()
     meta: dict[str, object] = {}
     with duckdb.get_connection() as conn:
         try:
@@ -93,11 +90,12 @@ def stripe_objects(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
     description="Which payment providers are configured and exposed (the equivalent of "
     "guest.service('payment').get('methods')); never a secret.",
 )
-def payment_methods(duckdb: DuckDBResource, stripe: StripeApi) -> dg.MaterializeResult:
+def payment_methods(duckdb: DuckDBResource, settings: CityUsageSettings,
+                    stripe: StripeApi) -> dg.MaterializeResult:
+    env = settings.environment()
     rows = list_payment_methods(
-        {k: v for k, v in os.environ.items() if k.startswith("STRIPE_")}
-        | {"STRIPE_SECRET_KEY": stripe.secret_key or ""},
-        sorted(FundingConfig.from_env().credits_per_minor))
+        stripe.secret_key, webhook_configured=env.stripe_webhook_secret is not None,
+        custom_api_base=bool(stripe.api_base), currencies=sorted(env.funding().credits_per_minor))
     with duckdb.get_connection() as conn:
         write_payment_methods(conn, rows)
         meta = table_metadata(conn, "payment_methods")

@@ -19,4 +19,15 @@ def _build() -> dg.Definitions:
     return dg.Definitions.merge(domains, report_defs.definitions(domains))
 
 
-defs = _build()
+@dg.definitions
+def city_usage() -> dg.Definitions:
+    """The code location, built when Dagster loads it: configuration is read then, never at
+    import."""
+    return _build()
+
+
+def __getattr__(name: str) -> object:
+    # `from pipelines.definitions import defs` (tests, the CLI): the definitions of this moment.
+    if name == "defs":
+        return _build()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,8 +21,9 @@ from datetime import timedelta
 import dagster as dg
 
 from assets.exports import build_export_assets
-from pipelines.partitions import daily_partitions, monthly_partitions
-from usage_model.hooks.config import config_path_from_env, load_config
+from pipelines.partitions import partitions
+from usage_model.config import Settings
+from usage_model.hooks.config import load_config
 
 DAILY_JOB = "exports_daily_job"
 MONTHLY_JOB = "exports_monthly_job"
@@ -36,12 +37,13 @@ def _job(name: str, assets: Sequence[dg.AssetsDefinition], grain: str
         f"one {grain} or a range.")
 
 
-def exports_daily_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def exports_daily_schedule(job: dg.UnresolvedAssetJobDefinition, timezone: str
+                           ) -> dg.ScheduleDefinition:
     @dg.schedule(
         name="exports_daily_schedule",
         job=job,
         cron_schedule="30 1 * * *",
-        execution_timezone=daily_partitions.timezone,
+        execution_timezone=timezone,
         description="Yesterday's day-partitioned charges, entitlements and exports, daily at "
         "01:30 (after the usage schedules built yesterday's summaries).",
     )
@@ -52,12 +54,13 @@ def exports_daily_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleD
     return _schedule
 
 
-def exports_monthly_refresh(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def exports_monthly_refresh(job: dg.UnresolvedAssetJobDefinition, timezone: str
+                            ) -> dg.ScheduleDefinition:
     @dg.schedule(
         name="exports_monthly_refresh",
         job=job,
         cron_schedule="45 1 * * *",
-        execution_timezone=monthly_partitions.timezone,
+        execution_timezone=timezone,
         description="Daily refresh of the month-partitioned charges, entitlements and exports "
         "for the month that contains yesterday (on the 1st: the month just closed).",
     )
@@ -69,17 +72,19 @@ def exports_monthly_refresh(job: dg.UnresolvedAssetJobDefinition) -> dg.Schedule
 
 
 def definitions() -> dg.Definitions:
-    config = load_config(config_path_from_env())
+    settings = Settings.from_env()
+    config = load_config(settings.config_file)
     if config is None:
         return dg.Definitions()
+    daily_partitions, monthly_partitions = partitions(settings)
     assets = build_export_assets(config, {"day": daily_partitions, "month": monthly_partitions})
     daily = [a for a in assets if a.partitions_def == daily_partitions]
     monthly = [a for a in assets if a.partitions_def == monthly_partitions]
     jobs, schedules = [], []
     if daily:
         jobs.append(_job(DAILY_JOB, daily, "day"))
-        schedules.append(exports_daily_schedule(jobs[-1]))
+        schedules.append(exports_daily_schedule(jobs[-1], settings.timezone))
     if monthly:
         jobs.append(_job(MONTHLY_JOB, monthly, "month"))
-        schedules.append(exports_monthly_refresh(jobs[-1]))
+        schedules.append(exports_monthly_refresh(jobs[-1], settings.timezone))
     return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules)

@@ -1,15 +1,13 @@
 """Funding wiring: assets, checks, the funding job, the landed-Stripe-events sensor and the
-Stripe resource (from the environment; unset = "not configured", never a load failure)."""
+Stripe resource (from the settings; unset = "not configured", never a load failure)."""
 
 from __future__ import annotations
-
-import os
 
 import dagster as dg
 
 from assets.balance import FUNDING_ASSETS, FUNDING_CHECKS
 from assets.stripe import StripeApi, payment_methods, stripe_objects
-from usage_model.config import Settings
+from usage_model.config import Environment, Settings
 from usage_model.funding.webhook import landed_event_files
 
 funding_job = dg.define_asset_job(
@@ -20,13 +18,13 @@ funding_job = dg.define_asset_job(
 )
 
 
-def _env_or_none(name: str) -> object:
-    return dg.EnvVar(name) if os.environ.get(name) else None
-
-
 def stripe_resource() -> StripeApi:
-    return StripeApi(secret_key=_env_or_none("STRIPE_SECRET_KEY"),
-                     api_base=_env_or_none("STRIPE_API_BASE"))
+    # dg.EnvVar: Dagster resolves the key in the run's process, so its value is never part of
+    # the stored run configuration.
+    env = Environment.load()
+    return StripeApi(
+        secret_key=dg.EnvVar("STRIPE_SECRET_KEY") if env.stripe_secret_key else None,
+        api_base=dg.EnvVar("STRIPE_API_BASE") if env.stripe_api_base else None)
 
 
 @dg.sensor(

@@ -7,20 +7,16 @@ agree without any setting). A new home gets the project's dagster.yaml (the Duck
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
-from usage_model.config import Settings
+from usage_model.config import Environment, export_dagster_home
 
 PROJECT_INSTANCE_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 
 
-def dagster_home(settings: Settings | None = None) -> Path:
-    explicit = os.environ.get("DAGSTER_HOME")
-    if explicit:
-        return Path(explicit).absolute()
-    return (settings or Settings.from_env()).data_dir / "dagster"
+def dagster_home() -> Path:
+    return Environment.load().dagster_home_path()
 
 
 def prepare_dagster_home() -> Path:
@@ -31,5 +27,5 @@ def prepare_dagster_home() -> Path:
     config = home / "dagster.yaml"
     if not config.exists() and PROJECT_INSTANCE_YAML.exists():
         shutil.copyfile(PROJECT_INSTANCE_YAML, config)
-    os.environ["DAGSTER_HOME"] = str(home)
+    export_dagster_home(home)
     return home

@@ -1,21 +1,18 @@
-"""Resources shared by every domain. Configuration comes from the environment."""
+"""Resources shared by every domain, built from the one settings object
+(`usage_model.config.Environment`) when the definitions load."""
 
 from __future__ import annotations
 
-import os
-
 from assets.resources import CityUsageSettings, WarehouseResource
-from usage_model.config import Settings
+from usage_model.config import Environment
 
 __all__ = ["CityUsageSettings", "WarehouseResource", "build_resources"]
 
 
 def build_resources() -> dict[str, object]:
-    settings = Settings.from_env()
+    env = Environment.load()
     return {
-        "duckdb": WarehouseResource(
-            database=str(settings.warehouse),
-            lock_timeout_s=float(os.environ.get("CITY_USAGE_LOCK_TIMEOUT_S") or 300),
-        ),
+        "duckdb": WarehouseResource(database=str(env.settings().warehouse),
+                                    lock_timeout_s=env.lock_timeout_s),
         "settings": CityUsageSettings(),
     }

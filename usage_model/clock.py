@@ -10,10 +10,11 @@ Audit stamps (when a row was written) may use the real time; they decide nothing
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+
+from usage_model import config
 
 ENV_VAR = "CITY_USAGE_NOW"
 
@@ -35,7 +36,7 @@ def parse_instant(text: str) -> datetime:
 
 def now() -> datetime:
     """The current instant (UTC, timezone-aware); frozen when CITY_USAGE_NOW is set."""
-    pinned = os.environ.get(ENV_VAR, "").strip()
+    pinned = (config.raw(ENV_VAR) or "").strip()
     return parse_instant(pinned) if pinned else datetime.now(UTC)
 
 
@@ -49,12 +50,5 @@ def pinned(moment: datetime) -> Iterator[datetime]:
     """Freeze `now()` at `moment` inside the block (also for subprocesses started in it)."""
     if moment.tzinfo is None:
         raise BadClock("a pinned clock needs a timezone-aware datetime")
-    previous = os.environ.get(ENV_VAR)
-    os.environ[ENV_VAR] = moment.astimezone(UTC).isoformat()
-    try:
+    with config.environment_set(ENV_VAR, moment.astimezone(UTC).isoformat()):
         yield moment.astimezone(UTC)
-    finally:
-        if previous is None:
-            os.environ.pop(ENV_VAR, None)
-        else:
-            os.environ[ENV_VAR] = previous

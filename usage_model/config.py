@@ -1,27 +1,301 @@
-"""Configuration from the environment, with embedded defaults that need none of it.
+"""The one place configuration is read: every environment variable, declared once.
 
-The variables are fixed by DESIGN.md; everything is resolved when `Settings.from_env()` is
-called (never at import time), so tests can point a process at a temporary folder.
+`Environment` (pydantic-settings) declares each variable with its type, default and meaning;
+the README's configuration table and `city-usage config` are both checked against it.
+Nothing here runs at import time: `Settings.from_env()` (paths and rules) and
+`Environment.load()` (everything, including secrets) read the environment when called, so a
+test or a Dagster run sees the environment of that moment.
+A bad value is a `BadSetting`: one line naming the variable and what is wrong.
+Secrets are `SecretStr`: their value is never in a repr, a log line or an error.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from usage_model.funding.config import FundingConfig, parse_sync_start
+from usage_model.funding.currency import parse_rates
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+class BadSetting(ValueError):
+    """An environment variable with a value that cannot be used (one line, never the value
+    of a secret)."""
+
+
+def _var(name: str, default: Any, description: str, shown: str | None = None) -> Any:
+    """A field read from the environment variable `name`; `shown` is how the README and
+    `city-usage config` spell a default computed from other variables."""
+    extra = {"shown_default": shown} if shown is not None else None
+    return Field(default, validation_alias=name, description=description,
+                 json_schema_extra=extra)
+
+
+class Environment(BaseSettings):
+    """Every variable the project reads. An empty value counts as unset."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True,
+                                      extra="ignore", frozen=True)
+
+    data_dir: Path = _var("CITY_USAGE_DATA_DIR", Path("data"),
+                          "Root of every local data folder (relative: to the working directory).")
+    landing: Path | None = _var("CITY_USAGE_LANDING", None,
+                                "Where source files land (usage/, balance/, stripe/events/).",
+                                "<CITY_USAGE_DATA_DIR>/landing")
+    warehouse: Path | None = _var("CITY_USAGE_WAREHOUSE", None, "The DuckDB warehouse file.",
+                                  "<CITY_USAGE_DATA_DIR>/warehouse.duckdb")
+    curated: Path | None = _var("CITY_USAGE_CURATED", None,
+                                "Curated events, one Parquet folder per day.",
+                                "<CITY_USAGE_DATA_DIR>/curated")
+    exports: Path | None = _var("CITY_USAGE_EXPORTS", None, "Where the files sink writes.",
+                                "<CITY_USAGE_DATA_DIR>/exports")
+    timezone: str = _var("CITY_USAGE_TIMEZONE", "UTC",
+                         "IANA time zone of days and months (partitions, summaries, ranges).")
+    partition_start: date = _var("CITY_USAGE_PARTITION_START", date(2024, 1, 1),
+                                 "First day of the daily and monthly partitions.")
+    record_errors: bool = _var("CITY_USAGE_RECORD_ERRORS", True,
+                               "Keep failed calls (status error) as events.")
+    future_skew_hours: float = _var("CITY_USAGE_FUTURE_SKEW_HOURS", 24.0,
+                                    "How far in the future an event may lie before it is "
+                                    "quarantined.")
+    quarantine_rate_max: float = _var("CITY_USAGE_QUARANTINE_RATE_MAX", 0.05,
+                                      "Share of quarantined rows above which the usage check "
+                                      "fails.")
+    config_file: Path = _var("CITY_USAGE_CONFIG", Path("city-usage.yaml"),
+                             "The hooks and exports file (absent: no hooks, no exports).")
+    lock_timeout_s: float = _var("CITY_USAGE_LOCK_TIMEOUT_S", 300.0,
+                                 "Seconds to wait for another process's warehouse lock.")
+    credits_per_minor_unit: str | None = _var(
+        "CITY_USAGE_CREDITS_PER_MINOR_UNIT", None,
+        "Credits per minor currency unit, `usd=10000,eur=11000`.", "usd=10000")
+    stale_pending_hours: float = _var("CITY_USAGE_STALE_PENDING_HOURS", 24.0,
+                                      "Hours after which a pending topup is flagged stale.")
+    now: str | None = _var("CITY_USAGE_NOW", None,
+                           "Freeze the clock at this ISO-8601 instant (tests, replays).",
+                           "the real time")
+    fault_point: str | None = _var("CITY_USAGE_FAULT_POINT", None,
+                                   "Fault injection for tests: `<name>:<n>[:raise]`.")
+    dagster_home: Path | None = _var("DAGSTER_HOME", None,
+                                     "The Dagster instance the CLI and `make ui` record runs in.",
+                                     "<CITY_USAGE_DATA_DIR>/dagster")
+    stripe_secret_key: SecretStr | None = _var(
+        "STRIPE_SECRET_KEY", None, "Stripe API key (unset: the Stripe pull is not configured).")
+    stripe_webhook_secret: SecretStr | None = _var(
+        "STRIPE_WEBHOOK_SECRET", None, "Signing secret the webhook receiver verifies with.")
+    stripe_api_base: str | None = _var("STRIPE_API_BASE", None,
+                                       "Another Stripe API address (a local fake).",
+                                       "https://api.stripe.com")
+    stripe_sync_start: str | None = _var(
+        "STRIPE_SYNC_START", None,
+        "Oldest Stripe object a first sync lists (ISO date or unix seconds).", "all history")
+    stripe_sync_lookback_s: int = _var("STRIPE_SYNC_LOOKBACK_S", 300,
+                                       "Seconds a sync re-reads before its cursor.")
+    aws_endpoint_url: str | None = _var("AWS_ENDPOINT_URL", None,
+                                        "S3 endpoint for s3:// locations (e.g. a local MinIO).",
+                                        "the AWS endpoint")
+    aws_access_key_id: str | None = _var("AWS_ACCESS_KEY_ID", None, "S3 access key id.")
+    aws_secret_access_key: SecretStr | None = _var("AWS_SECRET_ACCESS_KEY", None,
+                                                   "S3 secret access key.")
+    aws_region: str | None = _var("AWS_REGION", None, "S3 region.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not an IANA time zone") from None
+        return value
+
+    @field_validator("stripe_sync_start")
+    @classmethod
+    def _start(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_sync_start(value)
+        return value
+
+    @field_validator("now")
+    @classmethod
+    def _instant(cls, value: str | None) -> str | None:
+        from usage_model.clock import parse_instant  # the clock reads its variable via raw()
+
+        if value is not None:
+            parse_instant(value)
+        return value
+
+    @field_validator("credits_per_minor_unit")
+    @classmethod
+    def _rates(cls, value: str | None) -> str | None:
+        parse_rates(value)
+        return value
+
+    @classmethod
+    def load(cls) -> Environment:
+        """The environment of this moment; a bad value is one `BadSetting` line."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            raise _one_line(exc) from None
+
+    def settings(self) -> Settings:
+        data_dir = self.data_dir.absolute()
+        landing = (self.landing or data_dir / "landing").absolute()
+        return Settings(
+            data_dir=data_dir,
+            landing=landing,
+            warehouse=(self.warehouse or data_dir / "warehouse.duckdb").absolute(),
+            curated=(self.curated or data_dir / "curated").absolute(),
+            exports=(self.exports or data_dir / "exports").absolute(),
+            timezone=self.timezone,
+            partition_start=self.partition_start.isoformat(),
+            record_errors=self.record_errors,
+            future_skew=timedelta(hours=self.future_skew_hours),
+            quarantine_rate_max=self.quarantine_rate_max,
+            config_file=self.config_file.absolute(),
+        )
+
+    def funding(self) -> FundingConfig:
+        start = self.stripe_sync_start
+        return FundingConfig(
+            credits_per_minor=parse_rates(self.credits_per_minor_unit),
+            lookback=timedelta(seconds=self.stripe_sync_lookback_s),
+            stale_pending_after=timedelta(hours=self.stale_pending_hours),
+            sync_start=parse_sync_start(start) if start else None,
+        )
+
+    def dagster_home_path(self) -> Path:
+        return (self.dagster_home or self.data_dir / "dagster").absolute()
+
+    def stripe_key(self) -> str | None:
+        return self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else None
+
+    def s3_options(self) -> dict[str, object]:
+        """Keyword arguments of `pyarrow.fs.S3FileSystem` (unset ones left to pyarrow)."""
+        options: dict[str, object] = {
+            "endpoint_override": self.aws_endpoint_url,
+            "access_key": self.aws_access_key_id,
+            "secret_key": (self.aws_secret_access_key.get_secret_value()
+                           if self.aws_secret_access_key else None),
+            "region": self.aws_region,
+        }
+        return {key: value for key, value in options.items() if value is not None}
+
+
+def _one_line(exc: ValidationError) -> BadSetting:
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error["loc"] else "environment"
+    shown = "" if _is_secret(_field_of(name)) else f"={error.get('input')!r}"
+    problem = " ".join(error["msg"].removeprefix("Value error, ").split())
+    if problem.startswith(f"{name}="):  # the parser already named the variable (the clock)
+        return BadSetting(problem)
+    return BadSetting(f"{name}{shown}: {problem}")
+
+
+def _field_of(alias: str) -> str:
+    return next((name for name, info in Environment.model_fields.items()
+                 if info.validation_alias == alias), alias)
+
+
+def _is_secret(field_name: str) -> bool:
+    info = Environment.model_fields.get(field_name)
+    return info is not None and "SecretStr" in str(info.annotation)
+
+
+def variables() -> list[tuple[str, str, str, bool]]:
+    """(variable, default as shown, description, secret) for every declared variable."""
+    rows = []
+    for name, info in Environment.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        default = extra.get("shown_default")
+        if default is None:
+            default = "unset" if info.default is None else _show(info.default)
+        rows.append((str(info.validation_alias), str(default), info.description or "",
+                     _is_secret(name)))
+    return rows
+
+
+def effective() -> list[tuple[str, str, str]]:
+    """(variable, value, source) as this process sees them: paths resolved, secrets only
+    `(set, hidden)` or `unset`."""
+    env = Environment.load()
+    resolved = env.settings()
+    paths = {"data_dir": resolved.data_dir, "landing": resolved.landing,
+             "warehouse": resolved.warehouse, "curated": resolved.curated,
+             "exports": resolved.exports, "config_file": resolved.config_file,
+             "dagster_home": env.dagster_home_path()}
+    rows = []
+    for (name, default, _, secret), field_name in zip(variables(), Environment.model_fields,
+                                                      strict=True):
+        value = paths.get(field_name, getattr(env, field_name))
+        if secret:
+            shown = "(set, hidden)" if value is not None else "unset"
+        elif value is None:
+            shown = default
+        else:
+            shown = _show(value)
+        rows.append((name, shown, "env" if field_name in env.model_fields_set else "default"))
+    return rows
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+_DECLARED = {str(info.validation_alias) for info in Environment.model_fields.values()}
+
+
+def raw(name: str) -> str | None:
+    """One declared variable's text, unparsed, for hot paths (the clock asks on every call);
+    None when unset or empty."""
+    if name not in _DECLARED:
+        raise KeyError(f"{name} is not declared in usage_model.config.Environment")
+    return os.environ.get(name) or None
+
+
+def named_secret(name: str) -> SecretStr | None:
+    """A secret whose variable NAME is itself configuration (a webhook export's
+    `secret_env` in city-usage.yaml); None when unset or empty."""
+    value = os.environ.get(name)
+    return SecretStr(value) if value else None
+
+
+@contextmanager
+def environment_set(name: str, value: str) -> Iterator[None]:
+    """Set a declared variable inside the block, for this process and the processes it starts."""
+    raw(name)  # declared?
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+def export_dagster_home(home: Path) -> None:
+    """Point DAGSTER_HOME at `home` for this process (Dagster reads it itself)."""
+    os.environ["DAGSTER_HOME"] = str(home)
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Paths and rules, resolved: what the domain code needs (no secrets)."""
+
     data_dir: Path
     landing: Path
     warehouse: Path
@@ -62,20 +336,4 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        env = os.environ
-        data_dir = Path(env.get("CITY_USAGE_DATA_DIR") or "./data").absolute()
-        landing = Path(env.get("CITY_USAGE_LANDING") or data_dir / "landing").absolute()
-        return cls(
-            data_dir=data_dir,
-            landing=landing,
-            warehouse=Path(env.get("CITY_USAGE_WAREHOUSE") or data_dir / "warehouse.duckdb")
-            .absolute(),
-            curated=Path(env.get("CITY_USAGE_CURATED") or data_dir / "curated").absolute(),
-            exports=Path(env.get("CITY_USAGE_EXPORTS") or data_dir / "exports").absolute(),
-            timezone=env.get("CITY_USAGE_TIMEZONE") or "UTC",
-            partition_start=env.get("CITY_USAGE_PARTITION_START") or "2024-01-01",
-            record_errors=_env_bool("CITY_USAGE_RECORD_ERRORS", True),
-            future_skew=timedelta(hours=float(env.get("CITY_USAGE_FUTURE_SKEW_HOURS") or 24)),
-            quarantine_rate_max=float(env.get("CITY_USAGE_QUARANTINE_RATE_MAX") or 0.05),
-            config_file=Path(env.get("CITY_USAGE_CONFIG") or "city-usage.yaml").absolute(),
-        )
+        return Environment.load().settings()

@@ -3,18 +3,32 @@
 `CITY_USAGE_FAULT_POINT=<name>:<n>` makes the n-th call of `fault_point(<name>)` in this
 process SIGKILL the process (a crash at a known moment, not a timing race);
 `<name>:<n>:raise` raises `InjectedFault` there instead (a run that fails cleanly).
-Unset, a call costs one comparison: the variable is read once, at import.
+The variable is read once per process, at the first call (never at import).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from functools import cache
+from typing import NamedTuple
 
-_SPEC = os.environ.get("CITY_USAGE_FAULT_POINT", "").split(":")
-_NAME = _SPEC[0] or None
-_AT = int(_SPEC[1]) if len(_SPEC) > 1 else 1
-_RAISE = len(_SPEC) > 2 and _SPEC[2] == "raise"
+from usage_model import config
+
+
+class _Spec(NamedTuple):
+    name: str | None
+    at: int
+    raise_: bool
+
+
+@cache
+def _spec() -> _Spec:
+    parts = (config.raw("CITY_USAGE_FAULT_POINT") or "").split(":")
+    return _Spec(parts[0] or None, int(parts[1]) if len(parts) > 1 else 1,
+                 len(parts) > 2 and parts[2] == "raise")
+
+
 _hits = [0]
 
 
@@ -25,12 +39,13 @@ class InjectedFault(RuntimeError):
 def fault_point(name: str, subject: object = None) -> None:
     """Crash here when a test named this point (see the module docstring); else nothing.
     `subject` (e.g. the file being handled) is named in the raised error."""
-    if name != _NAME:
+    spec = _spec()
+    if name != spec.name:
         return
     _hits[0] += 1
-    if _hits[0] != _AT:
+    if _hits[0] != spec.at:
         return
-    if _RAISE:
+    if spec.raise_:
         about = f" ({subject})" if subject is not None else ""
-        raise InjectedFault(f"injected fault at {name} #{_AT}{about}")
+        raise InjectedFault(f"injected fault at {name} #{spec.at}{about}")
     os.kill(os.getpid(), signal.SIGKILL)

@@ -14,8 +14,9 @@ import typer
 # Typer 0.29 vendors its own click; its exceptions are the ones a command raises.
 from typer._click import exceptions as click_exceptions
 
-from pipelines.cli import export_cmds, funding_cmds, read_cmds, usage_cmds
+from pipelines.cli import config_cmds, export_cmds, funding_cmds, read_cmds, usage_cmds
 from pipelines.cli.errors import BAD_INPUT, fail
+from usage_model.config import BadSetting
 
 app = typer.Typer(
     name="city-usage",
@@ -25,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (usage_cmds, read_cmds, funding_cmds, export_cmds):
+for module in (usage_cmds, read_cmds, funding_cmds, export_cmds, config_cmds):
     module.register(app)
 
 
@@ -47,6 +48,8 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         fail("aborted")
+    except BadSetting as exc:  # a bad environment variable is input, like a bad option
+        fail(str(exc), BAD_INPUT)
     except click_exceptions.ClickException as exc:
         fail(exc.format_message(), exc.exit_code)
     except Exception as exc:  # anything unforeseen still ends in one line, not a traceback

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated
 
 import typer
 
-from usage_model.config import Settings
+from usage_model.config import Environment, Settings
 from usage_model.warehouse import WarehouseLocked, WarehouseMissing, connect
 
 _BALANCES = """
@@ -37,11 +36,12 @@ def stripe_webhook(
 
     from usage_model.funding.webhook import webhook_app
 
-    secret = os.environ.get("STRIPE_WEBHOOK_SECRET")
-    if not secret:
+    env = Environment.load()
+    if env.stripe_webhook_secret is None:
         # configuration is input: exit 2, like a bad option
         raise _fail("STRIPE_WEBHOOK_SECRET is not set; the receiver cannot verify deliveries", 2)
-    events_dir = Settings.from_env().stripe_events_landing
+    secret = env.stripe_webhook_secret.get_secret_value()
+    events_dir = env.settings().stripe_events_landing
     # Bind here so a taken port or a bad interface is one clear line before uvicorn starts.
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

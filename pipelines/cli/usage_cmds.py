@@ -210,7 +210,7 @@ def status() -> None:
             built = load_status(conn)
     except (WarehouseLocked, WarehouseMissing) as exc:
         fail(str(exc))
-    for line in status_lines(built, settings, str(dagster_home(settings))):
+    for line in status_lines(built, settings, str(dagster_home())):
         typer.echo(line)
 
 

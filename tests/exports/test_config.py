@@ -35,9 +35,9 @@ def test_example_config_loads() -> None:
     assert set(config.exports) == {"daily_usage_files", "monthly_charges_webhook",
                                    "tokens_meter", "billing_sync"}
     assert config.pricing.hook_name == "per_model" and config.pricing.period == "month"
-    meter = config.exports["tokens_meter"].options
-    assert meter["customer_map"] == {"u-0000": "cus_Example0000", "u-0001": "cus_Example0001"}
-    assert config.exports["monthly_charges_webhook"].options["timeout_s"] == 10.0
+    meter = config.exports["tokens_meter"]
+    assert meter.customer_map == {"u-0000": "cus_Example0000", "u-0001": "cus_Example0001"}
+    assert config.exports["monthly_charges_webhook"].timeout_s == 10.0
 
 
 @pytest.mark.parametrize(
@@ -96,6 +96,46 @@ def test_example_config_loads() -> None:
         ("entitlements: {hook: plan_limits, params: {included: 10, overrides: {u1: {max: 3}}}}\n",
          ": entitlements.params.overrides.u1.max: ", "unknown key"),
         ("exports: [a, b]\n", ": exports: ", "expected a mapping"),
+        ("[1, 2]\n", ": (top level): ", "expected a mapping"),
+        ("pricing: 5\n", ": pricing: ", "expected a mapping, got 5"),
+        ("exports: {a: 5}\n", ": exports.a: ", "expected a mapping, got 5"),
+        ("exports: {a: {sink: files, source: usage_daily_by_user, name: b}}\n",
+         ": exports.a.name: ", "unknown key (allowed: format, period, sink, source)"),
+        ("exports: {a: {sink: files, source: usage_daily_by_user, format: xls}}\n",
+         ": exports.a.format: ", "expected one of parquet, csv, jsonl, got 'xls'"),
+        ("exports: {a: {sink: webhook, source: usage_daily_by_user, secret_env: S}}\n",
+         ": exports.a.url: ", "required key is missing"),
+        ("exports: {a: {sink: stripe_meter_events, source: usage_daily_by_user,"
+         " event_name: '', value: calls, customer_map: c.csv}}\n",
+         ": exports.a.event_name: ", "expected a non-empty string"),
+        ("exports: {a: {sink: python, source: usage_daily_by_city, hook: 'not a ref'}}\n",
+         ": exports.a.hook: ", "expected 'package.module:function'"),
+        ("pricing: {hook: per_call, params: {credits_per_call: 1}, period: week}\n",
+         ": pricing.period: ", "expected one of day, month, got 'week'"),
+        ("pricing: {hook: per_call}\n", ": pricing.params.credits_per_call: ",
+         "required key is missing"),
+        ("pricing: {hook: per_call, params: {credits_per_call: 1, count: tokens}}\n",
+         ": pricing.params.count: ", "expected one of success_calls, calls, got 'tokens'"),
+        ("pricing: {hook: per_model, params: {prices: 5}}\n", ": pricing.params.prices: ",
+         "expected the path of a price CSV"),
+        ("pricing: {hook: per_model, params: {prices: none.csv}}\n",
+         ": pricing.params.prices: ", "file not found"),
+        ("pricing: {hook: quota_plan, params: {plan_credits: 1, included: true}}\n",
+         ": pricing.params.included: ", "integer >= 0"),
+        ("pricing: {hook: included_overage, params: {included: 1, overage_credits: '1',"
+         " per_units: 0}}\n", ": pricing.params.per_units: ", "integer >= 1"),
+        ("pricing: {hook: included_overage, params: {included: 1, overage_credits: abc}}\n",
+         ": pricing.params.overage_credits: ", "expected a decimal number"),
+        ("pricing: {hook: included_overage, params: {included: 1, overage_credits: '-1'}}\n",
+         ": pricing.params.overage_credits: ", "decimal >= 0"),
+        ("entitlements: {hook: plan_limits, params: {included: 10, overrides: {u1: {limit: 3}}}}"
+         "\n", ": entitlements.params.overrides.u1.limit: ", "limit 3 is below included 10"),
+        ("entitlements: {hook: plan_limits, params: {included: 10, overrides: {u1: {included: x}}}}"
+         "\n", ": entitlements.params.overrides.u1.included: ", "integer >= 0, got 'x'"),
+        ("entitlements: {hook: plan_limits, params: {included: 1, overrides: [u1]}}\n",
+         ": entitlements.params.overrides: ", "expected a mapping"),
+        ("entitlements: {hook: plan_limits, params: {included: 1, scope: planet}}\n",
+         ": entitlements.params.scope: ", "expected one of user, city, got 'planet'"),
         ("exports: {a: {sink: files\n", ": line ", "not valid YAML"),
     ],
 )
@@ -105,6 +145,30 @@ def test_each_rejection_is_one_line_naming_file_and_key(
     message = _error(tmp_path, text)
     assert key in message
     assert words in message
+
+
+def test_typed_options_reach_the_sinks(tmp_path: Path) -> None:
+    config = _load(tmp_path, "exports:\n"
+                   "  hook: {sink: webhook, source: usage_daily_by_user, url: 'https://h/x',"
+                   " secret_env: HOOK_SECRET, max_attempts: 2}\n"
+                   "  files: {sink: files, source: usage_daily_by_city, format: csv}\n"
+                   "  py: {sink: python, source: usage_daily_by_city, hook: 'json:dumps'}\n")
+    hook, files, py = (config.exports[n] for n in ("hook", "files", "py"))
+    assert (hook.name, hook.url, hook.secret_env, hook.timeout_s, hook.max_attempts) == (
+        "hook", "https://h/x", "HOOK_SECRET", 10.0, 2)
+    assert (files.format, files.period, files.additive) == ("csv", "day", False)
+    import json
+
+    assert py.function is json.dumps and py.hook == "json:dumps"
+
+
+def test_plan_limit_overrides_inherit_the_plan_included(tmp_path: Path) -> None:
+    config = _load(tmp_path, "entitlements: {hook: plan_limits, params: {included: 10, "
+                             "limit: 20, overrides: {7: {limit: 15}, u2: {included: 3}}}}\n")
+    hook = config.entitlements.hook
+    assert (hook.default.included, hook.default.limit) == (10, 20)
+    assert {k: (v.included, v.limit) for k, v in hook.overrides.items()} == {
+        "7": (10, 15), "u2": (3, 3)}
 
 
 def test_price_csv_problems_name_the_csv_and_line(tmp_path: Path) -> None:

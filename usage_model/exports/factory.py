@@ -12,7 +12,13 @@ from usage_model.exports.sinks import Sink
 from usage_model.exports.sinks.files import FilesSink
 from usage_model.exports.sinks.python_hook import PythonSink
 from usage_model.exports.sinks.webhook import WebhookSink
-from usage_model.hooks.config import ExportConfig
+from usage_model.hooks.config import (
+    ExportConfig,
+    FilesExport,
+    PythonExport,
+    StripeMeterExport,
+    WebhookExport,
+)
 
 
 @dataclass(frozen=True)
@@ -24,15 +30,14 @@ class SinkSetup:
 
 def make_sink(export: ExportConfig, settings: Settings, conn: duckdb.DuckDBPyConnection
               ) -> SinkSetup:
-    opts = export.options
-    if export.sink == "files":
-        return SinkSetup(FilesSink(settings.exports, opts["format"]))
-    if export.sink == "webhook":
-        return SinkSetup(WebhookSink(opts["url"], opts["secret_env"], timeout_s=opts["timeout_s"],
-                                     max_attempts=opts["max_attempts"]))
-    if export.sink == "python":
-        return SinkSetup(PythonSink(opts["hook"], opts["hook_ref"]))
-    if export.sink == "stripe_meter_events":
+    if isinstance(export, FilesExport):
+        return SinkSetup(FilesSink(settings.exports, export.format))
+    if isinstance(export, WebhookExport):
+        return SinkSetup(WebhookSink(export.url, export.secret_env, timeout_s=export.timeout_s,
+                                     max_attempts=export.max_attempts))
+    if isinstance(export, PythonExport):
+        return SinkSetup(PythonSink(export.function, export.hook))
+    if isinstance(export, StripeMeterExport):
         from usage_model.exports.sinks import stripe_meter
 
         return stripe_meter.setup(export, settings, conn)

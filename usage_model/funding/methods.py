@@ -5,23 +5,21 @@ The equivalent of Downcity's `guest.service("payment").get("methods")`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from usage_model.funding.config import key_livemode
 from usage_model.sql import run_sql, run_sql_many
 
 
-def payment_methods(env: Mapping[str, str],
+def payment_methods(secret_key: str | None, *, webhook_configured: bool, custom_api_base: bool,
                     currencies: list[str] | None = None) -> list[dict[str, object]]:
-    key = env.get("STRIPE_SECRET_KEY") or ""
+    key = secret_key or ""
     mode = key_livemode(key)
     return [{
         "provider": "stripe",
         "configured": bool(key),
         "exposed": bool(key),
         "mode": None if mode is None else ("live" if mode else "test"),
-        "webhook_configured": bool(env.get("STRIPE_WEBHOOK_SECRET")),
-        "custom_api_base": bool(env.get("STRIPE_API_BASE")),
+        "webhook_configured": webhook_configured,
+        "custom_api_base": custom_api_base,
         "checkout": "stripe_checkout" if key else None,
         "currencies_configured": ",".join(sorted(currencies or [])) or None,
     }]

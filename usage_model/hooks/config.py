@@ -1,26 +1,49 @@
-"""The hooks-and-exports config file (`city-usage.yaml`, DESIGN.md "Hooks and exports").
+"""The hooks-and-exports config file (`city-usage.yaml`), as typed pydantic models.
 
 `load_config(path)` validates the whole file when the definitions load, before any run:
 an unknown key, a wrong type, a missing required key or a hook that does not import is a
 `ConfigError` whose message is one line naming the file and the key, for example
 `city-usage.yaml: exports.billing.timeout_s: expected a number > 0, got 'soon'`.
 An absent file is no hooks and no exports (`load_config` returns None).
+Each export is one model per sink (a union discriminated by `sink`), with typed options.
 """
 
 from __future__ import annotations
 
 import csv
 import importlib
-import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlparse
 
 import yaml
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from usage_model.config import Settings
+from usage_model.hooks.fields import (
+    CountFromOne,
+    Flag,
+    NonEmptyStr,
+    Params,
+    PositiveNumber,
+    Section,
+    at_key,
+    existing_file,
+    one_line,
+    problems,
+    show,
+)
 from usage_model.hooks.protocol import ParamError
 
 SINKS = ("files", "webhook", "stripe_meter_events", "python")
@@ -48,31 +71,204 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HOOK_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
-_COMMON_EXPORT_KEYS = {"sink", "source", "period"}
-_SINK_KEYS: dict[str, set[str]] = {
-    "files": {"format"},
-    "webhook": {"url", "secret_env", "timeout_s", "max_attempts"},
-    "stripe_meter_events": {"event_name", "value", "customer_map", "max_requests_per_second"},
-    "python": {"hook"},
-}
-
 
 class ConfigError(ValueError):
     """A config file problem, as one line: `<file>: <key>: <what is wrong>`."""
 
 
-@dataclass(frozen=True)
-class ExportConfig:
-    name: str
-    sink: str
-    source: str
-    period: str
-    options: Mapping[str, Any] = field(default_factory=dict)
+Source = Literal[SOURCES]
+PeriodName = Literal[PERIODS]
+
+
+class _Export(Section):
+    """What every export has; `name` is its key under `exports:` (set by the loader)."""
+
+    set_by_loader: ClassVar[frozenset[str]] = frozenset({"name"})
+    name: str = ""
+    source: Source
+    period: PeriodName = "day"
 
     @property
     def additive(self) -> bool:
         """Additive sinks receive only differences; snapshot sinks a superseding version."""
-        return self.sink == "stripe_meter_events"
+        return False
+
+
+class FilesExport(_Export):
+    sink: Literal["files"]
+    format: Literal[FILE_FORMATS] = "parquet"
+
+
+class WebhookExport(_Export):
+    sink: Literal["webhook"]
+    url: NonEmptyStr
+    secret_env: NonEmptyStr  # the NAME of the variable holding the signing secret
+    timeout_s: PositiveNumber = 10.0
+    max_attempts: CountFromOne = 5
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"expected an http(s) URL, got {show(url)}")
+        return url
+
+    @field_validator("secret_env")
+    @classmethod
+    def _env_name(cls, name: str) -> str:
+        if not _ENV_NAME.match(name):
+            raise ValueError("expected the NAME of an environment variable")
+        return name
+
+
+class StripeMeterExport(_Export):
+    sink: Literal["stripe_meter_events"]
+    event_name: NonEmptyStr
+    value: NonEmptyStr
+    customer_map: dict[str, str]  # user_id -> cus_..., read from the CSV the file names
+    max_requests_per_second: PositiveNumber = 20.0
+
+    @property
+    def additive(self) -> bool:
+        return True
+
+    @field_validator("source")
+    @classmethod
+    def _per_user(cls, source: str) -> str:
+        if source not in METER_MEASURES:
+            raise ValueError(f"meter events need a per-user source ({', '.join(METER_MEASURES)})")
+        return source
+
+    @field_validator("value")
+    @classmethod
+    def _measure(cls, value: str, info: ValidationInfo) -> str:
+        source = info.data.get("source")
+        if source in METER_MEASURES and value not in METER_MEASURES[source]:
+            raise ValueError(f"expected an integer measure of {source} "
+                             f"({', '.join(METER_MEASURES[source])}), got {show(value)}")
+        return value
+
+    @field_validator("customer_map", mode="before")
+    @classmethod
+    def _read_map(cls, value: Any, info: ValidationInfo) -> dict[str, str]:
+        return read_customer_map(existing_file(value, _base_dir(info)))
+
+
+class PythonExport(_Export):
+    sink: Literal["python"]
+    hook: NonEmptyStr  # `package.module:function`
+    _function: Any = PrivateAttr(None)
+
+    @field_validator("hook")
+    @classmethod
+    def _reference(cls, ref: str) -> str:
+        _check_ref(ref)
+        return ref
+
+    @model_validator(mode="after")
+    def _import(self) -> PythonExport:
+        try:
+            self._function = import_hook(self.hook, ValueError)
+        except ValueError as exc:
+            raise at_key("hook", str(exc)) from None
+        return self
+
+    @property
+    def function(self) -> Callable[..., Any]:
+        return self._function
+
+
+ExportConfig = FilesExport | WebhookExport | StripeMeterExport | PythonExport
+_EXPORT = Annotated[ExportConfig, Field(discriminator="sink")]
+
+
+def _export_name(name: Any) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError("an export name is letters, digits and _ (it names a Dagster asset)")
+    return name
+
+
+class _HookSection(Section):
+    hook: NonEmptyStr  # a built-in name or `package.module:function`
+    params: Params = {}
+    period: PeriodName = "month"
+    _resolved: Any = PrivateAttr(None)
+
+    @classmethod
+    def built_ins(cls) -> Mapping[str, Any]:
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _resolve(self, info: ValidationInfo) -> _HookSection:
+        built_ins = self.built_ins()
+        if self.hook in built_ins:
+            try:
+                self._resolved = built_ins[self.hook].from_params(self.params,
+                                                                  base_dir=_base_dir(info))
+            except ParamError as exc:  # a key relative to params
+                raise at_key(f"params.{exc.key}", exc.problem) from None
+        elif ":" in self.hook:
+            try:
+                _check_ref(self.hook)
+                self._resolved = import_hook(self.hook, ValueError)
+            except ValueError as exc:
+                raise at_key("hook", str(exc)) from None
+        else:
+            raise at_key("hook", f"unknown built-in {self.hook!r} (built-ins: "
+                                 f"{', '.join(built_ins)}; or 'package.module:function')")
+        return self
+
+    def config(self) -> HookConfig:
+        return HookConfig(hook_name=self.hook, hook=self._resolved, params=self.params,
+                          period=self.period,
+                          apply_to_balance=getattr(self, "apply_to_balance", False))
+
+
+class PricingSection(_HookSection):
+    apply_to_balance: Flag = False
+
+    @classmethod
+    def built_ins(cls) -> Mapping[str, Any]:
+        from usage_model.hooks import pricing
+
+        return pricing.BUILT_INS
+
+
+class EntitlementsSection(_HookSection):
+    @classmethod
+    def built_ins(cls) -> Mapping[str, Any]:
+        from usage_model.hooks import entitlements
+
+        return entitlements.BUILT_INS
+
+
+class CityUsageFile(Section):
+    """The whole file. Sections are checked in this order; the first problem is reported."""
+
+    pricing: PricingSection | None = None
+    entitlements: EntitlementsSection | None = None
+    exports: Annotated[dict[Annotated[str, BeforeValidator(_export_name)], _EXPORT],
+                       BeforeValidator(lambda value: {} if value is None else value)] = {}
+
+    @model_validator(mode="after")
+    def _hooks_for_hook_tables(self) -> CityUsageFile:
+        for name, export in self.exports.items():
+            for table, hook, section in (("charges", self.pricing, "pricing"),
+                                         ("entitlement_status", self.entitlements,
+                                          "entitlements")):
+                if export.source != table:
+                    continue
+                if hook is None:
+                    raise at_key(f"exports.{name}.source", f"{table} needs a '{section}' section")
+                if hook.period != export.period:
+                    raise at_key(f"exports.{name}.period", f"{table} is built per {hook.period} "
+                                                           f"({section}.period); got "
+                                                           f"{export.period}")
+        return self
+
+
+_SINK_TAGS = frozenset(SINKS)
 
 
 @dataclass(frozen=True)
@@ -94,69 +290,13 @@ class CityUsageConfig:
     entitlements: HookConfig | None = None
 
 
-class _Validator:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+def _base_dir(info: ValidationInfo) -> Path:
+    return (info.context or {}).get("base_dir", Path("."))
 
-    def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {key}: {problem}")
 
-    def mapping(self, value: Any, key: str) -> Mapping[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise self.fail(key, f"expected a mapping, got {_show(value)}")
-        return value
-
-    def keys(self, section: Mapping[str, Any], key: str, allowed: set[str]) -> None:
-        for name in section:
-            if name not in allowed:
-                where = f"{key}.{name}" if key else str(name)
-                raise self.fail(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
-
-    def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
-        if value not in choices:
-            raise self.fail(key, f"expected one of {', '.join(choices)}, got {_show(value)}")
-        return value
-
-    def string(self, value: Any, key: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, f"expected a non-empty string, got {_show(value)}")
-        return value
-
-    def number(self, value: Any, key: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise self.fail(key, f"expected a number > 0, got {_show(value)}")
-        return float(value)
-
-    def integer(self, value: Any, key: str, minimum: int = 0) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(key, f"expected an integer >= {minimum}, got {_show(value)}")
-        return value
-
-    def boolean(self, value: Any, key: str) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(key, f"expected true or false, got {_show(value)}")
-        return value
-
-    def required(self, section: Mapping[str, Any], key: str, name: str) -> Any:
-        if name not in section or section[name] is None:
-            raise self.fail(f"{key}.{name}", "required key is missing")
-        return section[name]
-
-    def file(self, value: Any, key: str) -> Path:
-        path = Path(self.string(value, key))
-        if not path.is_absolute():
-            path = self.path.parent / path
-        if not path.is_file():
-            raise self.fail(key, f"file not found: {path}")
-        return path
-
-    def hook(self, value: Any, key: str) -> Callable[..., Any]:
-        ref = self.string(value, key)
-        if not _HOOK_REF.match(ref):
-            raise self.fail(key, f"expected 'package.module:function', got {_show(ref)}")
-        return import_hook(ref, lambda problem: self.fail(key, problem))
+def _check_ref(ref: str) -> None:
+    if not _HOOK_REF.match(ref):
+        raise ValueError(f"expected 'package.module:function', got {show(ref)}")
 
 
 def import_hook(ref: str, fail: Callable[[str], Exception]) -> Callable[..., Any]:
@@ -165,7 +305,7 @@ def import_hook(ref: str, fail: Callable[[str], Exception]) -> Callable[..., Any
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - any import failure is a config error
-        problem = f"cannot import {module_name!r}: {type(exc).__name__}: {_one_line(exc)}"
+        problem = f"cannot import {module_name!r}: {type(exc).__name__}: {one_line(exc)}"
         raise fail(problem) from None
     fn = getattr(module, attr, None)
     if not callable(fn):
@@ -173,160 +313,33 @@ def import_hook(ref: str, fail: Callable[[str], Exception]) -> Callable[..., Any
     return fn
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]
-
-
-def config_path_from_env() -> Path:
-    return Path(os.environ.get("CITY_USAGE_CONFIG") or "city-usage.yaml").absolute()
-
-
 def load_config(path: Path | str | None = None) -> CityUsageConfig | None:
     """Load and validate the config file; None when it does not exist."""
-    path = Path(path) if path is not None else config_path_from_env()
+    path = Path(path) if path is not None else Settings.from_env().config_file
     if not path.exists():
         return None
-    v = _Validator(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        raise v.fail(where, f"not valid YAML: {_one_line(exc)}") from None
-    top = v.mapping(raw, "(top level)")
-    v.keys(top, "", {"exports", "pricing", "entitlements"})
-
-    from usage_model.hooks import entitlements as entitlement_hooks
-    from usage_model.hooks import pricing as pricing_hooks
-
-    pricing = _hook_section(v, top.get("pricing"), "pricing", pricing_hooks.BUILT_INS, True)
-    entitlements = _hook_section(
-        v, top.get("entitlements"), "entitlements", entitlement_hooks.BUILT_INS, False
+        raise ConfigError(f"{path}: {where}: not valid YAML: {one_line(exc)}") from None
+    try:
+        parsed = CityUsageFile.model_validate({} if raw is None else raw,
+                                              context={"base_dir": path.parent})
+    except ValidationError as exc:
+        key, problem = problems(exc, _SINK_TAGS)[0]
+        raise ConfigError(f"{path}: {key}: {problem}") from None
+    return CityUsageConfig(
+        path=path,
+        exports={name: export.model_copy(update={"name": name})
+                 for name, export in parsed.exports.items()},
+        pricing=parsed.pricing.config() if parsed.pricing else None,
+        entitlements=parsed.entitlements.config() if parsed.entitlements else None,
     )
-    exports_raw = v.mapping(top.get("exports"), "exports")
-    exports: dict[str, ExportConfig] = {}
-    for name, section in exports_raw.items():
-        exports[str(name)] = _export(v, str(name), section, pricing, entitlements)
-    return CityUsageConfig(path=path, exports=exports, pricing=pricing, entitlements=entitlements)
 
 
-def _hook_section(
-    v: _Validator,
-    raw: Any,
-    key: str,
-    built_ins: Mapping[str, Any],
-    balance: bool,
-) -> HookConfig | None:
-    if raw is None:
-        return None
-    section = v.mapping(raw, key)
-    allowed = {"hook", "params", "period"} | ({"apply_to_balance"} if balance else set())
-    v.keys(section, key, allowed)
-    hook_name = v.string(v.required(section, key, "hook"), f"{key}.hook")
-    params_raw = v.mapping(section.get("params"), f"{key}.params")
-    period = v.choice(section.get("period", "month"), f"{key}.period", PERIODS)
-    apply = v.boolean(section.get("apply_to_balance", False), f"{key}.apply_to_balance")
-    if hook_name in built_ins:
-        built_in = built_ins[hook_name]
-        try:
-            hook = built_in.from_params(params_raw, base_dir=v.path.parent)
-        except ParamError as exc:  # a key relative to params: prefix file and section
-            raise v.fail(f"{key}.params.{exc.key}", exc.problem) from None
-        params = params_raw
-    elif ":" in hook_name:
-        hook = v.hook(hook_name, f"{key}.hook")
-        params = params_raw
-    else:
-        raise v.fail(
-            f"{key}.hook",
-            f"unknown built-in {hook_name!r} (built-ins: {', '.join(built_ins)}; "
-            "or 'package.module:function')",
-        )
-    return HookConfig(hook_name=hook_name, hook=hook, params=params, period=period,
-                      apply_to_balance=apply)
-
-
-def _export(
-    v: _Validator,
-    name: str,
-    raw: Any,
-    pricing: HookConfig | None,
-    entitlements: HookConfig | None,
-) -> ExportConfig:
-    key = f"exports.{name}"
-    if not _NAME.match(name):
-        raise v.fail(key, "an export name is letters, digits and _ (it names a Dagster asset)")
-    section = v.mapping(raw, key)
-    sink = v.choice(v.required(section, key, "sink"), f"{key}.sink", SINKS)
-    v.keys(section, key, _COMMON_EXPORT_KEYS | _SINK_KEYS[sink])
-    source = v.choice(v.required(section, key, "source"), f"{key}.source", SOURCES)
-    period = v.choice(section.get("period", "day"), f"{key}.period", PERIODS)
-    for table, hook, section_name in (
-        ("charges", pricing, "pricing"),
-        ("entitlement_status", entitlements, "entitlements"),
-    ):
-        if source != table:
-            continue
-        if hook is None:
-            raise v.fail(f"{key}.source", f"{table} needs a '{section_name}' section")
-        if hook.period != period:
-            raise v.fail(
-                f"{key}.period",
-                f"{table} is built per {hook.period} ({section_name}.period); got {period}",
-            )
-    options: dict[str, Any] = {}
-    if sink == "files":
-        options["format"] = v.choice(section.get("format", "parquet"), f"{key}.format",
-                                     FILE_FORMATS)
-    elif sink == "webhook":
-        url = v.string(v.required(section, key, "url"), f"{key}.url")
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise v.fail(f"{key}.url", f"expected an http(s) URL, got {_show(url)}")
-        secret_env = v.string(v.required(section, key, "secret_env"), f"{key}.secret_env")
-        if not _ENV_NAME.match(secret_env):
-            raise v.fail(f"{key}.secret_env", "expected the NAME of an environment variable")
-        options.update(
-            url=url,
-            secret_env=secret_env,
-            timeout_s=v.number(section.get("timeout_s", 10), f"{key}.timeout_s"),
-            max_attempts=v.integer(section.get("max_attempts", 5), f"{key}.max_attempts", 1),
-        )
-    elif sink == "stripe_meter_events":
-        if source not in METER_MEASURES:
-            raise v.fail(
-                f"{key}.source",
-                f"meter events need a per-user source ({', '.join(METER_MEASURES)})",
-            )
-        value = v.string(v.required(section, key, "value"), f"{key}.value")
-        if value not in METER_MEASURES[source]:
-            raise v.fail(
-                f"{key}.value",
-                f"expected an integer measure of {source} "
-                f"({', '.join(METER_MEASURES[source])}), got {_show(value)}",
-            )
-        customer_map = v.file(v.required(section, key, "customer_map"), f"{key}.customer_map")
-        options.update(
-            event_name=v.string(v.required(section, key, "event_name"), f"{key}.event_name"),
-            value=value,
-            customer_map=read_customer_map(customer_map, v),
-            max_requests_per_second=v.number(
-                section.get("max_requests_per_second", 20), f"{key}.max_requests_per_second"
-            ),
-        )
-    elif sink == "python":
-        ref = v.string(v.required(section, key, "hook"), f"{key}.hook")
-        options["hook_ref"] = ref
-        options["hook"] = v.hook(ref, f"{key}.hook")
-    return ExportConfig(name=name, sink=sink, source=source, period=period, options=options)
-
-
-def read_customer_map(path: Path, v: _Validator) -> dict[str, str]:
+def read_customer_map(path: Path) -> dict[str, str]:
     """CSV `user_id, stripe_customer_id`; a bad row names the file and its line."""
     mapping: dict[str, str] = {}
     with path.open(newline="", encoding="utf-8") as handle:

@@ -10,18 +10,56 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pyarrow as pa
+from pydantic import BeforeValidator, model_validator
 
-from usage_model.hooks.pricing import UNITS, _check_keys, _choice_param, _int_param, measure
-from usage_model.hooks.protocol import HookContext, ParamError
+from usage_model.hooks.fields import Count, Section, at_key, parse_params
+from usage_model.hooks.pricing import Unit, measure
+from usage_model.hooks.protocol import HookContext
 
 
 @dataclass(frozen=True)
 class Limits:
     included: int
     limit: int
+
+
+class LimitsOverride(Section):
+    included: Count | None = None  # unset: the plan's included
+    limit: Count | None = None  # unset: this override's included
+
+
+def _string_keys(value: Any) -> Any:
+    return {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else value
+
+
+class PlanLimitsParams(Section):
+    scope: Literal["user", "city"] = "user"
+    unit: Unit = "calls"
+    included: Count
+    limit: Count | None = None  # unset: included
+    overrides: Annotated[dict[str, LimitsOverride], BeforeValidator(_string_keys)] = {}
+
+    @model_validator(mode="after")
+    def _limits_not_below_included(self) -> PlanLimitsParams:
+        checked = {"limit": self.default()} | {
+            f"overrides.{subject}.limit": limits for subject, limits in self.resolved().items()}
+        for key, limits in checked.items():
+            if limits.limit < limits.included:
+                raise at_key(key, f"limit {limits.limit} is below included {limits.included}")
+        return self
+
+    def default(self) -> Limits:
+        return Limits(self.included, self.included if self.limit is None else self.limit)
+
+    def resolved(self) -> dict[str, Limits]:
+        out = {}
+        for subject, spec in self.overrides.items():
+            included = self.included if spec.included is None else spec.included
+            out[subject] = Limits(included, included if spec.limit is None else spec.limit)
+        return out
 
 
 @dataclass(frozen=True)
@@ -38,25 +76,9 @@ class PlanLimits:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], base_dir: Path) -> PlanLimits:
-        _check_keys(params, {"scope", "unit", "included", "limit", "overrides"})
-        default = _limits(params, "")
-        overrides_raw = params.get("overrides") or {}
-        if not isinstance(overrides_raw, Mapping):
-            raise ParamError("overrides", "expected a mapping of id -> {included, limit}")
-        overrides = {}
-        for subject, spec in overrides_raw.items():
-            if not isinstance(spec, Mapping):
-                raise ParamError(f"overrides.{subject}", "expected {included, limit}")
-            _check_keys_prefixed(spec, f"overrides.{subject}")
-            overrides[str(subject)] = _limits(
-                {"included": default.included, **spec}, f"overrides.{subject}."
-            )
-        return cls(
-            scope=_choice_param(params, "scope", ("user", "city"), "user"),
-            unit=_choice_param(params, "unit", UNITS, "calls"),
-            default=default,
-            overrides=overrides,
-        )
+        typed = parse_params(PlanLimitsParams, params, base_dir)
+        return cls(scope=typed.scope, unit=typed.unit, default=typed.default(),
+                   overrides=typed.resolved())
 
     def __call__(self, usage: pa.Table, ctx: HookContext) -> list[dict[str, Any]]:
         used: dict[str, int] = defaultdict(int)
@@ -77,23 +99,6 @@ class PlanLimits:
                 "overage": max(0, n - limits.included), "over_limit": n > limits.limit,
             })
         return out
-
-
-def _check_keys_prefixed(spec: Mapping[str, Any], prefix: str) -> None:
-    for key in spec:
-        if key not in ("included", "limit"):
-            raise ParamError(f"{prefix}.{key}", "unknown key (allowed: included, limit)")
-
-
-def _limits(params: Mapping[str, Any], prefix: str) -> Limits:
-    try:
-        included = _int_param(params, "included")
-        limit = _int_param(params, "limit", included)
-    except ParamError as exc:
-        raise ParamError(prefix + exc.key, exc.problem) from None
-    if limit < included:
-        raise ParamError(prefix + "limit", f"limit {limit} is below included {included}")
-    return Limits(included, limit)
 
 
 BUILT_INS: dict[str, Any] = {"plan_limits": PlanLimits}

@@ -17,52 +17,42 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
+from pydantic import ValidationInfo, field_validator
 
+from usage_model.hooks.fields import (
+    Count,
+    CountFromOne,
+    QuotedDecimal,
+    Section,
+    existing_file,
+    parse_params,
+)
 from usage_model.hooks.protocol import HookContext, ParamError, credits_half_up, stable_ref
 
 UNITS = ("calls", "success_calls", "tokens")
+Unit = Literal[UNITS]
 
 
-def _int_param(params: Mapping[str, Any], key: str, default: int | None = None) -> int:
-    value = params.get(key, default)
-    if value is None:
-        raise ParamError(key, "required key is missing")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ParamError(key, f"expected an integer >= 0, got {value!r}")
-    return value
+class PerCallParams(Section):
+    credits_per_call: Count
+    count: Literal["success_calls", "calls"] = "success_calls"
 
 
-def _decimal_param(params: Mapping[str, Any], key: str, default: str | None = None) -> Decimal:
-    value = params.get(key, default)
-    if value is None:
-        raise ParamError(key, "required key is missing")
-    if isinstance(value, bool | float):
-        raise ParamError(key, f"write decimals as quoted text (e.g. '0.25'), got {value!r}")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise ParamError(key, f"expected a decimal number, got {value!r}") from None
-    if not number.is_finite() or number < 0:
-        raise ParamError(key, f"expected a decimal >= 0, got {value!r}")
-    return number
+class QuotaPlanParams(Section):
+    plan_credits: Count
+    included: Count
+    unit: Unit = "calls"
 
 
-def _choice_param(
-    params: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str
-) -> str:
-    value = params.get(key, default)
-    if value not in choices:
-        raise ParamError(key, f"expected one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
-def _check_keys(params: Mapping[str, Any], allowed: set[str]) -> None:
-    for key in params:
-        if key not in allowed:
-            raise ParamError(str(key), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+class IncludedOverageParams(Section):
+    included: Count
+    overage_credits: QuotedDecimal
+    per_units: CountFromOne = 1
+    base_credits: Count = 0
+    unit: Unit = "tokens"
 
 
 def measure(row: Mapping[str, Any], unit: str) -> int:
@@ -110,11 +100,8 @@ class PerCall:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], base_dir: Path) -> PerCall:
-        _check_keys(params, {"credits_per_call", "count"})
-        return cls(
-            credits_per_call=_int_param(params, "credits_per_call"),
-            count=_choice_param(params, "count", ("success_calls", "calls"), "success_calls"),
-        )
+        typed = parse_params(PerCallParams, params, base_dir)
+        return cls(credits_per_call=typed.credits_per_call, count=typed.count)
 
     def __call__(self, usage: pa.Table, ctx: HookContext) -> list[dict[str, Any]]:
         out = []
@@ -185,6 +172,20 @@ def read_price_table(path: Path) -> dict[str, list[ModelPrice]]:
     return {m: sorted(ps, key=lambda p: p.effective_from) for m, ps in prices.items()}
 
 
+class PerModelParams(Section):
+    prices: dict[str, list[ModelPrice]]  # model_id -> prices by effective_from
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _read(cls, value: Any, info: ValidationInfo) -> dict[str, list[ModelPrice]]:
+        if not isinstance(value, str) or not value:
+            raise ValueError("expected the path of a price CSV")
+        try:
+            return read_price_table(existing_file(value, info.context["base_dir"]))
+        except ParamError as exc:
+            raise ValueError(exc.problem) from None
+
+
 @dataclass(frozen=True)
 class PerModel:
     """Tokens priced per model from a dated price table; the price in effect on the call's
@@ -197,14 +198,7 @@ class PerModel:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], base_dir: Path) -> PerModel:
-        _check_keys(params, {"prices"})
-        raw = params.get("prices")
-        if not isinstance(raw, str) or not raw:
-            raise ParamError("prices", "expected the path of a price CSV")
-        path = Path(raw) if Path(raw).is_absolute() else base_dir / raw
-        if not path.is_file():
-            raise ParamError("prices", f"file not found: {path}")
-        return cls(prices=read_price_table(path))
+        return cls(prices=parse_params(PerModelParams, params, base_dir).prices)
 
     def price_on(self, model: str | None, day: date) -> ModelPrice | None:
         rows = self.prices.get(model) if model is not None else None
@@ -282,12 +276,7 @@ class QuotaPlan:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], base_dir: Path) -> QuotaPlan:
-        _check_keys(params, {"plan_credits", "included", "unit"})
-        return cls(
-            plan_credits=_int_param(params, "plan_credits"),
-            included=_int_param(params, "included"),
-            unit=_choice_param(params, "unit", UNITS, "calls"),
-        )
+        return cls(**parse_params(QuotaPlanParams, params, base_dir).model_dump())
 
     def __call__(self, usage: pa.Table, ctx: HookContext) -> list[dict[str, Any]]:
         def charge(used: int) -> tuple[int, str]:
@@ -315,17 +304,7 @@ class IncludedOverage:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], base_dir: Path) -> IncludedOverage:
-        _check_keys(params, {"included", "overage_credits", "per_units", "base_credits", "unit"})
-        per_units = _int_param(params, "per_units", 1)
-        if per_units < 1:
-            raise ParamError("per_units", "expected an integer >= 1")
-        return cls(
-            included=_int_param(params, "included"),
-            overage_credits=_decimal_param(params, "overage_credits"),
-            per_units=per_units,
-            base_credits=_int_param(params, "base_credits", 0),
-            unit=_choice_param(params, "unit", UNITS, "tokens"),
-        )
+        return cls(**parse_params(IncludedOverageParams, params, base_dir).model_dump())
 
     def __call__(self, usage: pa.Table, ctx: HookContext) -> list[dict[str, Any]]:
         def charge(used: int) -> tuple[int, str]:

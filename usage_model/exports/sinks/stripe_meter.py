@@ -19,7 +19,6 @@ delivered" (a crash between send and record). Each event's outcome is its row in
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -31,10 +30,10 @@ import pyarrow as pa
 import stripe
 
 from usage_model import clock, retry
-from usage_model.config import Settings
+from usage_model.config import Environment, Settings
 from usage_model.exports.batch import Batch
 from usage_model.exports.sinks import DeliveryFailed
-from usage_model.hooks.config import ExportConfig
+from usage_model.hooks.config import StripeMeterExport
 from usage_model.hooks.protocol import Period
 from usage_model.sql import run_sql
 from usage_model.stripe_client import StripeAuthFailed, make_client
@@ -57,9 +56,9 @@ def event_timestamp(period: Period, tz: ZoneInfo, now: datetime) -> int:
 
 
 def build_diff(tz: ZoneInfo, now: Callable[[], datetime]):
-    def diff(conn: duckdb.DuckDBPyConnection, source: pa.Table, export: ExportConfig,
+    def diff(conn: duckdb.DuckDBPyConnection, source: pa.Table, export: StripeMeterExport,
              period: Period, version: int) -> pa.Table:
-        value_col, customers = export.options["value"], export.options["customer_map"]
+        value_col, customers = export.value, export.customer_map
         totals: dict[str, int] = {}
         for user, value in zip(source.column("user_id").to_pylist(),
                                source.column(value_col).to_pylist(), strict=True):
@@ -190,18 +189,19 @@ class StripeMeterSink:
                 f"{decreases} decreases not sent")
 
 
-def setup(export: ExportConfig, settings: Settings, conn: duckdb.DuckDBPyConnection):
+def setup(export: StripeMeterExport, settings: Settings, conn: duckdb.DuckDBPyConnection):
     from usage_model.exports.factory import SinkSetup
 
-    key = os.environ.get("STRIPE_SECRET_KEY")
+    env = Environment.load()
+    key = env.stripe_key()
     if not key:
         return SinkSetup(None, reason="STRIPE_SECRET_KEY is not set: meter events not sent")
     try:
-        client = make_client(key, os.environ.get("STRIPE_API_BASE"))
+        client = make_client(key, env.stripe_api_base)
     except StripeAuthFailed as exc:  # a malformed key: one line, the key never in it
         raise DeliveryFailed(str(exc)) from None
-    sink = StripeMeterSink(client, conn, export.options["event_name"],
-                           max_requests_per_second=export.options["max_requests_per_second"])
+    sink = StripeMeterSink(client, conn, export.event_name,
+                           max_requests_per_second=export.max_requests_per_second)
     return SinkSetup(sink, diff=build_diff(settings.tz, clock.now))
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -20,6 +19,7 @@ from dataclasses import replace
 import httpx
 
 from usage_model import clock, retry
+from usage_model.config import named_secret
 from usage_model.exports.batch import Batch
 from usage_model.exports.sinks import DeliveryFailed
 
@@ -70,11 +70,11 @@ class WebhookSink:
         self.attempts_made = 0
 
     def _secret(self) -> str:
-        secret = os.environ.get(self.secret_env)
-        if not secret:
+        secret = named_secret(self.secret_env)
+        if secret is None:
             raise DeliveryFailed(f"environment variable {self.secret_env} (webhook secret) "
                                  "is not set")
-        return secret
+        return secret.get_secret_value()
 
     def deliver(self, batch: Batch) -> str:
         secret = self._secret()

@@ -1,0 +1,163 @@
+"""The one settings module: declared variables, one-line rejections, the README table."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from usage_model.config import BadSetting, Environment, Settings, variables
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "sk_live_do-not-print-4242"
+
+
+def _readme_table() -> dict[str, tuple[str, str, str]]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`"):
+            name, default, secret, description = (cell.strip("`") for cell in cells)
+            rows[name] = (default, secret, description)
+    return rows
+
+
+def test_readme_table_lists_every_declared_variable_and_nothing_else():
+    readme = _readme_table()
+    model = {name: (default, "yes" if secret else "", description)
+             for name, default, description, secret in variables()}
+    assert sorted(readme) == sorted(model), "README table and Environment differ in names"
+    for name, row in model.items():
+        assert readme[name] == row, f"README row of {name} differs from the model"
+
+
+def test_the_variables_the_review_found_missing_are_documented():
+    readme = _readme_table()
+    for name in ("CITY_USAGE_PARTITION_START", "CITY_USAGE_QUARANTINE_RATE_MAX",
+                 "CITY_USAGE_LOCK_TIMEOUT_S", "STRIPE_SYNC_START", "CITY_USAGE_NOW",
+                 "CITY_USAGE_FAULT_POINT", "AWS_SECRET_ACCESS_KEY"):
+        assert name in readme
+
+
+def test_defaults_need_no_environment(monkeypatch, tmp_path):
+    for name, *_ in variables():
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env()
+    assert settings.data_dir == tmp_path / "data"
+    assert settings.warehouse == tmp_path / "data" / "warehouse.duckdb"
+    assert settings.usage_landing == tmp_path / "data" / "landing" / "usage"
+    assert (settings.timezone, settings.partition_start) == ("UTC", "2024-01-01")
+    assert settings.future_skew == timedelta(hours=24)
+    env = Environment.load()
+    assert env.dagster_home_path() == tmp_path / "data" / "dagster"
+    assert env.s3_options() == {}
+    funding = env.funding()
+    assert funding.sync_start is None and funding.credits_per_minor == {"usd": 10000}
+
+
+def test_environment_values_are_typed_and_empty_means_unset(monkeypatch, tmp_path):
+    monkeypatch.setenv("CITY_USAGE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CITY_USAGE_WAREHOUSE", "")
+    monkeypatch.setenv("CITY_USAGE_RECORD_ERRORS", "no")
+    monkeypatch.setenv("CITY_USAGE_FUTURE_SKEW_HOURS", "1.5")
+    monkeypatch.setenv("STRIPE_SYNC_START", "2026-01-01")
+    monkeypatch.setenv("CITY_USAGE_CREDITS_PER_MINOR_UNIT", "eur=11000")
+    settings = Settings.from_env()
+    assert settings.warehouse == tmp_path / "warehouse.duckdb"
+    assert settings.record_errors is False
+    assert settings.future_skew == timedelta(minutes=90)
+    funding = Environment.load().funding()
+    assert funding.sync_start == 1767225600  # 2026-01-01T00:00:00Z
+    assert funding.credits_per_minor == {"usd": 10000, "eur": 11000}
+
+
+def test_s3_options_are_pyarrow_keywords_and_keep_the_secret_out_of_repr(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "minio")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    env = Environment.load()
+    assert env.s3_options() == {"endpoint_override": "http://127.0.0.1:9000",
+                                "access_key": "minio", "secret_key": SECRET,
+                                "region": "eu-west-1"}
+    assert SECRET not in repr(env) and SECRET not in str(env.model_dump())
+    import pyarrow.fs as pafs
+
+    pafs.S3FileSystem(**env.s3_options())  # accepted as keyword arguments
+
+
+@pytest.mark.parametrize(("name", "value", "problem"), [
+    ("CITY_USAGE_LOCK_TIMEOUT_S", "soon", "CITY_USAGE_LOCK_TIMEOUT_S='soon': Input should be a "
+                                          "valid number"),
+    ("CITY_USAGE_RECORD_ERRORS", "maybe", "CITY_USAGE_RECORD_ERRORS='maybe': Input should be a "
+                                          "valid boolean"),
+    ("CITY_USAGE_TIMEZONE", "Mars/Base", "CITY_USAGE_TIMEZONE='Mars/Base': not an IANA time "
+                                         "zone"),
+    ("CITY_USAGE_PARTITION_START", "2024-13-01", "CITY_USAGE_PARTITION_START='2024-13-01': "),
+    ("STRIPE_SYNC_START", "soon", "STRIPE_SYNC_START='soon': expected an ISO date or unix "
+                                  "seconds"),
+    ("CITY_USAGE_CREDITS_PER_MINOR_UNIT", "eur=-1", "CITY_USAGE_CREDITS_PER_MINOR_UNIT='eur=-1':"
+                                                    " credits-per-minor-unit 'eur=-1'"),
+    ("CITY_USAGE_NOW", "yesterday", "CITY_USAGE_NOW='yesterday' is not an ISO-8601 instant"),
+])
+def test_a_bad_value_is_one_line_naming_the_variable(monkeypatch, name, value, problem):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(BadSetting) as info:
+        Environment.load()
+    assert str(info.value).startswith(problem)
+    assert "\n" not in str(info.value)
+
+
+def test_nothing_reads_the_environment_at_import_time(tmp_path):
+    """A broken variable does not stop the code location from importing; loading it fails."""
+    code = ("import pipelines.definitions as d, pipelines.usage_defs, pipelines.partitions, "
+            "usage_model.faults, usage_model.clock\n"
+            "try:\n    d.city_usage()\nexcept Exception as exc:\n    print(type(exc).__name__)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "CITY_USAGE_PARTITION_START": "bad",
+                               "CITY_USAGE_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "BadSetting"
+
+
+def test_no_module_outside_the_settings_module_reads_the_environment():
+    pattern = re.compile(r"os\.environ|getenv|environ\[")
+    readers = [str(path.relative_to(ROOT))
+               for folder in ("usage_model", "assets", "pipelines")
+               for path in (ROOT / folder).rglob("*.py")
+               if pattern.search(path.read_text(encoding="utf-8"))]
+    assert readers == ["usage_model/config.py"]
+
+
+def test_resources_are_built_from_the_settings(monkeypatch, tmp_path):
+    from pipelines.resources import build_resources
+
+    monkeypatch.setenv("CITY_USAGE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CITY_USAGE_LOCK_TIMEOUT_S", "7.5")
+    monkeypatch.setenv("STRIPE_SYNC_LOOKBACK_S", "60")
+    resources = build_resources()
+    assert resources["duckdb"].lock_timeout_s == 7.5
+    assert resources["duckdb"].database == str(tmp_path / "warehouse.duckdb")
+    assert resources["settings"].funding().lookback == timedelta(seconds=60)
+    assert resources["settings"].get().curated == tmp_path / "curated"
+
+
+def test_partitions_follow_the_environment_when_definitions_load(monkeypatch):
+    from pipelines import usage_defs
+
+    firsts = []
+    for start in ("2025-03-01", "2025-04-02"):
+        monkeypatch.setenv("CITY_USAGE_PARTITION_START", start)
+        events = next(a for a in usage_defs.definitions().assets
+                      if dg.AssetKey("usage_events") in getattr(a, "keys", ()))
+        firsts.append(events.partitions_def.get_first_partition_key())
+    assert firsts == ["2025-03-01", "2025-04-02"]
