@@ -77,24 +77,23 @@ def _replace_period(
         conn.unregister("hook_rows")
 
 
-def build_charges(
-    conn: duckdb.DuckDBPyConnection, pricing: HookConfig, period: Period, events_root: Path,
-    *, record_errors: bool = True,
-) -> HookRun:
-    run = run_hook(pricing, period, events_root, CHARGE_SCHEMA, "pricing",
-                   record_errors=record_errors)
-    _replace_period(conn, "charges", run, period, pricing.hook_name)
-    return run
+def _hook_table_builder(schema: pa.Schema, role: str, table_name: str):
+    """A builder that runs the period's hook of one role and replaces its rows in one table."""
+
+    def build(
+        conn: duckdb.DuckDBPyConnection, hook: HookConfig, period: Period, events_root: Path,
+        *, record_errors: bool = True,
+    ) -> HookRun:
+        run = run_hook(hook, period, events_root, schema, role, record_errors=record_errors)
+        _replace_period(conn, table_name, run, period, hook.hook_name)
+        return run
+
+    build.__name__ = f"build_{table_name}"
+    return build
 
 
-def build_entitlements(
-    conn: duckdb.DuckDBPyConnection, entitlements: HookConfig, period: Period, events_root: Path,
-    *, record_errors: bool = True,
-) -> HookRun:
-    run = run_hook(entitlements, period, events_root, ENTITLEMENT_SCHEMA, "entitlement",
-                   record_errors=record_errors)
-    _replace_period(conn, "entitlement_status", run, period, entitlements.hook_name)
-    return run
+build_charges = _hook_table_builder(CHARGE_SCHEMA, "pricing", "charges")
+build_entitlements = _hook_table_builder(ENTITLEMENT_SCHEMA, "entitlement", "entitlement_status")
 
 
 def charge_problems(conn: duckdb.DuckDBPyConnection, period: Period) -> dict[str, int]:
