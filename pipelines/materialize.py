@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from assets.usage.sensors import contiguous_ranges, partition_target, pending_rebuilds
 from pipelines.instance import prepare_dagster_home
-from pipelines.sensors import contiguous_ranges, partition_target, pending_rebuilds
 from usage_model.config import Settings
 from usage_model.faults import fault_point
 from usage_model.usage.landing import days_in_file, list_landed_files

@@ -20,8 +20,8 @@ from datetime import timedelta
 
 import dagster as dg
 
-from assets.exports import build_export_assets
-from pipelines.partitions import daily_partitions, monthly_partitions
+from assets.exports.assets import build_export_assets
+from assets.usage.partitions import daily_partitions, monthly_partitions
 from usage_model.hooks.config import config_path_from_env, load_config
 
 DAILY_JOB = "exports_daily_job"

@@ -8,9 +8,9 @@ on every run.
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.funding.stripe import StripeApi
 from assets.metadata import OWNERS, table_metadata
 from assets.resources import CityUsageSettings
-from assets.stripe import StripeApi
 from usage_model.funding import downcity
 from usage_model.funding.config import FundingConfig
 from usage_model.funding.ledger import balance_mismatches

@@ -5,10 +5,10 @@ from datetime import timedelta
 
 import dagster as dg
 
-from assets.summaries import build_daily_summaries, build_monthly_summaries
-from assets.usage import LANDING, build_usage_events
-from pipelines.partitions import daily_partitions, monthly_partitions
-from pipelines.sensors import build_usage_landing_sensor, build_usage_rebuild_sensor
+from assets.usage.assets import LANDING, build_usage_events
+from assets.usage.partitions import daily_partitions, monthly_partitions
+from assets.usage.sensors import build_usage_landing_sensor, build_usage_rebuild_sensor
+from assets.usage.summaries import build_daily_summaries, build_monthly_summaries
 
 usage_events = build_usage_events(daily_partitions)
 daily_summaries = build_daily_summaries(daily_partitions)

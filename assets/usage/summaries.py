@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.metadata import OWNERS, add_partition_metadata, day_figures, table_metadata
 from assets.resources import CityUsageSettings
-from assets.usage import EVENTS, pending_partitions
+from assets.usage.assets import EVENTS, pending_partitions
 from usage_model.usage import summaries
 from usage_model.warehouse import POOL
 

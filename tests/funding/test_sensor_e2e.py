@@ -14,7 +14,7 @@ import time
 
 import dagster as dg
 
-from pipelines import funding_defs
+from assets.funding import definitions as funding_defs
 from pipelines.resources import build_resources
 from tests.funding.conftest import write_topups
 from usage_model import clock

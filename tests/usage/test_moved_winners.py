@@ -13,8 +13,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import usage_defs
-from pipelines.sensors import RANGE_END, RANGE_START
+from assets.usage import definitions as usage_defs
+from assets.usage.sensors import RANGE_END, RANGE_START
 from tests.usage.cli_helpers import run_cli
 from tests.usage.pipeline_helpers import table
 from usage_model.usage.ingest import day_path, scan_landing
