@@ -76,8 +76,11 @@ def downcity_topups(duckdb: DuckDBResource, settings: CityUsageSettings) -> dg.M
     pool=POOL,
     can_subset=False,
 )
-def funding_ledger(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
-                   stripe: StripeApi) -> object:
+def build_wallet_and_topups(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
+                            stripe: StripeApi) -> object:
+    """balance_ledger, balances, topups and reconciliation_exceptions: one reconciliation
+    pass writes all four together, so a topup's state, its credit and its exception never
+    disagree (the step cannot be subset)."""
     config = FundingConfig.from_env()
     with duckdb.get_connection() as conn:
         result = reconcile(conn, config, stripe.livemode())
@@ -152,5 +155,6 @@ def no_open_exceptions(duckdb: DuckDBResource) -> dg.AssetCheckResult:
                   **{f"reason_{r}": dg.MetadataValue.int(n) for r, n in rows}})
 
 
-FUNDING_ASSETS = [BALANCE_LANDING, downcity_topups, funding_ledger, reconciliation_report]
+FUNDING_ASSETS = [BALANCE_LANDING, downcity_topups, build_wallet_and_topups,
+                  reconciliation_report]
 FUNDING_CHECKS = [balances_match_ledger, no_open_exceptions]

@@ -14,7 +14,7 @@ from usage_model.funding.webhook import landed_event_files
 
 funding_job = dg.define_asset_job(
     "funding_job",
-    selection=dg.AssetSelection.groups("funding", "stripe"),
+    selection=dg.AssetSelection.groups("funding"),
     description="Stripe sync (API + landed webhook events), Downcity topups, ledger, balances, "
     "topup states, exceptions and the reconciliation report.",
 )

@@ -39,7 +39,7 @@ class StripeApi(dg.ConfigurableResource):
 
 @dg.asset(
     name="stripe_objects",
-    group_name="stripe",
+    group_name="funding",
     kinds={"stripe", "duckdb"},
     owners=OWNERS,
     pool=POOL,
@@ -85,7 +85,7 @@ def stripe_objects(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
 
 @dg.asset(
     name="payment_methods",
-    group_name="stripe",
+    group_name="funding",
     kinds={"duckdb"},
     owners=OWNERS,
     pool=POOL,

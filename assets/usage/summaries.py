@@ -38,7 +38,7 @@ DAY_ERRORS = {"usage_daily_by_service": "coalesce(sum(calls) FILTER (WHERE statu
 
 DAILY_SPECS = {
     name: dg.AssetSpec(
-        name, deps=[EVENTS], description=text, group_name="summaries",
+        name, deps=[EVENTS], description=text, group_name="usage",
         kinds={"duckdb", "sql"}, owners=OWNERS,
     )
     for name, text in DAILY_DESCRIPTIONS.items()
@@ -46,7 +46,7 @@ DAILY_SPECS = {
 MONTHLY_SPECS = {
     name: dg.AssetSpec(
         name, deps=[DAILY_SPECS[name.replace("monthly", "daily")]], description=text,
-        group_name="summaries", kinds={"duckdb", "sql"}, owners=OWNERS,
+        group_name="usage", kinds={"duckdb", "sql"}, owners=OWNERS,
     )
     for name, text in MONTHLY_DESCRIPTIONS.items()
 }

@@ -52,7 +52,7 @@ def test_late_first_sorting_copy_rebuilds_the_old_winners_day(settings, dagster_
 
     _land(settings, "a/late.parquet", [("x", f"{D1}T08:00:00Z")])  # sorts before b/
     done = run_cli("materialize", "--from", D1.isoformat(), "--to", D1.isoformat(),
-                   "--select", "group:usage")
+                   "--select", "usage_events")
     assert done.returncode == 0, done.stderr
     assert _curated_ids(settings) == ["x", "y"]  # x once, now from a/late.parquet on D1
     d1 = pl.read_parquet(day_path(settings, D1))
