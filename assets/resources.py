@@ -15,7 +15,7 @@ from usage_model.warehouse import connect_waiting, ensure_schema
 
 
 class CityUsageSettings(dg.ConfigurableResource):
-    """Paths and rules from the environment (DESIGN.md 'Configuration'), read at run time."""
+    """Paths and rules from the environment (README 'Running it'), read at run time."""
 
     def get(self) -> Settings:
         return Settings.from_env()

@@ -27,8 +27,8 @@ from usage_model.usage.landing import days_in_file, list_landed_files
 PID_TAG = "city_usage/pid"
 CLI_TAGS = {"city_usage/source": "cli", "city_usage/command": "materialize"}
 HOST_TAG = "city_usage/host"
-# The CLI prints its own progress and one-line failures (DESIGN rule 13); Dagster keeps the
-# full logs and tracebacks in the run history, where the UI shows them.
+# The CLI prints its own progress and one-line failures (docs/event-model.md rule 13);
+# Dagster keeps the full logs and tracebacks in the run history, where the UI shows them.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 

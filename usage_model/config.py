@@ -1,7 +1,8 @@
 """Configuration from the environment, with embedded defaults that need none of it.
 
-The variables are fixed by DESIGN.md; everything is resolved when `Settings.from_env()` is
-called (never at import time), so tests can point a process at a temporary folder.
+The variables are listed in the README ("Running it"); everything is resolved when
+`Settings.from_env()` is called (never at import time), so tests can point a process at a
+temporary folder.
 """
 
 from __future__ import annotations

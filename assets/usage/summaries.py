@@ -1,4 +1,4 @@
-"""Daily summaries and monthly rollups in DuckDB (stable table names from DESIGN.md).
+"""Daily summaries and monthly rollups in DuckDB (stable names: docs/tables.md).
 
 Each materialization replaces its partition window, plus the days or months whose curated
 events were rebuilt since (pending intents), (delete, insert) and reports

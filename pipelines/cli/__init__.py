@@ -1,7 +1,8 @@
 """The `city-usage` command. Each domain registers its commands from its own module.
 
 Every failure is one line on stderr: exit 2 for bad input (unknown option, bad date),
-1 for a runtime failure (locked warehouse, failed step). No tracebacks (DESIGN rule 13).
+1 for a runtime failure (locked warehouse, failed step). No tracebacks
+(docs/event-model.md rule 13).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The hooks-and-exports config file (`city-usage.yaml`, DESIGN.md "Hooks and exports").
+"""The hooks-and-exports config file (`city-usage.yaml`, see usage_model/exports/README.md).
 
 `load_config(path)` validates the whole file when the definitions load, before any run:
 an unknown key, a wrong type, a missing required key or a hook that does not import is a
