@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from tests.usage.cli_helpers import ROOT, run_cli
+from tests.cli_process import ROOT, run_cli
 from usage_model.read.render import print_table
 from usage_model.usage.sample import write_sample_landing
 

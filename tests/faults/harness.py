@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from polars.testing import assert_frame_equal
 
+from tests.cli_process import CLI, ROOT
 from tests.conftest import CONFIG_VARS
-from tests.usage.cli_helpers import CLI, ROOT
 from usage_model.usage.sample import write_sample_landing
 from usage_model.usage.summaries import DAILY_TABLES, MONTHLY_TABLES
 

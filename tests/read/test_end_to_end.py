@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from assets.usage import definitions as usage_defs
-from tests.usage.pipeline_helpers import materialize_days, resources
+from tests.dagster_runs import materialize_days, resources
 from usage_model import read
 from usage_model.read import source_of
 from usage_model.usage.sample import write_sample_landing

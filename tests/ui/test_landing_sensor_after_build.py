@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from assets.usage import definitions as usage_defs
-from tests.usage.pipeline_helpers import materialize_days
+from tests.dagster_runs import materialize_days
 from usage_model.usage.sample import write_sample_landing
 
 END = date(2026, 5, 18)

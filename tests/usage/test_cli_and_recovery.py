@@ -9,8 +9,8 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from tests.usage.cli_helpers import run_cli, start_cli
-from tests.usage.pipeline_helpers import table
+from tests.cli_process import run_cli, start_cli
+from tests.dagster_runs import table
 from usage_model.config import Settings
 from usage_model.usage.sample import write_sample_landing
 

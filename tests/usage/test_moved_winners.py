@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 
 from assets.usage import definitions as usage_defs
 from assets.usage.sensors import RANGE_END, RANGE_START
-from tests.usage.cli_helpers import run_cli
-from tests.usage.pipeline_helpers import table
+from tests.cli_process import run_cli
+from tests.dagster_runs import table
 from usage_model.usage.ingest import day_path, scan_landing
 from usage_model.warehouse import connect
 
