@@ -1,7 +1,7 @@
-"""Balance assets: Downcity topups, the ledger, topup states, exceptions, the report.
+"""Funding assets: Downcity topups, the wallet (ledger, balances, topup states, exceptions)
+and the reconciliation report.
 
-Thin: the rules live in `usage_model.funding`. `balances` is checked against the ledger sum
-on every run.
+Thin: the rules live in `usage_model.funding`; the checks on them are in `checks.py`.
 """
 
 
@@ -13,7 +13,6 @@ from assets.metadata import OWNERS, table_metadata
 from assets.resources import CityUsageSettings
 from usage_model.funding import downcity
 from usage_model.funding.config import FundingConfig
-from usage_model.funding.ledger import balance_mismatches
 from usage_model.funding.reconcile import reconcile
 from usage_model.funding.report import build_report
 from usage_model.warehouse import POOL
@@ -132,29 +131,5 @@ def reconciliation_report(duckdb: DuckDBResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata=meta)
 
 
-@dg.asset_check(asset="balances", blocking=True,
-                description="balances equals the ledger sum per user (and entry count).")
-def balances_match_ledger(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    with duckdb.get_connection() as conn:
-        bad = balance_mismatches(conn)
-    return dg.AssetCheckResult(
-        passed=not bad, metadata={"mismatched_users": dg.MetadataValue.int(len(bad)),
-                                  "examples": dg.MetadataValue.md(
-                                      "\n".join(f"- {r}" for r in bad[:10]) or "none")})
-
-
-@dg.asset_check(asset="reconciliation_exceptions",
-                description="Warns while any payment is kept uncredited.")
-def no_open_exceptions(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    with duckdb.get_connection() as conn:
-        rows = conn.execute("SELECT reason, count(*) FROM reconciliation_exceptions "
-                            "GROUP BY reason ORDER BY reason").fetchall()
-    return dg.AssetCheckResult(
-        passed=not rows, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"open_exceptions": dg.MetadataValue.int(sum(n for _, n in rows)),
-                  **{f"reason_{r}": dg.MetadataValue.int(n) for r, n in rows}})
-
-
 FUNDING_ASSETS = [BALANCE_LANDING, downcity_topups, build_wallet_and_topups,
                   reconciliation_report]
-FUNDING_CHECKS = [balances_match_ledger, no_open_exceptions]

@@ -7,7 +7,8 @@ import os
 
 import dagster as dg
 
-from assets.funding.assets import FUNDING_ASSETS, FUNDING_CHECKS
+from assets.funding.assets import FUNDING_ASSETS
+from assets.funding.checks import FUNDING_CHECKS
 from assets.funding.stripe import StripeApi, payment_methods, stripe_objects
 from usage_model.config import Settings
 from usage_model.funding.webhook import landed_event_files
