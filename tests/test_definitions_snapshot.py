@@ -106,6 +106,18 @@ def test_every_asset_group_is_a_domain_folder():
     assert groups == folders == {"usage", "funding", "exports", "report"}
 
 
+def test_the_readme_layout_lists_every_module_of_every_domain_folder():
+    """The README's layout tree matches the folders: one line per domain, naming its modules."""
+    readme = (ROOT / "README.md").read_text()
+    tree = readme[readme.index("## Layout"):].split("```")[1]
+    for folder in sorted(p for p in (ROOT / "assets").iterdir() if (p / "definitions.py").exists()):
+        modules = {p.name for p in folder.glob("*.py") if p.name != "__init__.py"}
+        listed = [words[words.index(f"{folder.name}/") + 1:]
+                  for words in map(str.split, tree.splitlines())
+                  if f"{folder.name}/" in words and words[-1].endswith(".py")]
+        assert [set(names) for names in listed] == [modules], (folder.name, listed)
+
+
 if __name__ == "__main__":
     SNAPSHOT.write_text("\n".join(_text(current())) + "\n")
     print(f"wrote {SNAPSHOT.relative_to(ROOT)}")
