@@ -5,43 +5,33 @@ identical copies of the previous day's rows landed again the next day."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from benchmarks import checks, data
-from benchmarks.measure import PROJECT, load_average, run_task
+from benchmarks.measure import run_process, run_task
 
 DAYS = 10
 # The assets a user's script replaces: curated events (with quarantine) and daily summaries.
-SELECT = "group:usage or group:summaries"
+SELECT = "group:usage"
 CLI_MAIN = "from pipelines.cli import main; main()"  # what the `city-usage` script runs
 
 
 def _cli(args: list[str], env: dict[str, str]) -> dict:
     """Run the real CLI; wall time from spawn to exit and the child's own peak RSS."""
-    load = load_average()
-    began = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", CLI_MAIN, *args], cwd=PROJECT,
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - began
-    out, err = child.stdout.read(), child.stderr.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"city-usage {' '.join(args)} failed: {err.strip() or out.strip()}")
-    return {"wall_s": round(wall, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-            "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
-            "load_avg_1m": load, "output": out.strip().splitlines()}
+    done = run_process([sys.executable, "-c", CLI_MAIN, *args], env)
+    if done["returncode"] != 0:
+        raise RuntimeError(f"city-usage {' '.join(args)} failed: "
+                           f"{done['stderr'].strip() or done['stdout'].strip()}")
+    return {key: done[key] for key in ("wall_s", "peak_rss_mb", "cpu_s", "load_avg_1m")} | {
+        "output": done["stdout"].strip().splitlines()}
 
 
 def run(root: Path, events_per_day: int, memory_limit: str, days: int = DAYS,
         log=print) -> dict:
-    shutil.rmtree(root, ignore_errors=True)
-    settings = data.bench_settings(root)
-    day_list = [data.day_of(k) for k in range(days)]
+    settings, day_list = data.fresh_root(root, days)
     began = time.perf_counter()
     landed_rows = data.write_random_id_days(settings, day_list, events_per_day)
     log(f"  generated {landed_rows:,} landed rows over {days} days "

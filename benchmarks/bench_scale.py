@@ -16,9 +16,7 @@ BASELINES = ("duckdb", "polars", "pandas")
 
 def run(root: Path, events: int, memory_limit: str, days: int = DAYS,
         log=print) -> dict:
-    shutil.rmtree(root, ignore_errors=True)
-    settings = data.bench_settings(root)
-    day_list = [data.day_of(k) for k in range(days)]
+    settings, day_list = data.fresh_root(root, days)
     began = time.perf_counter()
     for k, day in enumerate(day_list):
         data.write_landing_day(settings, day, events // days + (k < events % days))

@@ -9,6 +9,7 @@ project's data.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -51,6 +52,12 @@ def bench_env(root: Path, memory_limit: str) -> dict[str, str]:
 
 def day_of(index: int) -> date:
     return FIRST_DAY + timedelta(days=index)
+
+
+def fresh_root(root: Path, days: int) -> tuple[Settings, list[date]]:
+    """An emptied benchmark folder's layout and the `days` days its landing will cover."""
+    shutil.rmtree(root, ignore_errors=True)
+    return bench_settings(root), [day_of(k) for k in range(days)]
 
 
 def write_landing_day(settings: Settings, day: date, events: int, seed: int = SEED) -> int:

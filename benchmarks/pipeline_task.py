@@ -9,7 +9,7 @@ from datetime import date
 import dagster as dg
 
 from assets.resources import CityUsageSettings, WarehouseResource
-from pipelines import usage_defs
+from assets.usage import definitions as usage_defs
 from usage_model.config import Settings
 
 RANGE_START = "dagster/asset_partition_range_start"

@@ -1,10 +1,16 @@
-"""The code location: one entry point, one module per domain (see workspace.yaml)."""
+"""The code location: one entry point over the domains under assets/<domain>/ (see
+workspace.yaml). Each domain's `definitions.py` holds its assets, checks, jobs, schedules and
+sensors; this module only merges them with the shared resources."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from pipelines import exports_defs, funding_defs, report_defs, resources, usage_defs
+from assets.exports import definitions as exports_defs
+from assets.funding import definitions as funding_defs
+from assets.report import definitions as report_defs
+from assets.usage import definitions as usage_defs
+from pipelines import resources
 
 
 def _build() -> dg.Definitions:

@@ -1,16 +1,12 @@
-"""Materialize the asset graph through Dagster's own APIs, one run per partitions definition.
+"""What `city-usage materialize` (and `make demo`) runs: one run per partitions definition.
 
-Used by `city-usage materialize` and `make demo`. Daily assets run as one single-run backfill
-over the day range (BackfillPolicy.single_run), monthly rollups over the months the range
-touches, unpartitioned assets once; in the graph's order. Runs are recorded in the instance
-from DAGSTER_HOME when it is set, so they show in the UI's run history.
+Daily assets run as one single-run backfill over the day range (BackfillPolicy.single_run),
+monthly rollups over the months the range touches, unpartitioned assets once; in the graph's
+order. Each run is launched by `pipelines.launch` in the instance `make ui` shows.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -18,18 +14,13 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from pipelines.instance import prepare_dagster_home
-from pipelines.sensors import contiguous_ranges, partition_target, pending_rebuilds
+from assets.usage.sensors import contiguous_ranges, partition_target, pending_rebuilds
+from pipelines.launch import launch_run
 from usage_model.config import Settings
 from usage_model.faults import fault_point
 from usage_model.usage.landing import days_in_file, list_landed_files
 
-PID_TAG = "city_usage/pid"
 CLI_TAGS = {"city_usage/source": "cli", "city_usage/command": "materialize"}
-HOST_TAG = "city_usage/host"
-# The CLI prints its own progress and one-line failures (DESIGN rule 13); Dagster keeps the
-# full logs and tracebacks in the run history, where the UI shows them.
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 class MaterializeError(RuntimeError):
@@ -147,63 +138,30 @@ def plan_runs(
     return runs
 
 
-def _failure_line(result: dg.ExecuteInProcessResult) -> str:
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            while error.cause is not None:  # the user code's own error, not Dagster's wrapper
-                error = error.cause
-            # Whole: the CLI cuts it to one line once landed file names in it are escaped.
-            text = (error.message or "").strip() or error.cls_name or "failed"
-            return f"step {event.step_key} failed: {text}"
-    return "run failed"
-
-
 def execute(
     defs: dg.Definitions,
     runs: Sequence[PlannedRun],
     instance: dg.DagsterInstance,
     on_start: Callable[[PlannedRun], None] | None = None,
 ) -> list[RunOutcome]:
-    assets = list(defs.assets or []) + list(defs.asset_checks or [])
     outcomes = []
     queue = list(runs)
     while queue:
         planned = queue.pop(0)
         if on_start:
             on_start(planned)
-        result = _named_job(planned, assets, defs.resources).execute_in_process(
-            instance=instance,
-            partition_key=planned.partition_key,
-            tags={**CLI_TAGS, **_process_tags(), **planned.tags},
-            run_config=QUIET_LOGS,
-            raise_on_error=False,
-        )
-        if not result.success:
-            raise MaterializeError(_failure_line(result))
+        # A job named for what it builds, so the UI's run list says it.
+        report = launch_run(defs, planned.asset_keys, instance, job_name=planned.job_name,
+                            description=f"city-usage materialize: {planned.label}",
+                            partition_key=planned.partition_key,
+                            tags={**CLI_TAGS, **planned.tags})
+        if not report.success:
+            raise MaterializeError(report.failure or "run failed")
         fault_point("between_runs")
         queue[:0] = _follow_up_runs(planned, _still_pending(defs, planned))
-        checks = result.get_asset_check_evaluations()
-        outcomes.append(
-            RunOutcome(
-                planned=planned,
-                run_id=result.run_id,
-                materializations=len(result.get_asset_materialization_events()),
-                checks_passed=sum(c.passed for c in checks),
-                checks_failed=[
-                    f"{c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed
-                ],
-            )
-        )
+        outcomes.append(RunOutcome(planned, report.run_id, report.materializations,
+                                   report.checks_passed, report.checks_failed))
     return outcomes
-
-
-def _named_job(planned: PlannedRun, assets: list, resources: object) -> dg.JobDefinition:
-    """The run's assets as a job named for what it builds, so the UI's run list says it."""
-    job = dg.define_asset_job(planned.job_name, selection=planned.asset_keys,
-                              description=f"city-usage materialize: {planned.label}")
-    return dg.Definitions(assets=assets, jobs=[job], resources=resources).resolve_job_def(
-        planned.job_name)
 
 
 def _still_pending(defs: dg.Definitions, planned: PlannedRun) -> set[date]:
@@ -231,55 +189,3 @@ def _follow_up_runs(planned: PlannedRun, days: set[date]) -> list[PlannedRun]:
         run.follow_up = True
         follow.append(run)
     return follow
-
-
-def _process_tags() -> dict[str, str]:
-    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Fail the runs of CLI processes on this host that were killed before or during their
-    run, and free their pool slots; otherwise the next run would wait forever on
-    `duckdb_warehouse`, and a run killed before it started would stay NOT_STARTED."""
-    runs = instance.get_runs(
-        filters=dg.RunsFilter(
-            statuses=[
-                dg.DagsterRunStatus.NOT_STARTED,  # killed after the run was created
-                dg.DagsterRunStatus.STARTING,
-                dg.DagsterRunStatus.STARTED,
-            ],
-            tags={HOST_TAG: socket.gethostname()},
-        )
-    )
-    reclaimed = []
-    for run in runs:
-        pid = int(run.tags.get(PID_TAG, "0"))
-        if pid and pid != os.getpid() and not _alive(pid):
-            instance.report_run_failed(
-                run, f"the city-usage process {pid} running it is gone; pool slots freed"
-            )
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-            reclaimed.append(run.run_id)
-    return reclaimed
-
-
-def instance_for_cli() -> dg.DagsterInstance:
-    """The instance `make ui` shows (see pipelines/instance.py), so CLI runs appear there."""
-    home = prepare_dagster_home()
-    # The first open of a new instance creates its SQLite tables; several CLI processes
-    # started at once must not race on that, so the opening is serialized by a file lock.
-    with open(os.path.join(home, ".city-usage-open.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        instance = dg.DagsterInstance.get()
-        reclaim_dead_runs(instance)
-        return instance

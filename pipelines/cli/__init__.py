@@ -1,7 +1,8 @@
 """The `city-usage` command. Each domain registers its commands from its own module.
 
 Every failure is one line on stderr: exit 2 for bad input (unknown option, bad date),
-1 for a runtime failure (locked warehouse, failed step). No tracebacks (DESIGN rule 13).
+1 for a runtime failure (locked warehouse, failed step). No tracebacks
+(docs/event-model.md rule 13).
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ import sys
 import warnings
 
 import typer
-
-# Typer 0.29 vendors its own click; its exceptions are the ones a command raises.
-from typer._click import exceptions as click_exceptions
 
 from pipelines.cli import config_cmds, export_cmds, funding_cmds, read_cmds, usage_cmds
 from pipelines.cli.errors import BAD_INPUT, fail
@@ -37,21 +35,20 @@ def main() -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=sys.argv[1:], prog_name="city-usage", standalone_mode=False)
-    except click_exceptions.NoArgsIsHelpError:
-        sys.exit(0)  # typer has already shown the help
-    except click_exceptions.UsageError as exc:
-        hint = (
-            f" (see: city-usage {exc.ctx.info_name} --help)" if exc.ctx and exc.ctx.parent else ""
-        )
-        fail(f"{exc.format_message()}{hint}", BAD_INPUT)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
         fail("aborted")
     except BadSetting as exc:  # a bad environment variable is input, like a bad option
         fail(str(exc), BAD_INPUT)
-    except click_exceptions.ClickException as exc:
-        fail(exc.format_message(), exc.exit_code)
+    # Typer 0.29 runs its own vendored click and exports only the base of its errors,
+    # TyperException (UsageError: exit_code 2 and the failing command's ctx).
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.exit(0)  # typer has already shown the help
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see: city-usage {ctx.info_name} --help)" if ctx and ctx.parent else ""
+        fail(f"{exc.format_message()}{hint}", exc.exit_code)
     except Exception as exc:  # anything unforeseen still ends in one line, not a traceback
         fail(f"{type(exc).__name__}: {exc}")
     sys.exit(code if isinstance(code, int) else 0)

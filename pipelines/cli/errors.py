@@ -1,4 +1,4 @@
-"""One-line failures for CLI commands (DESIGN rule 13).
+"""One-line failures for CLI commands (docs/event-model.md rule 13).
 
 Every line the CLI prints about a failure or a problem file goes through `one_line`: landed
 file names may hold any character, so control characters are escaped (a file named

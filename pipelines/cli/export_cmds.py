@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipelines.cli.errors import BAD_INPUT, fail
 from usage_model.config import Settings
 from usage_model.exports.ledger import status as ledger_status
 from usage_model.hooks.config import ConfigError, load_config
@@ -19,11 +19,6 @@ exports_app = typer.Typer(help="Hooks and billing exports (city-usage.yaml).",
                           no_args_is_help=True)
 
 
-def _fail(message: str, code: int) -> None:
-    print(message, file=sys.stderr)
-    raise typer.Exit(code)
-
-
 @exports_app.command("check-config")
 def check_config() -> None:
     """Validate city-usage.yaml (CITY_USAGE_CONFIG) as the definitions will load it."""
@@ -31,8 +26,7 @@ def check_config() -> None:
     try:
         config = load_config(path)
     except ConfigError as exc:
-        _fail(str(exc), 2)
-        return
+        fail(str(exc), BAD_INPUT)
     if config is None:
         print(f"{path}: absent: no hooks and no exports")
         return
@@ -51,7 +45,7 @@ def status(
 ) -> None:
     """What the export ledger delivered, per export and period."""
     if fmt not in ("table", "json"):
-        _fail(f"--format: expected table or json, got {fmt!r}", 2)
+        fail(f"--format: expected table or json, got {fmt!r}", BAD_INPUT)
     settings = Settings.from_env()
     try:
         with connect(settings.warehouse, read_only=True) as conn:
@@ -60,8 +54,7 @@ def status(
                 "'export_ledger'").fetchall()[0][0]
             rows = ledger_status(conn) if has_ledger else []
     except (WarehouseLocked, WarehouseMissing) as exc:
-        _fail(str(exc), 1)
-        return
+        fail(str(exc))
     if fmt == "json":
         print(json.dumps(rows, default=str))
         return

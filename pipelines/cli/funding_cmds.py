@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from pipelines.cli.errors import BAD_INPUT, fail
 from usage_model.config import Environment, Settings
 from usage_model.warehouse import WarehouseLocked, WarehouseMissing, connect
 
@@ -14,11 +15,6 @@ _BALANCES = """
 SELECT user_id, unit, balance, entries, updated_at FROM balances
 WHERE $user IS NULL OR user_id = $user ORDER BY user_id, unit
 """
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def stripe_webhook(
@@ -39,7 +35,8 @@ def stripe_webhook(
     env = Environment.load()
     if env.stripe_webhook_secret is None:
         # configuration is input: exit 2, like a bad option
-        raise _fail("STRIPE_WEBHOOK_SECRET is not set; the receiver cannot verify deliveries", 2)
+        fail("STRIPE_WEBHOOK_SECRET is not set; the receiver cannot verify deliveries",
+             BAD_INPUT)
     secret = env.stripe_webhook_secret.get_secret_value()
     events_dir = env.settings().stripe_events_landing
     # Bind here so a taken port or a bad interface is one clear line before uvicorn starts.
@@ -49,7 +46,7 @@ def stripe_webhook(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
     except OSError as exc:
-        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     bound = sock.getsockname()[1]
     typer.echo(f"listening on http://{host}:{bound}/stripe/webhook; landing verified Stripe "
                f"events in {events_dir}", err=True)
@@ -64,16 +61,16 @@ def balances(
 ) -> None:
     """Balance per user (credits), equal to the ledger sum."""
     if format not in ("table", "json"):
-        raise _fail(f"--format {format!r}: expected table or json", 2)
+        fail(f"--format {format!r}: expected table or json", BAD_INPUT)
     try:
         with connect(Settings.from_env().warehouse, read_only=True) as conn:
             cur = conn.execute(_BALANCES, {"user": user})
             columns = [d[0] for d in cur.description]
             rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
     except (WarehouseLocked, WarehouseMissing) as exc:
-        raise _fail(str(exc)) from None
+        fail(str(exc))
     except Exception as exc:  # a warehouse without the funding tables yet
-        raise _fail(f"cannot read balances: {str(exc).splitlines()[0]}") from None
+        fail(f"cannot read balances: {str(exc).splitlines()[0]}")
     if format == "json":
         typer.echo(json.dumps(rows, default=str))
         return

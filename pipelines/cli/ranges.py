@@ -1,4 +1,5 @@
-"""How every command reads `--from` and `--to`, stated in each `--help` (docs rule 12).
+"""How every command reads `--from` and `--to`, stated in each `--help`
+(docs/event-model.md rule 12).
 
 Two conventions, each fixed by the contract in docs/event-model.md:
 - `materialize` builds whole days: `--from` and `--to` are partition keys, both included.

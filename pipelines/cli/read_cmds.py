@@ -17,6 +17,7 @@ from typing import Annotated
 import duckdb
 import typer
 
+from pipelines.cli.errors import BAD_INPUT, fail
 from pipelines.cli.ranges import (
     INSTANT_NOTE,
     READ_FROM_HELP,
@@ -47,11 +48,6 @@ Explain = Annotated[bool, typer.Option("--explain", help="print the chosen sourc
 TABLE_MAX_ROWS = 10_000
 
 
-def _fail(message: str, code: int) -> None:
-    typer.echo(message.splitlines()[0] if message else "failed", err=True)
-    raise typer.Exit(code)
-
-
 def _guarded(action: Callable[[], None]) -> None:
     """Run a command body; turn every expected failure into one line and an exit code."""
     try:
@@ -59,11 +55,11 @@ def _guarded(action: Callable[[], None]) -> None:
         require_warehouse(Settings.from_env().warehouse)
         action()
     except BadRequest as exc:
-        _fail(f"error: {exc}", 2)
+        fail(str(exc), BAD_INPUT)
     except (WarehouseLocked, WarehouseMissing) as exc:
-        _fail(f"error: {exc}", 1)
+        fail(str(exc))
     except (duckdb.Error, OSError) as exc:
-        _fail(f"error: read failed: {type(exc).__name__}: {exc}", 1)
+        fail(f"read failed: {type(exc).__name__}: {exc}")
 
 
 def _check_output(fmt: str, out: Path | None) -> None:

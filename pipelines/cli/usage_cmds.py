@@ -82,13 +82,8 @@ def materialize(
 
     from pipelines.cli.errors import BAD_INPUT, fail
     from pipelines.cli.ranges import parse_build_days
-    from pipelines.materialize import (
-        MaterializeError,
-        execute,
-        instance_for_cli,
-        landed_day_range,
-        plan_runs,
-    )
+    from pipelines.launch import open_instance
+    from pipelines.materialize import MaterializeError, execute, landed_day_range, plan_runs
 
     start, end = parse_build_days(from_, to)
     settings = Settings.from_env()
@@ -127,7 +122,7 @@ def materialize(
             progress.update(task, description=f"run {planned.label}")
 
         try:
-            with instance_for_cli() as instance:
+            with open_instance() as instance:
                 for planned in runs:
                     outcomes += execute(defs, [planned], instance, on_start=started)
                     progress.advance(task)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.usage.cli_helpers import run_cli
+from tests.cli_process import run_cli
 
 SECRETS = {"STRIPE_SECRET_KEY": "sk_test_Zq9secretvalue77",
            "STRIPE_WEBHOOK_SECRET": "whsec_hushhush81",

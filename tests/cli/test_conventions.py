@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from tests.usage.cli_helpers import ROOT, run_cli
+from tests.cli_process import ROOT, run_cli
 from usage_model.read.render import print_table
 from usage_model.usage.sample import write_sample_landing
 
@@ -73,7 +73,7 @@ def test_materialize_with_nothing_landed_says_so(settings, dagster_instance):
 
 def test_cli_runs_default_to_the_instance_next_to_the_data(settings, monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    done = run_cli("materialize", "--select", "group:stripe")
+    done = run_cli("materialize", "--select", "stripe_objects")
     assert done.returncode == 0, done.stderr
     home = settings.data_dir / "dagster"
     assert (home / "dagster.yaml").read_text() == (ROOT / "dagster.yaml").read_text()
@@ -85,7 +85,7 @@ def test_cli_runs_default_to_the_instance_next_to_the_data(settings, monkeypatch
 def test_cli_runs_have_a_job_name_and_say_what_started_them(settings, dagster_instance):
     write_sample_landing(settings.usage_landing, days=1, events_per_day=50,
                          end=date(2026, 5, 18))
-    done = run_cli("materialize", "--select", "group:usage")
+    done = run_cli("materialize", "--select", "usage_events")
     assert done.returncode == 0, done.stderr
     runs = dagster_instance.get_runs()
     assert [run.job_name for run in runs] == ["cli_daily_assets"]

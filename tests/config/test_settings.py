@@ -118,7 +118,7 @@ def test_a_bad_value_is_one_line_naming_the_variable(monkeypatch, name, value, p
 
 def test_nothing_reads_the_environment_at_import_time(tmp_path):
     """A broken variable does not stop the code location from importing; loading it fails."""
-    code = ("import pipelines.definitions as d, pipelines.usage_defs, pipelines.partitions, "
+    code = ("import pipelines.definitions as d, assets.usage.definitions, assets.usage.partitions, "
             "usage_model.faults, usage_model.clock\n"
             "try:\n    d.city_usage()\nexcept Exception as exc:\n    print(type(exc).__name__)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -152,7 +152,7 @@ def test_resources_are_built_from_the_settings(monkeypatch, tmp_path):
 
 
 def test_partitions_follow_the_environment_when_definitions_load(monkeypatch):
-    from pipelines import usage_defs
+    from assets.usage import definitions as usage_defs
 
     firsts = []
     for start in ("2025-03-01", "2025-04-02"):

@@ -1,4 +1,4 @@
-"""`city-usage exports ...`: exit codes and one-line errors (DESIGN rule 13)."""
+"""`city-usage exports ...`: exit codes and one-line errors (docs/event-model.md rule 13)."""
 
 from __future__ import annotations
 

@@ -196,7 +196,7 @@ def test_customer_map_bad_row_names_the_csv_line(tmp_path: Path) -> None:
 def test_definitions_load_stops_on_an_invalid_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipelines import exports_defs
+    from assets.exports import definitions as exports_defs
 
     path = tmp_path / "city-usage.yaml"
     monkeypatch.setenv("CITY_USAGE_CONFIG", str(path))

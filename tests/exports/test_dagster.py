@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.exports import build_export_assets
+from assets.exports.assets import build_export_assets
 from assets.resources import CityUsageSettings, WarehouseResource
 from tests.exports.helpers import event, write_daily_by_user, write_events
 from usage_model.config import Settings

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pyarrow.parquet as pq
 
-from pipelines import exports_defs
+from assets.exports import definitions as exports_defs
 from pipelines.resources import build_resources
 from tests.exports.helpers import write_daily_by_user
 from usage_model.config import Settings

@@ -88,10 +88,10 @@ REGISTER_AND_DIE = """
 import os, signal
 import dagster as dg
 from pipelines.definitions import defs
-from pipelines.materialize import _process_tags
+from pipelines.launch import process_tags
 instance = dg.DagsterInstance.get()
 job = defs.resolve_implicit_global_asset_job_def()
-run = instance.create_run_for_job(job_def=job, tags={"city_usage/source": "cli", **_process_tags()})
+run = instance.create_run_for_job(job_def=job, tags={"city_usage/source": "cli", **process_tags()})
 print(run.run_id, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """

@@ -23,7 +23,7 @@ from usage_model.funding.sync import StripeSource, consume_landed, sync_events
 from usage_model.stripe_client import make_client
 from usage_model.warehouse import connect
 
-CREDITS_PER_CENT = 10_000  # 1 USD = 1,000,000 credits (DESIGN.md)
+CREDITS_PER_CENT = 10_000  # 1 USD = 1,000,000 credits (docs/funding.md)
 # Funding tests run on a frozen clock (any instant works: fixtures are dated relative to it).
 FUNDING_NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

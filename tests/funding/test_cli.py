@@ -2,7 +2,8 @@
 
 The receiver runs as its own process on a free port; deliveries are signed here with HMAC-SHA256
 exactly as Stripe documents (`Stripe-Signature: t=<unix>,v1=<hex hmac of "<t>.<body>">`), not
-with our code or the SDK's helper. Exit codes and one-line errors follow DESIGN rule 13.
+with our code or the SDK's helper. Exit codes and one-line errors follow
+docs/event-model.md rule 13.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
-from pipelines import funding_defs
+from assets.funding import definitions as funding_defs
 from tests.funding.conftest import FUNDING_NOW, write_topups
 from usage_model import clock
 

@@ -318,7 +318,7 @@ def test_an_older_warehouse_gets_its_downcity_tables_recreated(settings):
 
 
 def test_rejects_reach_the_asset_metadata_through_dagster(settings, dagster_instance):
-    from assets.balance import downcity_topups
+    from assets.funding.assets import downcity_topups
     from pipelines.resources import build_resources
 
     write(settings.balance_landing, "topups", current_table(

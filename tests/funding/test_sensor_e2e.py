@@ -14,7 +14,7 @@ import time
 
 import dagster as dg
 
-from pipelines import funding_defs
+from assets.funding import definitions as funding_defs
 from pipelines.resources import build_resources
 from tests.funding.conftest import write_topups
 from usage_model import clock
@@ -24,7 +24,7 @@ from usage_model.warehouse import connect
 
 SECRET = "whsec_sensor_test"
 CENTS = 1_250  # $12.50
-CREDITS = CENTS * 10_000  # DESIGN: credits = USD cents x 10,000
+CREDITS = CENTS * 10_000  # docs/funding.md: credits = USD cents x 10,000
 
 
 def paid_session_event(event_id: str, topup_id: str, user_id: str) -> bytes:

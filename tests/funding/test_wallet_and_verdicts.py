@@ -166,7 +166,7 @@ def test_wallet_mode_shows_on_the_assets_through_dagster(settings, dagster_insta
                                                          monkeypatch):
     import dagster as dg
 
-    from pipelines import funding_defs
+    from assets.funding import definitions as funding_defs
     from pipelines.resources import build_resources
 
     monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)

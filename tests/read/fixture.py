@@ -1,7 +1,7 @@
 """Test data for the read surface: curated day files and summary tables built from them.
 
 The summary SQL here is the tests' own, independent of `usage_model.read` and written from
-DESIGN.md's table contracts, so the planner's pre-aggregate answers can be checked against the
+docs/tables.md's table contracts, so the planner's pre-aggregate answers can be checked against the
 events and against hand-computed values. The benchmark reuses it to build 100M-event history.
 """
 

@@ -8,8 +8,8 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from pipelines import usage_defs
-from tests.usage.pipeline_helpers import materialize_days, resources
+from assets.usage import definitions as usage_defs
+from tests.dagster_runs import materialize_days, resources
 from usage_model import read
 from usage_model.read import source_of
 from usage_model.usage.sample import write_sample_landing

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from tests.conftest import CONFIG_VARS
-from tests.usage.pipeline_helpers import materialize_days
+from tests.dagster_runs import materialize_days
 from usage_model.config import Settings
 from usage_model.usage.sample import write_sample_landing
 from usage_model.warehouse import ensure_schema

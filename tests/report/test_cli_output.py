@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.usage.cli_helpers import run_cli
+from tests.cli_process import run_cli
 
 
 def test_a_pipe_gets_every_column_one_line_a_row(report_warehouse):

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import dagster as dg
 
+from tests.cli_process import run_cli
 from tests.report.conftest import FIRST, LAST
-from tests.usage.cli_helpers import run_cli
 
 END = LAST + timedelta(days=1)  # reads take [--from, --to)
 

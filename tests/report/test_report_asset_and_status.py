@@ -9,11 +9,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from assets.report import REPORT_INPUTS, build_usage_report
-from pipelines import usage_defs
+from assets.report.assets import REPORT_INPUTS, build_usage_report
+from assets.usage import definitions as usage_defs
+from tests.cli_process import run_cli
+from tests.dagster_runs import materialize_days, resources
 from tests.report.conftest import FIRST, LAST
-from tests.usage.cli_helpers import run_cli
-from tests.usage.pipeline_helpers import materialize_days, resources
 
 
 def _accepted_events(settings) -> int:

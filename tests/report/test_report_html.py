@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.cli_process import ROOT, run_cli
 from tests.report.browser import chromium_binary, visit_offline
 from tests.report.conftest import ARTIFACTS, FIRST, LAST
-from tests.usage.cli_helpers import ROOT, run_cli
 from usage_model.config import Settings
 from usage_model.report import load_report_data, render_html, write_html
 

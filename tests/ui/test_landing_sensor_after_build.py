@@ -9,8 +9,8 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import usage_defs
-from tests.usage.pipeline_helpers import materialize_days
+from assets.usage import definitions as usage_defs
+from tests.dagster_runs import materialize_days
 from usage_model.usage.sample import write_sample_landing
 
 END = date(2026, 5, 18)

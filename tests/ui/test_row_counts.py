@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 
-from pipelines import funding_defs
+from assets.funding import definitions as funding_defs
 from pipelines.resources import build_resources
 from tests.funding.conftest import write_topups
 

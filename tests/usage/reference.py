@@ -1,7 +1,7 @@
 """An independent reference implementation of the usage rules, in polars.
 
 It shares no code with the pipeline (which is DuckDB SQL): it reads the landing files with
-polars, applies DESIGN.md's rules in its own way and computes the summaries, so a test can
+polars, applies docs/event-model.md's rules in its own way and computes the summaries, so a test can
 compare the warehouse with it on data neither was tuned to.
 """
 

@@ -1,4 +1,4 @@
-"""Usage Event Model v1 rules (DESIGN precise rules 1-10): deduplication, timestamps and days,
+"""Usage Event Model v1 rules (docs/event-model.md rules 1-10): deduplication, timestamps and days,
 opaque ids, aliases, the Downcity export shape, which files are read, and idempotence.
 
 Every test lands real Parquet files, runs the real scan and build on a real DuckDB file and

@@ -16,9 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
-from pipelines import usage_defs
-from tests.usage.cli_helpers import run_cli_as_user
-from tests.usage.pipeline_helpers import RANGE_END, RANGE_START, resources, table
+from assets.usage import definitions as usage_defs
+from tests.cli_process import run_cli_as_user
+from tests.dagster_runs import RANGE_END, RANGE_START, resources, table
 from usage_model.config import Settings
 from usage_model.usage.ingest import day_path
 

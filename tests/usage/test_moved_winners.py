@@ -13,10 +13,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import usage_defs
-from pipelines.sensors import RANGE_END, RANGE_START
-from tests.usage.cli_helpers import run_cli
-from tests.usage.pipeline_helpers import table
+from assets.usage import definitions as usage_defs
+from assets.usage.sensors import RANGE_END, RANGE_START
+from tests.cli_process import run_cli
+from tests.dagster_runs import table
 from usage_model.usage.ingest import day_path, scan_landing
 from usage_model.warehouse import connect
 
@@ -52,7 +52,7 @@ def test_late_first_sorting_copy_rebuilds_the_old_winners_day(settings, dagster_
 
     _land(settings, "a/late.parquet", [("x", f"{D1}T08:00:00Z")])  # sorts before b/
     done = run_cli("materialize", "--from", D1.isoformat(), "--to", D1.isoformat(),
-                   "--select", "group:usage")
+                   "--select", "usage_events")
     assert done.returncode == 0, done.stderr
     assert _curated_ids(settings) == ["x", "y"]  # x once, now from a/late.parquet on D1
     d1 = pl.read_parquet(day_path(settings, D1))

@@ -15,9 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
-from pipelines import usage_defs
+from assets.usage import definitions as usage_defs
+from tests.dagster_runs import RANGE_END, RANGE_START, materialize_days, table
 from tests.usage import reference
-from tests.usage.pipeline_helpers import RANGE_END, RANGE_START, materialize_days, table
 from usage_model.usage.ingest import day_path
 from usage_model.usage.sample import write_sample_landing
 

@@ -1,4 +1,4 @@
-"""Rejections (DESIGN "Usage Event Model v1", rules 2, 5 and 8): every rejected file or row is
+"""Rejections (docs/event-model.md rules 2, 5 and 8): every rejected file or row is
 quarantined with its file, row and reason, the good rows beside it still load, and every row
 read is accounted for (read = accepted + identical duplicates + quarantined)."""
 
@@ -217,7 +217,7 @@ def test_rejected_files_each_one_row_and_conservation_over_many_files(settings: 
 
 
 # ---------------------------------------------------------------------------------------------
-# Row rejections (rule 5): one reason per row, the first that applies, in the DESIGN order
+# Row rejections (docs/event-model.md rule 5): one reason per row, the first that applies
 # ---------------------------------------------------------------------------------------------
 
 REASON_ORDER = (
@@ -234,7 +234,8 @@ SKEW = timedelta(days=1)
 
 
 def expected_reason(row: dict[str, Any], now: datetime) -> str | None:
-    """The reason DESIGN rule 5 gives a typed-timestamp row, computed from the row alone."""
+    """The reason docs/event-model.md rule 5 gives a typed-timestamp row, computed from the
+    row alone."""
     broken = []
     if not row.get("event_id"):
         broken.append("missing_event_id")
@@ -271,7 +272,7 @@ def typed_cases() -> list[dict[str, Any]]:
         valid_row("at-skew-limit", occurred_at=NOW + SKEW),
         valid_row("just-under-skew", occurred_at=NOW + SKEW - timedelta(seconds=1)),
         valid_row("zero-tokens", input_tokens=0, output_tokens=0, latency_ms=0.0),
-        # several rules broken: only the first reason in DESIGN order is given
+        # several rules broken: only the first reason in rule 5 order is given
         valid_row(None, occurred_at=None, city_id=None, status="bad", input_tokens=-1),
         valid_row("time+city", occurred_at=None, city_id=None, status="nope"),
         valid_row("city+status", city_id="", status="nope", output_tokens=-3),

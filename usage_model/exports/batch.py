@@ -64,7 +64,8 @@ class Batch:
         return json.loads(canonical_json(self.table.to_pylist()))
 
     def body(self) -> bytes:
-        """The webhook body: one JSON object (DESIGN.md), byte-identical on every resend."""
+        """The webhook body: one JSON object (see usage_model/exports/README.md),
+        byte-identical on every resend."""
         return canonical_json({
             "export": self.export, "source": self.source, "period": self.period,
             "version": self.version, "supersedes": self.supersedes, "rows": self.rows,

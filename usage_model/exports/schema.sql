@@ -1,4 +1,4 @@
--- Exports domain: what was delivered where (DESIGN invariant 3: one delivery per batch version).
+-- Exports domain: what was delivered where (docs/guarantees.md "Exactly once": one delivery per batch version).
 
 -- One row per (export, period, version): the intent (pending) and then the outcome.
 CREATE TABLE IF NOT EXISTS export_ledger (

@@ -1,5 +1,5 @@
 """Funding rules as pure functions: Stripe facts + Downcity records -> ledger entries,
-exceptions and topup states (DESIGN.md "Funding: precise rules").
+exceptions and topup states (docs/funding.md "Rules").
 
 Facts are monotone: an object's facts are the union over every snapshot ever seen of it (and
 the event types seen for it), so the outcome does not depend on the order or duplication of

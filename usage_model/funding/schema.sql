@@ -1,4 +1,4 @@
--- Funding domain tables (DESIGN.md "Balance and funding"). Idempotent DDL.
+-- Funding domain tables (docs/tables.md "Funding", docs/funding.md). Idempotent DDL.
 
 -- Append-only ledger: a superset of Downcity's service_balance_ledger. `ref` is the
 -- idempotency key (one entry per topup credit, refund debit, dispute movement, charge...).

@@ -1,4 +1,4 @@
-"""The pre-aggregated tables a summary can be answered from (DESIGN "Summary tables").
+"""The pre-aggregated tables a summary can be answered from (docs/tables.md "Usage summaries").
 
 Listed cheapest first: the planner prefers earlier tables. Each entry says its time grain, its
 key (the dimensions it is grouped by besides time) and the measures it stores.

@@ -2,7 +2,7 @@
 
 Every user-facing mistake raises `BadRequest` with one line that names what is wrong and lists
 what is valid. Ranges are half-open `[start, end)`; a date means its midnight in
-`CITY_USAGE_TIMEZONE`, an instant without an offset is UTC (DESIGN rules 1, 2 and 12).
+`CITY_USAGE_TIMEZONE`, an instant without an offset is UTC (docs/event-model.md rules 1, 2 and 12).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Usage Event Model v1: the canonical columns of a curated event (DESIGN.md).
+"""Usage Event Model v1: the canonical columns of a curated event (docs/event-model.md).
 
 Curated events are Parquet, one folder per day: `<curated>/events/day=YYYY-MM-DD/part-0.parquet`
 with exactly `CURATED_SCHEMA`. `occurred_at` is a UTC instant; `day` is its calendar date in

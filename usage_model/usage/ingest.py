@@ -93,7 +93,7 @@ class ScanResult:
     days_touched: set[date] = field(default_factory=set)
     # Days whose result changed without a new file landing on them: days of a removed or
     # rewritten file's old rows, and days holding another copy of an event_id the scan
-    # added or removed (its winner may have moved, DESIGN rule 7).
+    # added or removed (its winner may have moved, docs/event-model.md rule 7).
     rebuild_days: set[date] = field(default_factory=set)
 
 

@@ -1,8 +1,9 @@
 """Landed usage files: which files exist, and what a change to them is.
 
 Only `*.parquet` files are read; names that begin with `_` or `.` (uploads in progress,
-`_SUCCESS`) are ignored at any depth (DESIGN rule 8). Paths are kept relative to the landing
-root with `/` separators, because their sort order decides which duplicate wins (rule 7).
+`_SUCCESS`) are ignored at any depth (docs/event-model.md rule 8). Paths are kept relative to
+the landing root with `/` separators, because their sort order decides which duplicate wins
+(rule 7).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Two steps, so that every rule has one home:
    whole (`unreadable_file`, `schema_mismatch`), with a one-line detail.
 2. `normalize` maps the file's shape (native or Downcity export) onto canonical columns and
    runs `sql/validate.sql` in DuckDB, which assigns each row at most one reason, in the order
-   DESIGN.md rule 5 fixes, after `bad_encoding` (a column it uses holds text that is not
+   docs/event-model.md rule 5 fixes, after `bad_encoding` (a column it uses holds text that is not
    UTF-8: its bytes are replaced by U+FFFD so that the row's raw JSON can still be kept).
 """
 
@@ -25,8 +25,8 @@ from usage_model.usage.event_model import TOKEN_COLUMNS
 SQL_DIR = Path(__file__).parent / "sql"
 VALIDATE_SQL = (SQL_DIR / "validate.sql").read_text()
 
-# ISO-8601 / RFC 3339 date-time; without an offset it is UTC (DESIGN rule 2). A date alone,
-# or any other layout, is a bad_timestamp even where DuckDB's cast would accept it.
+# ISO-8601 / RFC 3339 date-time; without an offset it is UTC (docs/event-model.md rule 2).
+# A date alone, or any other layout, is a bad_timestamp even where DuckDB's cast would accept it.
 ISO_INSTANT = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?"
 TEXT_TIME = {
     "occurred_at_expr": (
@@ -214,7 +214,7 @@ def prepare(table: pa.Table) -> PreparedFile | FileRejection:
     source = {c: c for c in names}
     for canonical, alias in ALIASES.items():
         if canonical not in names and alias in names:
-            source[canonical] = alias  # the canonical column wins when both exist (rule 3)
+            source[canonical] = alias  # canonical wins over alias (docs/event-model.md rule 3)
     required = ("event_id", time_column, "city_id", "status")
     missing = [c for c in required if c not in source]
     if missing:

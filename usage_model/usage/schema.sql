@@ -1,4 +1,4 @@
--- Usage domain tables (DESIGN.md: summary names and columns are a contract).
+-- Usage domain tables (docs/tables.md: summary names and columns are a contract).
 
 -- Every landed usage file the pipeline has seen.
 CREATE TABLE IF NOT EXISTS usage_files (
@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS usage_event_index (
     day           DATE NOT NULL,
     file_id       BIGINT NOT NULL,
     source_row    BIGINT NOT NULL,           -- 0-based row number in the file
-    content_hash  UHUGEINT NOT NULL          -- MD5 of the normalized row (DESIGN rule 6)
+    content_hash  UHUGEINT NOT NULL          -- MD5 of the normalized row (docs/event-model.md rule 6)
 );
 -- Warehouses built before id_hash existed: add and fill it (row-group statistics make the
 -- UPDATE a no-op scan once every row has one).

@@ -1,4 +1,5 @@
--- Each built row is the winner (accepted), an identical copy of it, or a conflict (rule 6).
+-- Each built row is the winner (accepted), an identical copy of it, or a conflict
+-- (docs/event-model.md rule 6).
 -- A row whose id has no entry in `winners` is the id's only copy: accepted, its own winner.
 CREATE OR REPLACE TEMP TABLE classified AS
 SELECT b.*,

@@ -1,4 +1,4 @@
--- Canonical rows of one landed file, each with at most one rejection reason (DESIGN rule 5,
+-- Canonical rows of one landed file, each with at most one rejection reason (docs/event-model.md rule 5,
 -- after bad_encoding: text that is not UTF-8 cannot be checked reliably).
 -- Input: the registered Arrow table `typed_rows` (columns already cast by normalize.prepare).
 -- Placeholders filled by normalize.py: {occurred_at_expr}, {occurred_at_missing}, {latency_expr},
@@ -50,7 +50,7 @@ SELECT
     metadata_json,
     $source_file AS source_file,
     source_row,
-    -- Identical vs conflicting duplicates compare this (DESIGN rule 6): MD5 (128 bits) of the
+    -- Identical vs conflicting duplicates compare this (docs/event-model.md rule 6): MD5 (128 bits) of the
     -- normalized row as JSON. Not DuckDB's hash(): its string hash collides on ids that differ
     -- by shifted digits ('...0301-122900' and '...0401-122970'), which would call a conflict
     -- identical and drop a row.

@@ -1,5 +1,5 @@
 -- For every event_id among the rows being built that has more than one valid copy, the
--- first-seen copy across all landed files and all days (DESIGN rule 7: landing path, then row
+-- first-seen copy across all landed files and all days (docs/event-model.md rule 7: landing path, then row
 -- order). The window's own copies are all in build_rows; copies on other days (rare) were
 -- gathered into `copies_elsewhere`. An id with a single copy has no entry: that copy wins
 -- (most ids: ranking only the repeated ones keeps this and classify.sql small).

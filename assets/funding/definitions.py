@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.balance import FUNDING_ASSETS, FUNDING_CHECKS
-from assets.stripe import StripeApi, payment_methods, stripe_objects
+from assets.funding.assets import FUNDING_ASSETS
+from assets.funding.checks import FUNDING_CHECKS
+from assets.funding.stripe import StripeApi, payment_methods, stripe_objects
 from usage_model.config import Environment, Settings
 from usage_model.funding.webhook import landed_event_files
 
 funding_job = dg.define_asset_job(
     "funding_job",
-    selection=dg.AssetSelection.groups("funding", "stripe"),
+    selection=dg.AssetSelection.groups("funding"),
     description="Stripe sync (API + landed webhook events), Downcity topups, ledger, balances, "
     "topup states, exceptions and the reconciliation report.",
 )

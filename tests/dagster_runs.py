@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 
 from assets.resources import CityUsageSettings, WarehouseResource
-from pipelines import usage_defs
+from assets.usage import definitions as usage_defs
 from usage_model.config import Settings
 
 RANGE_START = "dagster/asset_partition_range_start"

@@ -12,10 +12,10 @@ from types import SimpleNamespace
 
 import dagster as dg
 
-from assets.summaries import build_daily_summaries, build_monthly_summaries
-from assets.usage import LANDING, build_usage_events
-from pipelines.partitions import Partitions, partitions
-from pipelines.sensors import build_usage_landing_sensor, build_usage_rebuild_sensor
+from assets.usage.assets import LANDING, build_usage_events
+from assets.usage.partitions import Partitions, partitions
+from assets.usage.sensors import build_usage_landing_sensor, build_usage_rebuild_sensor
+from assets.usage.summaries import build_daily_summaries, build_monthly_summaries
 
 
 @cache

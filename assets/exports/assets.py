@@ -54,7 +54,7 @@ def _charges_asset(pricing: HookConfig, partitions: dg.PartitionsDefinition
         check_specs=specs,
         pool=POOL,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="billing",
+        group_name="exports",
         kinds={"duckdb", "python"},
         owners=OWNERS,
         description=f"Charges from the pricing hook `{pricing.hook_name}` per {pricing.period}: "
@@ -109,7 +109,7 @@ def _entitlements_asset(hook: HookConfig, partitions: dg.PartitionsDefinition
         )],
         pool=POOL,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="billing",
+        group_name="exports",
         kinds={"duckdb", "python"},
         owners=OWNERS,
         description=f"Plan limits from the entitlement hook `{hook.hook_name}` per "
@@ -155,7 +155,7 @@ def _charge_debits_asset(pricing: HookConfig, partitions: dg.PartitionsDefinitio
         partitions_def=partitions,
         pool=POOL,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="billing",
+        group_name="exports",
         kinds={"duckdb"},
         owners=OWNERS,
         description="Charges debited into balance_ledger (kind=charge, negative amount), once "

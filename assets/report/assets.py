@@ -32,7 +32,7 @@ def build_usage_report(inputs: Sequence[str]) -> dg.AssetsDefinition:
     @dg.asset(
         name="usage_report",
         deps=list(inputs),
-        group_name="reports",
+        group_name="report",
         kinds={"html"},
         owners=OWNERS,
         pool=POOL,  # it holds a warehouse connection, so it queues with the writers

@@ -1,18 +1,17 @@
-"""Balance assets: Downcity topups, the ledger, topup states, exceptions, the report.
+"""Funding assets: Downcity topups, the wallet (ledger, balances, topup states, exceptions)
+and the reconciliation report.
 
-Thin: the rules live in `usage_model.funding`. `balances` is checked against the ledger sum
-on every run.
+Thin: the rules live in `usage_model.funding`; the checks on them are in `checks.py`.
 """
 
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.funding.stripe import StripeApi
 from assets.metadata import OWNERS, table_metadata
 from assets.resources import CityUsageSettings
-from assets.stripe import StripeApi
 from usage_model.funding import downcity
-from usage_model.funding.ledger import balance_mismatches
 from usage_model.funding.reconcile import reconcile
 from usage_model.funding.report import build_report
 from usage_model.warehouse import POOL
@@ -75,8 +74,11 @@ def downcity_topups(duckdb: DuckDBResource, settings: CityUsageSettings) -> dg.M
     pool=POOL,
     can_subset=False,
 )
-def funding_ledger(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
-                   settings: CityUsageSettings, stripe: StripeApi) -> object:
+def build_wallet_and_topups(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
+                            settings: CityUsageSettings, stripe: StripeApi) -> object:
+    """balance_ledger, balances, topups and reconciliation_exceptions: one reconciliation
+    pass writes all four together, so a topup's state, its credit and its exception never
+    disagree (the step cannot be subset)."""
     config = settings.funding()
     with duckdb.get_connection() as conn:
         result = reconcile(conn, config, stripe.livemode())
@@ -129,28 +131,5 @@ def reconciliation_report(duckdb: DuckDBResource,
     return dg.MaterializeResult(metadata=meta)
 
 
-@dg.asset_check(asset="balances", blocking=True,
-                description="balances equals the ledger sum per user (and entry count).")
-def balances_match_ledger(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    with duckdb.get_connection() as conn:
-        bad = balance_mismatches(conn)
-    return dg.AssetCheckResult(
-        passed=not bad, metadata={"mismatched_users": dg.MetadataValue.int(len(bad)),
-                                  "examples": dg.MetadataValue.md(
-                                      "\n".join(f"- {r}" for r in bad[:10]) or "none")})
-
-
-@dg.asset_check(asset="reconciliation_exceptions",
-                description="Warns while any payment is kept uncredited.")
-def no_open_exceptions(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    with duckdb.get_connection() as conn:
-        rows = conn.execute("SELECT reason, count(*) FROM reconciliation_exceptions "
-                            "GROUP BY reason ORDER BY reason").fetchall()
-    return dg.AssetCheckResult(
-        passed=not rows, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"open_exceptions": dg.MetadataValue.int(sum(n for _, n in rows)),
-                  **{f"reason_{r}": dg.MetadataValue.int(n) for r, n in rows}})
-
-
-FUNDING_ASSETS = [BALANCE_LANDING, downcity_topups, funding_ledger, reconciliation_report]
-FUNDING_CHECKS = [balances_match_ledger, no_open_exceptions]
+FUNDING_ASSETS = [BALANCE_LANDING, downcity_topups, build_wallet_and_topups,
+                  reconciliation_report]

@@ -20,8 +20,8 @@ from datetime import timedelta
 
 import dagster as dg
 
-from assets.exports import build_export_assets
-from pipelines.partitions import partitions
+from assets.exports.assets import build_export_assets
+from assets.usage.partitions import partitions
 from usage_model.config import Settings
 from usage_model.hooks.config import load_config
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.report import REPORT_INPUTS, build_usage_report
+from assets.report.assets import REPORT_INPUTS, build_usage_report
 
 
 def definitions(upstream: dg.Definitions) -> dg.Definitions:

@@ -37,7 +37,7 @@ class StripeApi(dg.ConfigurableResource):
 
 @dg.asset(
     name="stripe_objects",
-    group_name="stripe",
+    group_name="funding",
     kinds={"stripe", "duckdb"},
     owners=OWNERS,
     pool=POOL,
@@ -83,7 +83,7 @@ def stripe_objects(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
 
 @dg.asset(
     name="payment_methods",
-    group_name="stripe",
+    group_name="funding",
     kinds={"duckdb"},
     owners=OWNERS,
     pool=POOL,

@@ -1,4 +1,4 @@
-"""Daily summaries and monthly rollups in DuckDB (stable table names from DESIGN.md).
+"""Daily summaries and monthly rollups in DuckDB (stable names: docs/tables.md).
 
 Each materialization replaces its partition window, plus the days or months whose curated
 events were rebuilt since (pending intents), (delete, insert) and reports
@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.metadata import OWNERS, add_partition_metadata, day_figures, table_metadata
 from assets.resources import CityUsageSettings
-from assets.usage import EVENTS, pending_partitions
+from assets.usage.assets import EVENTS, pending_partitions
 from usage_model.usage import summaries
 from usage_model.warehouse import POOL
 
@@ -38,7 +38,7 @@ DAY_ERRORS = {"usage_daily_by_service": "coalesce(sum(calls) FILTER (WHERE statu
 
 DAILY_SPECS = {
     name: dg.AssetSpec(
-        name, deps=[EVENTS], description=text, group_name="summaries",
+        name, deps=[EVENTS], description=text, group_name="usage",
         kinds={"duckdb", "sql"}, owners=OWNERS,
     )
     for name, text in DAILY_DESCRIPTIONS.items()
@@ -46,7 +46,7 @@ DAILY_SPECS = {
 MONTHLY_SPECS = {
     name: dg.AssetSpec(
         name, deps=[DAILY_SPECS[name.replace("monthly", "daily")]], description=text,
-        group_name="summaries", kinds={"duckdb", "sql"}, owners=OWNERS,
+        group_name="usage", kinds={"duckdb", "sql"}, owners=OWNERS,
     )
     for name, text in MONTHLY_DESCRIPTIONS.items()
 }

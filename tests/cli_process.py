@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 CLI = [sys.executable, "-c", "from pipelines.cli import main; main()"]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
