@@ -49,16 +49,17 @@ def create_events_view(
 ) -> int:
     """A temp view `name` over the curated files of `days`; returns how many files it reads.
 
-    Built with DuckDB's relation API: the file list is a value, never spliced into SQL text."""
+    Built with DuckDB's relation API and `register` (a session-only view): the file list is a
+    value, never spliced into SQL text. Not `relation.create_view`: that stores a persistent
+    view in the warehouse file, which a later `register` of the same name would shadow."""
     files = [p for p in (day_path(settings, d) for d in sorted(set(days))) if p.exists()]
-    if files:
-        events = conn.read_parquet([p.as_posix() for p in files], hive_partitioning=False)
-    else:  # an empty window: the same columns, no rows
-        conn.register("usage_empty_events", CURATED_SCHEMA.empty_table())
-        events = conn.view("usage_empty_events")
+    if not files:  # an empty window: the same columns, no rows
+        conn.register(name, CURATED_SCHEMA.empty_table())
+        return 0
+    events = conn.read_parquet([p.as_posix() for p in files], hive_partitioning=False)
     if not settings.record_errors and apply_record_errors:
         events = events.filter("status <> 'error'")
-    events.create_view(name, replace=True)
+    conn.register(name, events)
     return len(files)
 
 
