@@ -10,20 +10,22 @@ import annotations`: Dagster reads the `context` annotation of these nested func
 """
 
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import dagster as dg
+import duckdb
 from dagster import AssetExecutionContext
 from dagster_duckdb import DuckDBResource
 
 from assets.metadata import OWNERS, table_metadata
 from assets.resources import CityUsageSettings
+from usage_model.config import Settings
 from usage_model.exports.factory import make_sink
 from usage_model.exports.runner import run_export
 from usage_model.exports.sinks import DeliveryFailed
 from usage_model.hooks.config import CityUsageConfig, ExportConfig, HookConfig
 from usage_model.hooks.protocol import HookResultError, Period
-from usage_model.hooks.run import build_charges, build_entitlements, charge_problems
+from usage_model.hooks.run import HookRun, build_charges, build_entitlements, charge_problems
 from usage_model.warehouse import POOL
 
 EVENTS_KEY = dg.AssetKey("usage_events")
@@ -40,6 +42,16 @@ CHARGE_CHECKS = {
 }
 
 
+def _hook_asset(name: str, check_specs: list[dg.AssetCheckSpec],
+                partitions: dg.PartitionsDefinition, description: str):
+    """A hook's table: built from the curated events in the warehouse pool, one run per range."""
+    return dg.asset(
+        name=name, deps=[EVENTS_KEY], partitions_def=partitions, check_specs=check_specs,
+        pool=POOL, backfill_policy=dg.BackfillPolicy.single_run(), group_name="exports",
+        kinds={"duckdb", "python"}, owners=OWNERS, description=description,
+    )
+
+
 def _charges_asset(pricing: HookConfig, partitions: dg.PartitionsDefinition
                    ) -> dg.AssetsDefinition:
     specs = [
@@ -47,17 +59,9 @@ def _charges_asset(pricing: HookConfig, partitions: dg.PartitionsDefinition
         for name, text in CHARGE_CHECKS.items()
     ]
 
-    @dg.asset(
-        name="charges",
-        deps=[EVENTS_KEY],
-        partitions_def=partitions,
-        check_specs=specs,
-        pool=POOL,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="exports",
-        kinds={"duckdb", "python"},
-        owners=OWNERS,
-        description=f"Charges from the pricing hook `{pricing.hook_name}` per {pricing.period}: "
+    @_hook_asset(
+        "charges", specs, partitions,
+        f"Charges from the pricing hook `{pricing.hook_name}` per {pricing.period}: "
         "user_id, city_id, period, amount_credits (integer credits; null with a reason when "
         "usage cannot be priced), description, ref.",
     )
@@ -68,12 +72,7 @@ def _charges_asset(pricing: HookConfig, partitions: dg.PartitionsDefinition
         amounts, lines, groups = [], 0, 0
         problems: dict[str, int] = dict.fromkeys(CHARGE_CHECKS, 0)
         with duckdb.get_connection() as conn:
-            for period in periods:
-                try:
-                    run = build_charges(conn, pricing, period, cfg.events_root,
-                                        record_errors=cfg.record_errors)
-                except HookResultError as exc:
-                    raise dg.Failure(description=f"{period.key}: {exc}") from None
+            for period, run in _hook_runs(conn, build_charges, pricing, periods, cfg):
                 column = run.table.column("amount_credits").to_pylist()
                 amounts += [a for a in column if a is not None]
                 lines, groups = lines + len(column), groups + run.usage_rows
@@ -97,22 +96,28 @@ def _charges_asset(pricing: HookConfig, partitions: dg.PartitionsDefinition
     return charges
 
 
+def _hook_runs(conn: duckdb.DuckDBPyConnection, build: Callable[..., HookRun], hook: HookConfig,
+               periods: list[Period], cfg: Settings) -> Iterator[tuple[Period, HookRun]]:
+    """Run a hook period by period; a hook's bad result fails the step with one line naming
+    the period (the rows of earlier periods stay committed: each period is replaced whole)."""
+    for period in periods:
+        try:
+            yield period, build(conn, hook, period, cfg.events_root,
+                                record_errors=cfg.record_errors)
+        except HookResultError as exc:
+            raise dg.Failure(description=f"{period.key}: {exc}") from None
+
+
 def _entitlements_asset(hook: HookConfig, partitions: dg.PartitionsDefinition
                         ) -> dg.AssetsDefinition:
-    @dg.asset(
-        name="entitlement_status",
-        deps=[EVENTS_KEY],
-        partitions_def=partitions,
-        check_specs=[dg.AssetCheckSpec(
+    @_hook_asset(
+        "entitlement_status",
+        [dg.AssetCheckSpec(
             "entitlement_arithmetic", asset="entitlement_status", blocking=True,
             description="remaining = max(0, included - used), overage = max(0, used - included).",
         )],
-        pool=POOL,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="exports",
-        kinds={"duckdb", "python"},
-        owners=OWNERS,
-        description=f"Plan limits from the entitlement hook `{hook.hook_name}` per "
+        partitions,
+        f"Plan limits from the entitlement hook `{hook.hook_name}` per "
         f"{hook.period}: included, used, remaining, overage, over_limit per user or city.",
     )
     def entitlement_status(context: AssetExecutionContext, duckdb: DuckDBResource,
@@ -121,12 +126,7 @@ def _entitlements_asset(hook: HookConfig, partitions: dg.PartitionsDefinition
         periods = _periods(context, hook.period)
         rows: list[dict] = []
         with duckdb.get_connection() as conn:
-            for period in periods:
-                try:
-                    run = build_entitlements(conn, hook, period, cfg.events_root,
-                                             record_errors=cfg.record_errors)
-                except HookResultError as exc:
-                    raise dg.Failure(description=f"{period.key}: {exc}") from None
+            for _period, run in _hook_runs(conn, build_entitlements, hook, periods, cfg):
                 rows += run.table.to_pylist()
             over = sum(r["over_limit"] for r in rows)
             meta = table_metadata(

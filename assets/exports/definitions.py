@@ -16,11 +16,11 @@ stopped; turn them on in the UI or with `dagster schedule start`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 
 import dagster as dg
 
 from assets.exports.assets import build_export_assets
+from assets.schedules import MONTH_OF_DAY, yesterday_schedule
 from assets.usage.partitions import partitions
 from usage_model.config import Settings
 from usage_model.hooks.config import load_config
@@ -39,36 +39,18 @@ def _job(name: str, assets: Sequence[dg.AssetsDefinition], grain: str
 
 def exports_daily_schedule(job: dg.UnresolvedAssetJobDefinition, timezone: str
                            ) -> dg.ScheduleDefinition:
-    @dg.schedule(
-        name="exports_daily_schedule",
-        job=job,
-        cron_schedule="30 1 * * *",
-        execution_timezone=timezone,
-        description="Yesterday's day-partitioned charges, entitlements and exports, daily at "
-        "01:30 (after the usage schedules built yesterday's summaries).",
-    )
-    def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        yesterday = context.scheduled_execution_time - timedelta(days=1)
-        return dg.RunRequest(partition_key=yesterday.strftime("%Y-%m-%d"))
-
-    return _schedule
+    return yesterday_schedule(
+        "exports_daily_schedule", job, "30 1 * * *", timezone,
+        "Yesterday's day-partitioned charges, entitlements and exports, daily at 01:30 (after "
+        "the usage schedules built yesterday's summaries).")
 
 
 def exports_monthly_refresh(job: dg.UnresolvedAssetJobDefinition, timezone: str
                             ) -> dg.ScheduleDefinition:
-    @dg.schedule(
-        name="exports_monthly_refresh",
-        job=job,
-        cron_schedule="45 1 * * *",
-        execution_timezone=timezone,
-        description="Daily refresh of the month-partitioned charges, entitlements and exports "
-        "for the month that contains yesterday (on the 1st: the month just closed).",
-    )
-    def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        yesterday = context.scheduled_execution_time - timedelta(days=1)
-        return dg.RunRequest(partition_key=yesterday.strftime("%Y-%m-01"))
-
-    return _schedule
+    return yesterday_schedule(
+        "exports_monthly_refresh", job, "45 1 * * *", timezone,
+        "Daily refresh of the month-partitioned charges, entitlements and exports for the month "
+        "that contains yesterday (on the 1st: the month just closed).", MONTH_OF_DAY)
 
 
 def definitions() -> dg.Definitions:

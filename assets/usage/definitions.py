@@ -6,12 +6,12 @@ import); `usage_defs.usage_events` and the other names below are read through `w
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import cache
 from types import SimpleNamespace
 
 import dagster as dg
 
+from assets.schedules import MONTH_OF_DAY, yesterday_schedule
 from assets.usage.assets import LANDING, build_usage_events
 from assets.usage.partitions import Partitions, partitions
 from assets.usage.sensors import build_usage_landing_sensor, build_usage_rebuild_sensor
@@ -36,33 +36,16 @@ def _wiring(parts: Partitions) -> SimpleNamespace:
         description="Monthly rollups (exact distinct counts) for a month or a range of months.",
     )
 
-    # The previous day, every day shortly after midnight in CITY_USAGE_TIMEZONE (late files are
-    # handled by the sensor, which rebuilds exactly the days they touch). Not
-    # build_schedule_from_partitioned_job: with end_offset=1 its "last partition" is today.
-    @dg.schedule(
-        name="usage_daily_schedule",
-        job=usage_daily_job,
-        cron_schedule="20 0 * * *",
-        execution_timezone=daily_partitions.timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Build yesterday's events and daily summaries.",
-    )
-    def usage_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        yesterday = context.scheduled_execution_time - timedelta(days=1)
-        key = yesterday.strftime("%Y-%m-%d")
-        return dg.RunRequest(partition_key=key, run_key=f"daily:{key}")
-
-    @dg.schedule(
-        name="usage_monthly_refresh",
-        job=usage_monthly_job,
-        cron_schedule="40 0 * * *",
-        execution_timezone=daily_partitions.timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Daily refresh of the month that contains yesterday.",
-    )
-    def usage_monthly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        yesterday = context.scheduled_execution_time - timedelta(days=1)
-        return dg.RunRequest(partition_key=yesterday.strftime("%Y-%m-01"))
+    # Late files are handled by the sensor, which rebuilds exactly the days they touch.
+    running = dg.DefaultScheduleStatus.RUNNING
+    usage_daily_schedule = yesterday_schedule(
+        "usage_daily_schedule", usage_daily_job, "20 0 * * *", daily_partitions.timezone,
+        "Build yesterday's events and daily summaries.", run_key_prefix="daily",
+        default_status=running)
+    usage_monthly_refresh = yesterday_schedule(
+        "usage_monthly_refresh", usage_monthly_job, "40 0 * * *", daily_partitions.timezone,
+        "Daily refresh of the month that contains yesterday.", MONTH_OF_DAY,
+        default_status=running)
 
     usage_landing_sensor = build_usage_landing_sensor(
         usage_daily_job, usage_monthly_job, daily_partitions, monthly_partitions

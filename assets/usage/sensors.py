@@ -59,19 +59,18 @@ def recorded_files(settings: Settings) -> dict[str, tuple[int, int]] | None:
     return {path: (size, mtime) for path, size, mtime in rows}
 
 
+def _usage_sensor(name: str, jobs: list[Any], interval_s: int, description: str):
+    """Both usage sensors: running by default, targeting the daily and the monthly job."""
+    return dg.sensor(name=name, jobs=jobs, minimum_interval_seconds=interval_s,
+                     default_status=dg.DefaultSensorStatus.RUNNING, description=description)
+
+
 def build_usage_landing_sensor(
-    daily_job: Any,
-    monthly_job: Any,
-    daily_partitions: dg.DailyPartitionsDefinition,
+    daily_job: Any, monthly_job: Any, daily_partitions: dg.DailyPartitionsDefinition,
     monthly_partitions: dg.MonthlyPartitionsDefinition,
 ) -> dg.SensorDefinition:
-    @dg.sensor(
-        name="usage_landing_sensor",
-        jobs=[daily_job, monthly_job],
-        minimum_interval_seconds=30,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="New or rewritten files under landing/usage/ rebuild the days they touch.",
-    )
+    @_usage_sensor("usage_landing_sensor", [daily_job, monthly_job], 30,
+                   "New or rewritten files under landing/usage/ rebuild the days they touch.")
     def usage_landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         settings = Settings.from_env()
         cursor = int(context.cursor or 0)
@@ -145,20 +144,14 @@ _ACTIVE = [
 
 
 def build_usage_rebuild_sensor(
-    daily_job: Any,
-    monthly_job: Any,
-    daily_partitions: dg.DailyPartitionsDefinition,
+    daily_job: Any, monthly_job: Any, daily_partitions: dg.DailyPartitionsDefinition,
     monthly_partitions: dg.MonthlyPartitionsDefinition,
 ) -> dg.SensorDefinition:
-    @dg.sensor(
-        name="usage_rebuild_sensor",
-        jobs=[daily_job, monthly_job],
-        minimum_interval_seconds=60,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Rebuilds the warehouse still owes (usage_rebuild_intents: a removed or "
-        "changed file, a moved winner, a run that failed before building, summaries older "
-        "than their events), when no usage run is under way to honour them.",
-    )
+    @_usage_sensor(
+        "usage_rebuild_sensor", [daily_job, monthly_job], 60,
+        "Rebuilds the warehouse still owes (usage_rebuild_intents: a removed or changed file, a "
+        "moved winner, a run that failed before building, summaries older than their events), "
+        "when no usage run is under way to honour them.")
     def usage_rebuild_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         active = context.instance.get_runs(
             filters=dg.RunsFilter(job_name=daily_job.name, statuses=_ACTIVE), limit=1

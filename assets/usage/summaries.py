@@ -7,6 +7,7 @@ summary's totals with the curated events, so exports never read a summary that d
 """
 
 
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
@@ -15,6 +16,7 @@ from dagster_duckdb import DuckDBResource
 from assets.metadata import OWNERS, add_partition_metadata, day_figures, table_metadata
 from assets.resources import CityUsageSettings
 from assets.usage.assets import EVENTS, pending_partitions
+from usage_model.config import Settings
 from usage_model.usage import summaries
 from usage_model.warehouse import POOL
 
@@ -59,104 +61,96 @@ def _totals_check(name: str) -> dg.AssetCheckSpec:
     )
 
 
-def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def _summary_asset(name: str, specs: dict[str, dg.AssetSpec],
+                   check_specs: list[dg.AssetCheckSpec], partitions_def: dg.PartitionsDefinition,
+                   results) -> dg.AssetsDefinition:
+    """The one way a summary step is declared: a subsettable multi-asset in the warehouse pool
+    that builds its whole partition range in one run, over the run's partitions plus those
+    whose events were rebuilt since (durable intents, docs/guarantees.md). `results` builds
+    the selected tables and yields their materializations and checks."""
+
     @dg.multi_asset(
-        name="build_daily_summaries",
-        specs=list(DAILY_SPECS.values()),
-        check_specs=[_totals_check(name) for name in DAILY_SPECS],
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        can_subset=True,
-        pool=POOL,
+        name=name, specs=list(specs.values()), check_specs=check_specs,
+        partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=True, pool=POOL,
     )
-    def build_daily_summaries(
-        context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings
-    ):
-        cfg = settings.get()
+    def step(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
+             settings: CityUsageSettings):
         tables = [k.path[-1] for k in context.selected_asset_keys]
         with duckdb.get_connection() as conn:
-            # Besides the window, days whose events were rebuilt since their summaries were.
-            days = sorted(
-                {date.fromisoformat(key) for key in context.partition_keys}
-                | pending_partitions(conn, partitions_def, tables)
-            )
-            summaries.build_daily(conn, cfg, days, tables)
-            expected = summaries.event_totals(conn, cfg, days)
-            for table in tables:
-                got = summaries.table_totals(conn, table, days)
-                window = {"days": days}
-                where = "day IN (SELECT unnest($days::DATE[]))"
-                context.log.info(f"{table} days {days[0]}..{days[-1]}: {got.calls} calls, "
-                                 f"{got.error_calls} errors (run totals; each day's own are "
-                                 "its partition's metadata)")
-                add_partition_metadata(context, table, day_figures(
-                    conn, table, days, errors=DAY_ERRORS.get(table, "sum(error_calls)")))
-                yield dg.MaterializeResult(
-                    asset_key=table,
-                    metadata=table_metadata(
-                        conn, table, where, window, order_by="calls DESC",
-                        extra={
-                            "calls": dg.MetadataValue.int(got.calls),
-                            "error_calls": dg.MetadataValue.int(got.error_calls),
-                            "error_rate": dg.MetadataValue.float(
-                                got.error_calls / got.calls if got.calls else 0.0
-                            ),
-                            "input_tokens": dg.MetadataValue.int(got.input_tokens),
-                            "output_tokens": dg.MetadataValue.int(got.output_tokens),
-                        },
-                    ),
-                )
-                yield dg.AssetCheckResult(
-                    asset_key=table, check_name="totals_match_events",
-                    passed=(got.calls, got.error_calls, got.input_tokens, got.output_tokens)
-                    == (expected.calls, expected.error_calls, expected.input_tokens,
-                        expected.output_tokens),
-                    metadata={"summary_calls": got.calls, "event_calls": expected.calls,
-                              "summary_input_tokens": got.input_tokens,
-                              "event_input_tokens": expected.input_tokens},
-                )
+            periods = sorted({date.fromisoformat(key) for key in context.partition_keys}
+                             | pending_partitions(conn, partitions_def, tables))
+            yield from results(context, conn, settings.get(), periods, tables)
 
-    return build_daily_summaries
+    return step
+
+
+def _daily_results(context: dg.AssetExecutionContext, conn, cfg: Settings, days: list[date],
+                   tables: list[str]) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    summaries.build_daily(conn, cfg, days, tables)
+    expected = summaries.event_totals(conn, cfg, days)
+    for table in tables:
+        got = summaries.table_totals(conn, table, days)
+        context.log.info(f"{table} days {days[0]}..{days[-1]}: {got.calls} calls, "
+                         f"{got.error_calls} errors (run totals; each day's own are "
+                         "its partition's metadata)")
+        add_partition_metadata(context, table, day_figures(
+            conn, table, days, errors=DAY_ERRORS.get(table, "sum(error_calls)")))
+        yield dg.MaterializeResult(
+            asset_key=table,
+            metadata=table_metadata(
+                conn, table, "day IN (SELECT unnest($days::DATE[]))", {"days": days},
+                order_by="calls DESC",
+                extra={
+                    "calls": dg.MetadataValue.int(got.calls),
+                    "error_calls": dg.MetadataValue.int(got.error_calls),
+                    "error_rate": dg.MetadataValue.float(
+                        got.error_calls / got.calls if got.calls else 0.0
+                    ),
+                    "input_tokens": dg.MetadataValue.int(got.input_tokens),
+                    "output_tokens": dg.MetadataValue.int(got.output_tokens),
+                },
+            ),
+        )
+        yield dg.AssetCheckResult(
+            asset_key=table, check_name="totals_match_events",
+            passed=(got.calls, got.error_calls, got.input_tokens, got.output_tokens)
+            == (expected.calls, expected.error_calls, expected.input_tokens,
+                expected.output_tokens),
+            metadata={"summary_calls": got.calls, "event_calls": expected.calls,
+                      "summary_input_tokens": got.input_tokens,
+                      "event_input_tokens": expected.input_tokens},
+        )
+
+
+def _monthly_results(context: dg.AssetExecutionContext, conn, cfg: Settings,
+                     periods: list[date], tables: list[str]
+                     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    summaries.build_monthly(conn, cfg, periods, tables)
+    for table in tables:
+        monthly, daily = summaries.monthly_vs_daily_calls(conn, table, periods)
+        yield dg.MaterializeResult(
+            asset_key=table,
+            metadata=table_metadata(
+                conn, table, "period IN (SELECT unnest($p::DATE[]))", {"p": periods},
+                order_by="calls DESC", extra={"calls": dg.MetadataValue.int(monthly)},
+            ),
+        )
+        yield dg.AssetCheckResult(
+            asset_key=table, check_name="calls_match_daily", passed=monthly == daily,
+            metadata={"monthly_calls": monthly, "daily_calls": daily},
+        )
+
+
+def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    return _summary_asset("build_daily_summaries", DAILY_SPECS,
+                          [_totals_check(name) for name in DAILY_SPECS], partitions_def,
+                          _daily_results)
 
 
 def build_monthly_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.multi_asset(
-        name="build_monthly_summaries",
-        specs=list(MONTHLY_SPECS.values()),
-        check_specs=[
-            dg.AssetCheckSpec("calls_match_daily", asset=name,
-                              description="Monthly calls equal the sum of the month's daily calls.")
-            for name in MONTHLY_SPECS
-        ],
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        can_subset=True,
-        pool=POOL,
-    )
-    def build_monthly_summaries(
-        context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings
-    ):
-        cfg = settings.get()
-        tables = [k.path[-1] for k in context.selected_asset_keys]
-        with duckdb.get_connection() as conn:
-            # Besides the window, months whose events were rebuilt since their rollups were.
-            periods = sorted(
-                {date.fromisoformat(key) for key in context.partition_keys}
-                | pending_partitions(conn, partitions_def, tables)
-            )
-            summaries.build_monthly(conn, cfg, periods, tables)
-            for table in tables:
-                monthly, daily = summaries.monthly_vs_daily_calls(conn, table, periods)
-                yield dg.MaterializeResult(
-                    asset_key=table,
-                    metadata=table_metadata(
-                        conn, table, "period IN (SELECT unnest($p::DATE[]))", {"p": periods},
-                        order_by="calls DESC", extra={"calls": dg.MetadataValue.int(monthly)},
-                    ),
-                )
-                yield dg.AssetCheckResult(
-                    asset_key=table, check_name="calls_match_daily", passed=monthly == daily,
-                    metadata={"monthly_calls": monthly, "daily_calls": daily},
-                )
-
-    return build_monthly_summaries
+    return _summary_asset("build_monthly_summaries", MONTHLY_SPECS, [
+        dg.AssetCheckSpec("calls_match_daily", asset=name,
+                          description="Monthly calls equal the sum of the month's daily calls.")
+        for name in MONTHLY_SPECS
+    ], partitions_def, _monthly_results)

@@ -60,30 +60,28 @@ calls_by_model = _stacked_by_model("calls", "calls")
 tokens_by_model = _stacked_by_model("tokens", "tokens (input + output)")
 
 
+def _tips(*fields: tuple[str, str | None, str | None]) -> list[alt.Tooltip]:
+    """Tooltips from (field:type, title, format) triples; None keeps Vega-Lite's default."""
+    return [alt.Tooltip(field, **{k: v for k, v in (("title", title), ("format", fmt)) if v})
+            for field, title, fmt in fields]
+
+
+_CREDITS_AND_USD = (("cost_credits:Q", "credits", ","), ("cost_usd:Q", "USD", "$,.2f"))
+
+
 def cost_by_model(rows: Rows, title: str) -> Spec:
     chart = _chart(rows, "cost_credits", "cost_usd").mark_bar().encode(
-        x=_DAY,
-        y=alt.Y("cost_usd:Q", title="cost (USD)", stack="zero"),
-        color=_MODEL_COLOR,
-        tooltip=[
-            alt.Tooltip("day:O"), alt.Tooltip("model:N"),
-            alt.Tooltip("cost_credits:Q", title="credits", format=","),
-            alt.Tooltip("cost_usd:Q", title="USD", format="$,.2f"),
-        ],
+        x=_DAY, y=alt.Y("cost_usd:Q", title="cost (USD)", stack="zero"), color=_MODEL_COLOR,
+        tooltip=_tips(("day:O", None, None), ("model:N", None, None), *_CREDITS_AND_USD),
     )
     return _spec(chart, title)
 
 
 def error_rate(rows: Rows, title: str) -> Spec:
     chart = _chart(rows).mark_line(point=True).encode(
-        x=_DAY,
-        y=alt.Y("error_rate:Q", title="error rate", axis=alt.Axis(format=".1%")),
-        tooltip=[
-            alt.Tooltip("day:O"),
-            alt.Tooltip("calls:Q", format=","),
-            alt.Tooltip("error_calls:Q", title="errors", format=","),
-            alt.Tooltip("error_rate:Q", title="error rate", format=".2%"),
-        ],
+        x=_DAY, y=alt.Y("error_rate:Q", title="error rate", axis=alt.Axis(format=".1%")),
+        tooltip=_tips(("day:O", None, None), ("calls:Q", None, ","),
+                      ("error_calls:Q", "errors", ","), ("error_rate:Q", "error rate", ".2%")),
     )
     return _spec(chart, title)
 
@@ -91,15 +89,10 @@ def error_rate(rows: Rows, title: str) -> Spec:
 def _ranked(label_field: str, label: str) -> Callable[[Rows, str], Spec]:
     def build(rows: Rows, title: str) -> Spec:
         chart = _chart(rows, "cost_credits", "cost_usd").mark_bar().encode(
-            y=alt.Y(f"{label_field}:N", title=label, sort="-x"),
-            x=alt.X("calls:Q", title="calls"),
-            tooltip=[
-                alt.Tooltip(f"{label_field}:N", title=label),
-                alt.Tooltip("calls:Q", format=","),
-                alt.Tooltip("tokens:Q", format=","),
-                alt.Tooltip("cost_credits:Q", title="cost credits", format=","),
-                alt.Tooltip("cost_usd:Q", title="cost USD", format="$,.2f"),
-            ],
+            y=alt.Y(f"{label_field}:N", title=label, sort="-x"), x=alt.X("calls:Q", title="calls"),
+            tooltip=_tips((f"{label_field}:N", label, None), ("calls:Q", None, ","),
+                          ("tokens:Q", None, ","), ("cost_credits:Q", "cost credits", ","),
+                          ("cost_usd:Q", "cost USD", "$,.2f")),
         )
         return _spec(chart, title, bars_per_row=True)
 
