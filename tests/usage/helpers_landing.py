@@ -146,7 +146,7 @@ def ingest(settings: Settings, *, now: datetime = NOW, extra_days: Iterable[date
     with connect(settings.warehouse) as conn:
         scan = scan_landing(conn, settings, now=now)
         known = set() if only_touched else {r[0] for r in conn.execute(
-            "SELECT day FROM usage_event_index UNION SELECT day FROM usage_day_loads"
+            "SELECT day FROM usage_file_days UNION SELECT day FROM usage_day_loads"
         ).fetchall()}
         days = known | scan.days_touched | set(extra_days)
         build = build_days(conn, settings, days, now=now)
