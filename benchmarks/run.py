@@ -65,6 +65,8 @@ def main() -> None:
                         "scale,incremental,backfill,memory,end_to_end,history")
     parser.add_argument("--end-to-end-per-day", type=int,
                         help="events a day in the end-to-end part (10 days)")
+    parser.add_argument("--history-per-day", type=int,
+                        help="events a day in the new-day-vs-history part")
     parser.add_argument("--root", type=Path,
                         default=Path(tempfile.gettempdir()) / "city-usage-bench")
     args = parser.parse_args()
@@ -73,6 +75,8 @@ def main() -> None:
         plan["scales"] = args.scales
     if args.end_to_end_per_day:
         plan["end_to_end_per_day"] = args.end_to_end_per_day
+    if args.history_per_day:
+        plan["history_per_day"] = args.history_per_day
     bench_incremental.REPEATS = plan["repeats"]
     parts = set((args.only or plan["parts"]).split(","))
     began = time.perf_counter()

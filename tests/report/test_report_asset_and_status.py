@@ -14,10 +14,11 @@ from pipelines import usage_defs
 from tests.report.conftest import FIRST, LAST
 from tests.usage.cli_helpers import run_cli
 from tests.usage.pipeline_helpers import materialize_days, resources
+from usage_model.usage import layout
 
 
 def _accepted_events(settings) -> int:
-    files = str(settings.events_root / "day=*" / "part-0.parquet")
+    files = layout.day_glob(settings.events_root)
     with duckdb.connect() as conn:
         return conn.execute(f"SELECT count(*) FROM read_parquet('{files}')").fetchone()[0]
 

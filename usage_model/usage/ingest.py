@@ -31,7 +31,7 @@ import pyarrow as pa
 from usage_model import clock
 from usage_model.config import Settings
 from usage_model.faults import fault_point
-from usage_model.usage import id_index, intents, scanned
+from usage_model.usage import id_index, intents, layout, scanned
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.landing import (
     LandedFile,
@@ -124,7 +124,7 @@ ORDER BY path
 
 
 def day_path(settings: Settings, day: date) -> Path:
-    return settings.events_root / f"day={day.isoformat()}" / "part-0.parquet"
+    return layout.day_path(settings.events_root, day)
 
 
 def _future_limit(settings: Settings, now: datetime | None) -> datetime:
