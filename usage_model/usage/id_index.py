@@ -3,10 +3,11 @@
 Every valid landed row has one index row (id_hash, event_id, day, file_id, source_row,
 content hash). They live in Parquet segment files beside the curated data, one folder per
 bucket: `<curated>/_index/bucket=NNN/<seq>-<random>.parquet`. The bucket of an id is
-`md5_number_lower(event_id) % BUCKETS`: MD5 (RFC 1321) gives the same value on every DuckDB
-version and machine, unlike DuckDB's `hash()`. A lookup reads only the segments of the
-buckets its ids fall in, first their 8-byte id_hash column, then the full rows of the hashes
-that matched. Files go through `usage_model.storage`, so the same code writes to S3.
+`md5_number_lower(event_id) % BUCKETS` (the low 64 bits of the MD5 digest, little-endian):
+MD5 (RFC 1321) gives the same value on every DuckDB version and machine, unlike `hash()`.
+A lookup reads only the segments of the buckets its ids fall in, first their 8-byte id_hash
+column, then the full rows of the hashes that matched. Files go through `usage_model.storage`,
+so the same code writes to S3.
 
 Which segments are current is said by the warehouse alone (`usage_index_segments`), and which
 manifest files they hold by `usage_files.indexed`. A scan commits a file's manifest entry

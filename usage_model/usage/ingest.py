@@ -31,6 +31,7 @@ import pyarrow as pa
 from usage_model import clock
 from usage_model.config import Settings
 from usage_model.faults import fault_point
+from usage_model.sql import run_sql
 from usage_model.usage import id_index, intents, layout, scanned
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.landing import (
@@ -52,14 +53,8 @@ from usage_model.usage.normalize import (
     raw_json_sql,
     read_landed_file,
 )
-from usage_model.warehouse import fetch_one
+from usage_model.warehouse import fetch_one, transaction
 
-SQL_DIR = Path(__file__).parent / "sql"
-SCAN_INSERT_QUARANTINE = (SQL_DIR / "scan_insert_quarantine.sql").read_text()
-WINNERS_SQL = (SQL_DIR / "winners.sql").read_text()
-CLASSIFY_SQL = (SQL_DIR / "classify.sql").read_text()
-INSERT_CONFLICTS_SQL = (SQL_DIR / "insert_conflicts.sql").read_text()
-DAY_LOADS_SQL = (SQL_DIR / "day_loads.sql").read_text()
 CURATED_COLUMNS = scanned.CURATED_COLUMNS
 _DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
@@ -242,7 +237,7 @@ def _scan_file(
     scanned.write(conn, settings, file_id, identity[0] or "",
                   "SELECT * FROM scan_rows WHERE reason IS NULL")
     conn.execute("CREATE OR REPLACE TEMP VIEW raw_json_rows AS " + raw_json_sql(prepared))
-    conn.execute(SCAN_INSERT_QUARANTINE, {"source_file": landed.path})
+    run_sql(conn, __file__, "scan_insert_quarantine", source_file=landed.path)
     rows, valid, min_day, max_day, min_at, max_at = fetch_one(
         conn,
         "SELECT count(*), count(*) FILTER (WHERE reason IS NULL), "
@@ -299,24 +294,22 @@ def _rescan_file(
 ) -> None:
     """Replace one file's manifest entry, index rows, quarantine rows and the rebuild intents
     they cause, in one transaction."""
-    conn.begin()
-    file_id = _forget_file(conn, settings, landed.path, result, "changed_file")
-    if file_id is None:
-        file_id = fetch_one(conn, "SELECT coalesce(max(file_id), 0) + 1 FROM usage_files")[0]
-        result.new_files.append(landed.path)
-    else:
-        result.changed_files.append(landed.path)
-    _scan_file(conn, settings, landed, file_id, future_limit, result)
-    conn.commit()
+    with transaction(conn):
+        file_id = _forget_file(conn, settings, landed.path, result, "changed_file")
+        if file_id is None:
+            file_id = fetch_one(conn, "SELECT coalesce(max(file_id), 0) + 1 FROM usage_files")[0]
+            result.new_files.append(landed.path)
+        else:
+            result.changed_files.append(landed.path)
+        _scan_file(conn, settings, landed, file_id, future_limit, result)
     fault_point("after_scan_file", landed.absolute)
 
 
 def _remove_file(
     conn: duckdb.DuckDBPyConnection, settings: Settings, path: str, result: ScanResult
 ) -> None:
-    conn.begin()
-    _forget_file(conn, settings, path, result, "removed_file")
-    conn.commit()
+    with transaction(conn):
+        _forget_file(conn, settings, path, result, "removed_file")
     fault_point("after_forget_file")
     result.removed_files.append(path)
 
@@ -515,33 +508,33 @@ def build_days(
         {"days": days},
     )[0]
     id_index.find_copies(conn, settings, "build_rows", "copies_elsewhere", exclude_days=days)
-    conn.execute(WINNERS_SQL)
-    conn.execute(CLASSIFY_SQL)
+    run_sql(conn, __file__, "winners")
+    run_sql(conn, __file__, "classify")
     _conflict_raw_rows(conn, settings)
     clear_staging(settings)
-    conn.begin()
-    for day in days:
-        result.per_day[day] = _write_day(conn, settings, day)
-    conn.execute(
-        "DELETE FROM usage_quarantine WHERE reason = 'duplicate_conflict' "
-        "AND day IN (SELECT unnest($days::DATE[]))",
-        {"days": days},
-    )
-    conn.execute(INSERT_CONFLICTS_SQL)
-    conn.execute(
-        "DELETE FROM usage_day_loads WHERE day IN (SELECT unnest($days::DATE[]))", {"days": days}
-    )
-    conn.execute(DAY_LOADS_SQL, {"days": days})
-    intents.clear(conn, [intents.EVENTS], days)
-    intents.record_events_rebuilt(conn, days)
-    totals = fetch_one(
-        conn,
-        "SELECT count(*), count(*) FILTER (WHERE outcome = 'accepted'), "
-        "count(*) FILTER (WHERE outcome = 'identical'), "
-        "count(*) FILTER (WHERE outcome = 'conflict') FROM classified",
-    )
-    fault_point("before_build_commit")
-    conn.commit()
+    with transaction(conn):
+        for day in days:
+            result.per_day[day] = _write_day(conn, settings, day)
+        conn.execute(
+            "DELETE FROM usage_quarantine WHERE reason = 'duplicate_conflict' "
+            "AND day IN (SELECT unnest($days::DATE[]))",
+            {"days": days},
+        )
+        run_sql(conn, __file__, "insert_conflicts")
+        conn.execute(
+            "DELETE FROM usage_day_loads WHERE day IN (SELECT unnest($days::DATE[]))",
+            {"days": days},
+        )
+        run_sql(conn, __file__, "day_loads", days=days)
+        intents.clear(conn, [intents.EVENTS], days)
+        intents.record_events_rebuilt(conn, days)
+        totals = fetch_one(
+            conn,
+            "SELECT count(*), count(*) FILTER (WHERE outcome = 'accepted'), "
+            "count(*) FILTER (WHERE outcome = 'identical'), "
+            "count(*) FILTER (WHERE outcome = 'conflict') FROM classified",
+        )
+        fault_point("before_build_commit")
     fault_point("after_build_commit")
     (result.rows_indexed, result.accepted, result.identical_duplicates, result.conflicts) = totals
     for name in ("build_rows", "copies_elsewhere", "winners", "classified", "conflict_raw"):
