@@ -28,11 +28,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -46,6 +49,9 @@ from usage_model.warehouse import transaction
 # Changing this re-buckets nothing already written: keep it fixed for a warehouse's life.
 BUCKETS = 64
 FOLDER = "_index"
+# Above this many matched hashes a literal list stops paying (bulk copies): join on ids only.
+LITERAL_HASHES_MAX = 2000
+WRITERS = 4  # segment files written at once (pyarrow releases the GIL while it encodes)
 
 
 class Touched(Protocol):
@@ -129,12 +135,13 @@ def find_copies(
         ).fetchall()
     ]
     uris = segment_uris(conn, settings, buckets)
+    excluded = sorted(set(exclude_days))
     hashes: list[int] = []
     if uris:
         hashes = [
             r[0]
             for r in run_sql(conn, __file__, "index_matched_hashes", idents={"ids": ids_table},
-                             segments=uris).fetchall()
+                             segments=uris, exclude_days=excluded).fetchall()
         ]
     if not hashes:
         conn.execute(
@@ -143,7 +150,8 @@ def find_copies(
         )
         return target
     run_sql(conn, __file__, "index_copies", idents={"ids": ids_table, "target": target},
-            segments=uris, hashes=hashes, exclude_days=sorted(set(exclude_days)))
+            segments=uris, hashes=hashes if len(hashes) <= LITERAL_HASHES_MAX else None,
+            exclude_days=excluded)
     return target
 
 
@@ -174,6 +182,28 @@ def _folded(bucket_segments: list[Segment], stale: set[str], new_rows: int) -> l
         chosen.append(segment)
         total += segment.rows
     return chosen
+
+
+def _write_segments(where: storage.Location, rows: pa.Table, seq: int) -> list[Segment]:
+    """One new segment per bucket present in `rows` (sorted by bucket, then hash)."""
+    if rows.num_rows == 0:
+        return []
+    buckets = rows.column("bucket").to_numpy()
+    starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
+    ends = [*starts[1:], len(buckets)]
+    segments_out, jobs = [], []
+    for start, end in zip(starts, ends, strict=True):
+        part = rows.slice(start, end - start).drop_columns(["bucket"])
+        bucket = int(buckets[start])
+        segment = Segment(bucket, f"{seq:09d}-{uuid.uuid4().hex[:12]}.parquet", seq,
+                          part.num_rows,
+                          tuple(sorted(set(part.column("file_id").to_pylist()))))
+        segments_out.append(segment)
+        jobs.append((where.path(_bucket_folder(bucket), segment.name), part))
+    with ThreadPoolExecutor(WRITERS) as pool:
+        list(pool.map(lambda job: where.write_atomic(job[0], lambda fs, path: pq.write_table(
+            job[1], path, filesystem=fs, compression="zstd", row_group_size=65536)), jobs))
+    return segments_out
 
 
 def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched) -> int:
@@ -215,28 +245,16 @@ def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched)
     moved = {r[0] for r in conn.execute(
         "SELECT DISTINCT day FROM index_other_copies").fetchall()}
 
-    replaced: list[Segment] = []
-    written: list[Segment] = []
     next_seq = max((s.seq for s in current), default=0) + 1
-    for bucket in sorted(set(per_bucket) | {s.bucket for s in current if s.name in stale}):
-        folded = _folded([s for s in current if s.bucket == bucket], stale,
-                         per_bucket.get(bucket, 0))
-        if folded:
-            run_sql(conn, __file__, "index_carried", carried=[_uri(where, s) for s in folded],
-                    kept_files=kept)
-        rows = conn.sql(load_sql(__file__, "index_bucket_rows"),
-                        params={"buckets": BUCKETS, "bucket": bucket}).to_arrow_table()
-        replaced += folded
-        if rows.num_rows == 0:
-            continue
-        segment = Segment(bucket, f"{next_seq:09d}-{uuid.uuid4().hex[:12]}.parquet", next_seq,
-                          rows.num_rows, tuple(sorted(set(rows.column("file_id").to_pylist()))))
-        where.write_atomic(
-            where.path(_bucket_folder(bucket), segment.name),
-            lambda fs, path, rows=rows: pq.write_table(
-                rows, path, filesystem=fs, compression="zstd", row_group_size=65536),
-        )
-        written.append(segment)
+    touched = sorted(set(per_bucket) | {s.bucket for s in current if s.name in stale})
+    replaced = [seg for bucket in touched for seg in _folded(
+        [s for s in current if s.bucket == bucket], stale, per_bucket.get(bucket, 0))]
+    if replaced:
+        run_sql(conn, __file__, "index_carried", carried=[_uri(where, s) for s in replaced],
+                kept_files=kept)
+    rows = conn.sql(load_sql(__file__, "index_bucket_rows"),
+                    params={"buckets": BUCKETS}).to_arrow_table()
+    written = _write_segments(where, rows, next_seq)
     fault_point("before_index_commit")
     with transaction(conn):
         conn.execute(
