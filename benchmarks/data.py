@@ -18,7 +18,7 @@ import duckdb
 
 from usage_model.config import Settings
 from usage_model.sql import load_sql
-from usage_model.usage import sample
+from usage_model.usage import layout, sample
 
 FIRST_DAY = date(2026, 1, 1)
 SEED = 11
@@ -89,8 +89,7 @@ def landing_files(settings: Settings, days: list[date]) -> list[Path]:
 
 
 def curated_files(settings: Settings, days: list[date]) -> list[Path]:
-    return [p for d in days
-            if (p := settings.events_root / f"day={d.isoformat()}" / "part-0.parquet").exists()]
+    return [p for d in days if (p := layout.day_path(settings.events_root, d)).exists()]
 
 
 # Random-looking ids (a UUID laid out from an MD5 of the generator's id): nothing in the id

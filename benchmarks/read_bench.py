@@ -27,7 +27,7 @@ import duckdb
 
 from usage_model import read
 from usage_model.config import Settings
-from usage_model.usage import summaries
+from usage_model.usage import layout, summaries
 from usage_model.warehouse import connect
 
 RESULTS = Path(__file__).parent / "results" / "read_bench.json"
@@ -84,7 +84,7 @@ def generate(settings: Settings, events: int, days: int) -> float:
     for k in range(days):
         n = per_day + (1 if k < extra else 0)
         day = FIRST_DAY + timedelta(days=k)
-        path = settings.events_root / f"day={day.isoformat()}" / "part-0.parquet"
+        path = layout.day_path(settings.events_root, day)
         path.parent.mkdir(parents=True, exist_ok=True)
         conn.execute(DAY_EVENTS_SQL.format(path=str(path).replace("'", "''")),
                      {"n": n, "offset": offset, "day": day})

@@ -41,6 +41,11 @@ def targets(out: dict) -> dict:
         met["materialize_within_1.5x_of_polars"] = {"value": ratio, "met": ratio <= 1.5}
         share = out["end_to_end"]["ingest_vs_copy"]
         met["ingest_at_least_0.4x_copy"] = {"value": share, "met": (share or 0) >= 0.4}
+    if out.get("history"):
+        growth = out["history"]["growth_1_to_365_cpu"]
+        met["new_day_flat_1_to_365_within_10pct"] = {
+            "value": growth, "wall": out["history"]["growth_1_to_365_wall"],
+            "met": abs(growth) <= 0.10}
     if out.get("memory"):
         rss = out["memory"]["peak_rss_mb"]
         met["big_day_peak_rss_under_2GB"] = {"value": rss, "events": out["memory"]["events"],
@@ -146,6 +151,16 @@ def markdown(out: dict) -> str:
                   f"(load {mm['load_avg_1m']:.1f}).", ""]
     if out.get("end_to_end"):
         lines += end_to_end_lines(out["end_to_end"])
+    if out.get("history"):
+        h = out["history"]
+        lines += [f"A new day of {h['events_per_day']:,} events against a synthetic history of "
+                  f"{h['history_per_day']:,} ids a day (median of the new days):", "",
+                  "| history days | index rows | segments | wall | CPU | scan wall | load |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {p['history_days']} | {p['index_rows']:,} | {p['segments']} | "
+                  f"{p['wall_s']:.2f} s | {p['cpu_s']:.2f} s | {p['scan_s']:.2f} s | "
+                  f"{', '.join(f'{v:.1f}' for v in p['load_avg_1m'])} |" for p in h["points"]]
+        lines.append("")
     lines += ["| target | value | met |", "|---|---|---|"]
     for name, t in out.get("targets", {}).items():
         lines.append(f"| {name} | {t['value']} | {'yes' if t['met'] else 'NO'} |")

@@ -22,6 +22,7 @@ import psutil
 from benchmarks import (
     bench_backfill,
     bench_end_to_end,
+    bench_history,
     bench_incremental,
     bench_memory,
     bench_scale,
@@ -32,14 +33,14 @@ from benchmarks.measure import load_average
 RESULTS = Path(__file__).parent / "results"
 FULL = {"scales": "1M,10M,50M", "incremental_per_day": 200_000, "backfill_per_day": 100_000,
         "backfill_days": 30, "memory_day": 20_000_000, "repeats": 3,
-        "end_to_end_per_day": 1_000_000,
-        "parts": "scale,incremental,backfill,memory,end_to_end"}
+        "end_to_end_per_day": 1_000_000, "history_per_day": 200_000,
+        "parts": "scale,incremental,backfill,memory,end_to_end,history"}
 # Quick: every code path once at toy sizes (the 1-day memory run is left out: the scale run
 # already reports peak RSS).
 QUICK = {"scales": "200K", "incremental_per_day": 5_000, "backfill_per_day": 5_000,
          "backfill_days": 10, "memory_day": 200_000, "repeats": 1,
-         "end_to_end_per_day": 20_000,
-         "parts": "scale,incremental,backfill,end_to_end"}
+         "end_to_end_per_day": 20_000, "history_per_day": 2_000,
+         "parts": "scale,incremental,backfill,end_to_end,history"}
 
 
 def parse_scale(text: str) -> int:
@@ -61,9 +62,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (about a minute)")
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit everywhere")
     parser.add_argument("--only", help="comma-separated parts: "
-                        "scale,incremental,backfill,memory,end_to_end")
+                        "scale,incremental,backfill,memory,end_to_end,history")
     parser.add_argument("--end-to-end-per-day", type=int,
                         help="events a day in the end-to-end part (10 days)")
+    parser.add_argument("--history-per-day", type=int,
+                        help="events a day in the new-day-vs-history part")
     parser.add_argument("--root", type=Path,
                         default=Path(tempfile.gettempdir()) / "city-usage-bench")
     args = parser.parse_args()
@@ -72,6 +75,8 @@ def main() -> None:
         plan["scales"] = args.scales
     if args.end_to_end_per_day:
         plan["end_to_end_per_day"] = args.end_to_end_per_day
+    if args.history_per_day:
+        plan["history_per_day"] = args.history_per_day
     bench_incremental.REPEATS = plan["repeats"]
     parts = set((args.only or plan["parts"]).split(","))
     began = time.perf_counter()
@@ -105,6 +110,11 @@ def main() -> None:
               f"events (load {load_average()})", flush=True)
         out["end_to_end"] = bench_end_to_end.run(
             args.root / "end_to_end", plan["end_to_end_per_day"], args.memory_limit)
+    if "history" in parts:
+        print(f"new day vs history, {plan['history_per_day']:,} events a day "
+              f"(load {load_average()})", flush=True)
+        out["history"] = bench_history.run(
+            args.root / "history", plan["history_per_day"], args.memory_limit)
     out["read_bench_100m"] = report.read_bench_figure()
     out["elapsed_s"] = round(time.perf_counter() - began, 1)
     out["load_avg_end"] = os.getloadavg()

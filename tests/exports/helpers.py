@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from usage_model.config import Settings
+from usage_model.usage import layout
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.warehouse import connect
 
@@ -36,10 +37,9 @@ def write_events(settings: Settings, events: list[dict]) -> None:
     for e in events:
         by_day[e["day"]].append(e)
     for day, rows in by_day.items():
-        folder = settings.events_root / f"day={day.isoformat()}"
-        folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(rows, schema=CURATED_SCHEMA),
-                       folder / "part-0.parquet")
+        target = layout.day_path(settings.events_root, day)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=CURATED_SCHEMA), target)
 
 
 def write_daily_by_user(settings: Settings, rows: list[tuple]) -> None:

@@ -26,6 +26,8 @@ from tests.faults.harness import END, KILLED, ROOT, Workspace, ok, write_landing
 KILL_POINTS = {
     "after_forget_file": 1,      # the removed file's manifest rows are gone
     "after_scan_file": 5,        # one changed file and the new day's files, one by one
+    "before_index_commit": 1,    # index segments written, the warehouse not yet told
+    "after_index_commit": 1,     # new segments listed, the replaced ones not yet deleted
     "after_scan": 1,             # between scan and build
     "before_day_replace": 4,     # a day's staging file written, not yet renamed
     "after_day_replace": 4,      # some days' curated files replaced, the rest not
@@ -35,7 +37,8 @@ KILL_POINTS = {
     "before_monthly_commit": 1,  # monthly rollups computed, not committed
     "between_runs": 1,           # the daily run done, the monthly run not started
 }
-FIXED = ["after_scan:1", "before_day_replace:2"]  # between scan and build; mid curated write
+# Between scan and build; between index segments and their commit; mid curated write.
+FIXED = ["after_scan:1", "before_index_commit:1", "before_day_replace:2"]
 
 
 def seeded(count: int, seed: int = 0) -> list[str]:

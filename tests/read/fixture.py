@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from usage_model.config import Settings
+from usage_model.usage import layout
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.warehouse import connect
 
@@ -71,7 +72,7 @@ SUMMARY_INSERTS = {
 
 
 def day_path(settings: Settings, day: date) -> Path:
-    return settings.events_root / f"day={day.isoformat()}" / "part-0.parquet"
+    return layout.day_path(settings.events_root, day)
 
 
 def write_curated(settings: Settings, rows: Sequence[dict]) -> list[Path]:
@@ -97,10 +98,9 @@ def write_curated(settings: Settings, rows: Sequence[dict]) -> list[Path]:
 def build_summaries(settings: Settings, *, record_errors: bool = True,
                     months: Iterable[date] | None = None) -> None:
     """(Re)fill every summary table from the curated files, a month at a time."""
-    files = sorted(settings.events_root.glob("day=*/part-0.parquet"))
     by_month: dict[date, list[str]] = defaultdict(list)
-    for f in files:
-        by_month[date.fromisoformat(f.parent.name[4:]).replace(day=1)].append(str(f))
+    for day, f in layout.day_files(settings.events_root):
+        by_month[day.replace(day=1)].append(str(f))
     keep = "true" if record_errors else "status = 'success'"
     with connect(settings.warehouse) as conn:
         for table in SUMMARY_INSERTS:

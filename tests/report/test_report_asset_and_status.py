@@ -14,10 +14,11 @@ from assets.usage import definitions as usage_defs
 from tests.cli_process import run_cli
 from tests.dagster_runs import materialize_days, resources
 from tests.report.conftest import FIRST, LAST
+from usage_model.usage import layout
 
 
 def _accepted_events(settings) -> int:
-    files = str(settings.events_root / "day=*" / "part-0.parquet")
+    files = layout.day_glob(settings.events_root)
     with duckdb.connect() as conn:
         return conn.execute(f"SELECT count(*) FROM read_parquet('{files}')").fetchone()[0]
 

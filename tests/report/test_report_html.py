@@ -16,6 +16,7 @@ from tests.report.browser import chromium_binary, visit_offline
 from tests.report.conftest import ARTIFACTS, FIRST, LAST
 from usage_model.config import Settings
 from usage_model.report import load_report_data, render_html, write_html
+from usage_model.usage import layout
 
 BUILT = datetime(2026, 5, 19, 8, 0, tzinfo=UTC)
 CHARTS = {"calls_by_model", "tokens_by_model", "error_rate", "top_cities", "top_users",
@@ -66,7 +67,7 @@ def _report(settings: Settings, first: date = FIRST, last: date = LAST):
 
 
 def _curated_count(settings: Settings, where: str = "true") -> int:
-    files = str(settings.events_root / "day=*" / "part-0.parquet")
+    files = layout.day_glob(settings.events_root)
     with duckdb.connect() as conn:
         return conn.execute(f"SELECT count(*) FROM read_parquet('{files}') WHERE {where}"
                             ).fetchone()[0]

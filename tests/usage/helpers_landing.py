@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from usage_model.config import Settings
+from usage_model.usage import layout
 from usage_model.usage.ingest import BuildResult, ScanResult, build_days, day_path, scan_landing
 from usage_model.warehouse import connect
 
@@ -128,7 +129,7 @@ def _rows(conn: Any, sql: str) -> list[dict[str, Any]]:
 
 def read_curated(settings: Settings) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for path in sorted(settings.events_root.glob("day=*/part-0.parquet")):
+    for _, path in layout.day_files(settings.events_root):
         rows.extend(pq.read_table(path).to_pylist())
     return rows
 
@@ -146,7 +147,7 @@ def ingest(settings: Settings, *, now: datetime = NOW, extra_days: Iterable[date
     with connect(settings.warehouse) as conn:
         scan = scan_landing(conn, settings, now=now)
         known = set() if only_touched else {r[0] for r in conn.execute(
-            "SELECT day FROM usage_event_index UNION SELECT day FROM usage_day_loads"
+            "SELECT day FROM usage_file_days UNION SELECT day FROM usage_day_loads"
         ).fetchall()}
         days = known | scan.days_touched | set(extra_days)
         build = build_days(conn, settings, days, now=now)

@@ -23,6 +23,7 @@ from tests.usage.helpers_landing import (
     valid_row,
 )
 from usage_model.config import Settings
+from usage_model.usage import id_index
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.summaries import build_daily
 from usage_model.warehouse import connect
@@ -589,14 +590,18 @@ def test_only_parquet_and_never_hidden_or_underscore_names(settings: Settings):
 # Idempotence (invariant 2)
 # ---------------------------------------------------------------------------------------------
 
+def _index_rows(conn, settings: Settings) -> list[tuple]:
+    id_index.install_view(conn, settings)
+    return conn.execute("SELECT * FROM usage_event_index ORDER BY ALL").fetchall()
+
+
 def _warehouse_state(settings: Settings) -> dict[str, list[tuple]]:
     with connect(settings.warehouse) as conn:
         return {
             "files": conn.execute(
                 "SELECT path, size_bytes, mtime_ns, fingerprint, status, rows_read, rows_valid, "
                 "rows_invalid, min_day, max_day FROM usage_files ORDER BY path").fetchall(),
-            "index": conn.execute(
-                "SELECT * FROM usage_event_index ORDER BY ALL").fetchall(),
+            "index": _index_rows(conn, settings),
             "quarantine": conn.execute(
                 "SELECT source_file, source_row, event_id, day, reason, detail, raw_json, "
                 "row_count FROM usage_quarantine ORDER BY ALL").fetchall(),

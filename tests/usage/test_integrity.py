@@ -23,6 +23,7 @@ from tests.usage.helpers_landing import (
     valid_row,
 )
 from usage_model.config import Settings
+from usage_model.usage import id_index
 from usage_model.usage.ingest import build_days, scan_landing
 from usage_model.usage.landing import footer_fingerprint
 from usage_model.warehouse import connect
@@ -131,6 +132,7 @@ def test_file_rewritten_between_scan_and_build_is_indexed_anew(settings: Setting
         _rewrite_in_place(path, table_of(
             [valid_row("a1", input_tokens=2, occurred_at=T0 + timedelta(days=1))]))
         build = build_days(conn, settings, [D1])
+        id_index.install_view(conn, settings)
         index = conn.execute("SELECT event_id, day FROM usage_event_index").fetchall()
     curated = read_curated(settings)
     assert [(r["event_id"], r["input_tokens"]) for r in curated] == [("a1", 2)]

@@ -20,6 +20,7 @@ from assets.usage import definitions as usage_defs
 from tests.cli_process import run_cli_as_user
 from tests.dagster_runs import RANGE_END, RANGE_START, resources, table
 from usage_model.config import Settings
+from usage_model.usage import layout
 from usage_model.usage.ingest import day_path
 
 D1, D2, D3 = date(2026, 4, 7), date(2026, 4, 8), date(2026, 4, 9)
@@ -48,7 +49,7 @@ def _snapshot(settings: Settings) -> dict[str, pl.DataFrame]:
     }
     # A day built empty and a day never built hold the same (no) events.
     tables["usage_day_loads"] = tables["usage_day_loads"].filter(pl.col("rows_indexed") > 0)
-    curated = sorted(settings.events_root.glob("day=*/part-0.parquet"))
+    curated = [path for _, path in layout.day_files(settings.events_root)]
     tables["curated"] = pl.concat([pl.read_parquet(p) for p in curated]) if curated else None
     return tables
 

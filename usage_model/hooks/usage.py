@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from usage_model.hooks.protocol import GRAIN_COLUMNS, MEASURES, Period
 from usage_model.sql import load_sql
+from usage_model.usage import layout
 
 _GRAIN_TYPES = {
     "user_id": pa.string(), "city_id": pa.string(), "model_id": pa.string(),
@@ -26,7 +27,7 @@ def usage_schema(grain: Sequence[str]) -> pa.Schema:
 
 
 def period_event_files(events_root: Path, period: Period) -> list[str]:
-    files = (events_root / f"day={d.isoformat()}" / "part-0.parquet" for d in period.days())
+    files = (layout.day_path(events_root, d) for d in period.days())
     return [str(f) for f in files if f.exists()]
 
 

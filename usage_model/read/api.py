@@ -32,6 +32,7 @@ from usage_model.read.request import (
     parse_instant,
 )
 from usage_model.read.stream import BATCH_ROWS, EventStream
+from usage_model.usage import layout
 from usage_model.usage.event_model import CURATED_SCHEMA
 
 NEXT_CURSOR_KEY = b"next_cursor"
@@ -43,22 +44,7 @@ def curated_day_files(
     settings: Settings, first: date | None = None, last: date | None = None
 ) -> list[tuple[date, Path]]:
     """The curated day files with first <= day <= last (open ends: no bound), by day."""
-    root = settings.events_root
-    if not root.is_dir():
-        return []
-    found = []
-    for folder in root.iterdir():
-        name = folder.name
-        if not name.startswith("day="):
-            continue
-        try:
-            day = date.fromisoformat(name[4:])
-        except ValueError:
-            continue
-        part = folder / "part-0.parquet"
-        if (first is None or day >= first) and (last is None or day <= last) and part.is_file():
-            found.append((day, part))
-    return sorted(found)
+    return layout.day_files(settings.events_root, first, last)
 
 
 class Filters(TypedDict, total=False):

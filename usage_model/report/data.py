@@ -17,6 +17,7 @@ import duckdb
 
 from usage_model.config import Settings
 from usage_model.sql import load_sql, run_sql
+from usage_model.usage import layout
 
 TOP_N = 10
 DEFAULT_DAYS = 30
@@ -108,16 +109,7 @@ def _has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 def curated_day_parts(root: Path, first: date, last: date) -> list[Path]:
     """The curated events' day files (`day=YYYY-MM-DD/part-0.parquet`) within first..last."""
-    parts = []
-    for folder in sorted(root.glob("day=*")) if root.is_dir() else []:
-        try:
-            day = date.fromisoformat(folder.name[4:])
-        except ValueError:
-            continue
-        part = folder / "part-0.parquet"
-        if first <= day <= last and part.is_file():
-            parts.append(part)
-    return parts
+    return [part for _, part in layout.day_files(root, first, last)]
 
 
 def latency_by_model(

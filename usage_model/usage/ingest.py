@@ -1,12 +1,13 @@
 """Landing to curated events: the manifest scan, then the build of a window of days.
 
 `scan_landing` reads each new or changed landed file once, records it in `usage_files`,
-quarantines its invalid rows and files, indexes its valid rows in `usage_event_index`
-(event_id, day, file, row, content hash) and keeps them, normalized, as the file's scanned
-rows (`scanned.py`). `build_days` then rebuilds whole days: it reads the scanned rows of the
-files whose days overlap the window (never the landed files again), deduplicates against the
-index (so copies in other files and other days count), writes one curated Parquet file per day
-(temporary name, then rename) and replaces the window's conflicts and load counts in DuckDB.
+quarantines its invalid rows and files, and keeps its valid rows, normalized, as the file's
+scanned rows (`scanned.py`); the scan then folds the new files into the all-time id index
+(event_id, day, file, row, content hash; partitioned by id bucket, see id_index.py).
+`build_days` then rebuilds whole days: it reads the scanned rows of the files whose days
+overlap the window (never the landed files again), deduplicates against the index (so copies
+in other files and other days count), writes one curated Parquet file per day (temporary
+name, then rename) and replaces the window's conflicts and load counts in DuckDB.
 
 Every manifest change records, in its own transaction, the days it obliges to rebuild
 (`usage_rebuild_intents`, see intents.py); the build's commit clears them. A file whose
@@ -30,7 +31,8 @@ import pyarrow as pa
 from usage_model import clock
 from usage_model.config import Settings
 from usage_model.faults import fault_point
-from usage_model.usage import intents, scanned
+from usage_model.sql import run_sql
+from usage_model.usage import id_index, intents, layout, scanned
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.landing import (
     LandedFile,
@@ -51,21 +53,8 @@ from usage_model.usage.normalize import (
     raw_json_sql,
     read_landed_file,
 )
-from usage_model.warehouse import fetch_one
+from usage_model.warehouse import fetch_one, transaction
 
-SQL_DIR = Path(__file__).parent / "sql"
-SCAN_INSERT_QUARANTINE = (SQL_DIR / "scan_insert_quarantine.sql").read_text()
-WINNERS_SQL = (SQL_DIR / "winners.sql").read_text()
-COPIES_ELSEWHERE_SQL = (SQL_DIR / "copies_elsewhere.sql").read_text()
-MATCHED_HASHES_SQL = """
-SELECT DISTINCT i.id_hash FROM usage_event_index i
-WHERE NOT ({exclude}) AND i.id_hash IN (SELECT md5_number_lower(event_id) FROM ({ids}))
-"""
-# Above this many matched hashes a literal IN list stops paying; join instead (bulk copies).
-LITERAL_HASHES_MAX = 2000
-CLASSIFY_SQL = (SQL_DIR / "classify.sql").read_text()
-INSERT_CONFLICTS_SQL = (SQL_DIR / "insert_conflicts.sql").read_text()
-DAY_LOADS_SQL = (SQL_DIR / "day_loads.sql").read_text()
 CURATED_COLUMNS = scanned.CURATED_COLUMNS
 _DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
@@ -130,7 +119,7 @@ ORDER BY path
 
 
 def day_path(settings: Settings, day: date) -> Path:
-    return settings.events_root / f"day={day.isoformat()}" / "part-0.parquet"
+    return layout.day_path(settings.events_root, day)
 
 
 def _future_limit(settings: Settings, now: datetime | None) -> datetime:
@@ -150,53 +139,24 @@ def _forget_file(
         return None
     file_id, min_day = row
     if min_day is not None:
+        # Days holding other copies of its ids are found when the index drops its rows
+        # (id_index.update), which records them in the same commit.
         old_days = {
             r[0]
             for r in conn.execute(
-                "SELECT DISTINCT day FROM usage_event_index WHERE file_id = $f", {"f": file_id}
+                "SELECT day FROM usage_file_days WHERE file_id = $f", {"f": file_id}
             ).fetchall()
         }
-        other_copies = _other_copy_days(
-            conn, "SELECT event_id FROM usage_event_index WHERE file_id = $f", file_id
-        )
         intents.record(conn, [intents.EVENTS], old_days, reason, path)
-        intents.record(conn, [intents.EVENTS], other_copies, "winner_moved", path)
-        result.rebuild_days |= old_days | other_copies
-        result.days_touched |= old_days | other_copies
-    conn.execute("DELETE FROM usage_event_index WHERE file_id = $f", {"f": file_id})
+        result.rebuild_days |= old_days
+        result.days_touched |= old_days
+    conn.execute("DELETE FROM usage_file_days WHERE file_id = $f", {"f": file_id})
     conn.execute("DELETE FROM usage_quarantine WHERE source_file = $p", {"p": path})
     conn.execute("DELETE FROM usage_files WHERE file_id = $f", {"f": file_id})
     # Before the commit: a crash in between leaves a manifest entry without its scanned rows,
     # which the build notices and scans again.
     scanned.remove(settings, file_id)
     return file_id
-
-
-def copies_elsewhere(
-    conn: duckdb.DuckDBPyConnection, ids_sql: str, exclude_sql: str, params: dict
-) -> str:
-    """Fill the temp table `copies_elsewhere` (event_id, path, source_row, content_hash, day)
-    with index rows matching `exclude_sql`'s complement that share an id with `ids_sql`."""
-    sql = {"ids": ids_sql, "exclude": exclude_sql}
-    hashes = [r[0] for r in conn.execute(MATCHED_HASHES_SQL.format(**sql), params).fetchall()]
-    if not hashes:
-        hash_filter = "false"
-    elif len(hashes) <= LITERAL_HASHES_MAX:
-        hash_filter = "i.id_hash IN (" + ", ".join(str(h) for h in hashes) + ")"
-    else:
-        hash_filter = f"i.id_hash IN (SELECT md5_number_lower(event_id) FROM ({ids_sql}))"
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE copies_elsewhere AS "
-        + COPIES_ELSEWHERE_SQL.format(hash_filter=hash_filter, **sql),
-        params,
-    )
-    return "copies_elsewhere"
-
-
-def _other_copy_days(conn: duckdb.DuckDBPyConnection, ids_sql: str, file_id: int) -> set[date]:
-    """Days on which other files hold a copy of one of these event_ids."""
-    copies_elsewhere(conn, ids_sql, "i.file_id = $f", {"f": file_id})
-    return {r[0] for r in conn.execute("SELECT DISTINCT day FROM copies_elsewhere").fetchall()}
 
 
 def _record_rejected_file(
@@ -270,15 +230,14 @@ def _scan_file(
     )
     conn.execute(f"CREATE OR REPLACE TEMP TABLE scan_rows AS {normalize_sql(prepared)}", params)
     conn.execute(
-        "INSERT INTO usage_event_index BY NAME SELECT md5_number_lower(event_id) AS id_hash, "
-        "event_id, "
-        "day, $f AS file_id, source_row, content_hash FROM scan_rows WHERE reason IS NULL",
+        "INSERT INTO usage_file_days SELECT $f, day, count(*) FROM scan_rows "
+        "WHERE reason IS NULL GROUP BY day",
         {"f": file_id},
     )
     scanned.write(conn, settings, file_id, identity[0] or "",
                   "SELECT * FROM scan_rows WHERE reason IS NULL")
     conn.execute("CREATE OR REPLACE TEMP VIEW raw_json_rows AS " + raw_json_sql(prepared))
-    conn.execute(SCAN_INSERT_QUARANTINE, {"source_file": landed.path})
+    run_sql(conn, __file__, "scan_insert_quarantine", source_file=landed.path)
     rows, valid, min_day, max_day, min_at, max_at = fetch_one(
         conn,
         "SELECT count(*), count(*) FILTER (WHERE reason IS NULL), "
@@ -288,15 +247,11 @@ def _scan_file(
     )
     new_days = {
         r[0]
-        for r in conn.execute("SELECT DISTINCT day FROM scan_rows WHERE reason IS NULL").fetchall()
+        for r in conn.execute("SELECT day FROM usage_file_days WHERE file_id = $f",
+                              {"f": file_id}).fetchall()
     }
-    other_copies = _other_copy_days(
-        conn, "SELECT event_id FROM scan_rows WHERE reason IS NULL", file_id
-    )
     intents.record(conn, [intents.EVENTS], new_days, "new_rows", landed.path)
-    intents.record(conn, [intents.EVENTS], other_copies, "winner_moved", landed.path)
-    result.days_touched |= new_days | other_copies
-    result.rebuild_days |= other_copies
+    result.days_touched |= new_days
     conn.execute(
         "INSERT INTO usage_files (file_id, path, size_bytes, mtime_ns, ctime_ns, fingerprint, "
         "footer_sha256, shape, status, rows_read, rows_valid, rows_invalid, min_day, max_day, "
@@ -339,24 +294,22 @@ def _rescan_file(
 ) -> None:
     """Replace one file's manifest entry, index rows, quarantine rows and the rebuild intents
     they cause, in one transaction."""
-    conn.begin()
-    file_id = _forget_file(conn, settings, landed.path, result, "changed_file")
-    if file_id is None:
-        file_id = fetch_one(conn, "SELECT coalesce(max(file_id), 0) + 1 FROM usage_files")[0]
-        result.new_files.append(landed.path)
-    else:
-        result.changed_files.append(landed.path)
-    _scan_file(conn, settings, landed, file_id, future_limit, result)
-    conn.commit()
+    with transaction(conn):
+        file_id = _forget_file(conn, settings, landed.path, result, "changed_file")
+        if file_id is None:
+            file_id = fetch_one(conn, "SELECT coalesce(max(file_id), 0) + 1 FROM usage_files")[0]
+            result.new_files.append(landed.path)
+        else:
+            result.changed_files.append(landed.path)
+        _scan_file(conn, settings, landed, file_id, future_limit, result)
     fault_point("after_scan_file", landed.absolute)
 
 
 def _remove_file(
     conn: duckdb.DuckDBPyConnection, settings: Settings, path: str, result: ScanResult
 ) -> None:
-    conn.begin()
-    _forget_file(conn, settings, path, result, "removed_file")
-    conn.commit()
+    with transaction(conn):
+        _forget_file(conn, settings, path, result, "removed_file")
     fault_point("after_forget_file")
     result.removed_files.append(path)
 
@@ -397,6 +350,7 @@ def scan_landing(
                 {"m": file.mtime_ns, "c": file.ctime_ns, "p": file.path,
                  "footer": footer_fingerprint(file.absolute)},
             )
+    id_index.update(conn, settings, result)
     fault_point("after_scan")
     return result
 
@@ -515,6 +469,9 @@ def _gather(
     now, or rewritten) or whose scanned rows are missing is scanned again first (quarantined,
     or indexed anew, with its days added to the window)."""
     for _ in range(BUILD_PASSES):
+        # Files a killed scan left unindexed, or just scanned again, join the index first.
+        id_index.update(conn, settings, result.rescan)
+        result.days = sorted(set(result.days) | result.rescan.days_touched)
         days = result.days
         files = conn.execute(WINDOW_FILES_SQL, {"first": days[0], "last": days[-1]}).fetchall()
         differing = [row[1] for row in files if not _still_scanned(settings, row)]
@@ -522,7 +479,6 @@ def _gather(
             result.files_read = _collect_build_rows(conn, settings, days, files)
             return
         _rescan_paths(conn, settings, differing, future_limit, result.rescan)
-        result.days = sorted(set(days) | result.rescan.days_touched)
     raise LandingChangedError(
         f"{', '.join(differing)}: changed again while being built "
         f"({BUILD_PASSES} attempts); run again once landing is quiet"
@@ -547,42 +503,38 @@ def build_days(
     days = result.days
     result.rows_in_manifest = fetch_one(
         conn,
-        "SELECT count(*) FROM usage_event_index WHERE day IN (SELECT unnest($days::DATE[]))",
+        "SELECT coalesce(sum(d.rows), 0) FROM usage_file_days d JOIN usage_files f "
+        "USING (file_id) WHERE f.status = 'ok' AND d.day IN (SELECT unnest($days::DATE[]))",
         {"days": days},
     )[0]
-    copies_elsewhere(
-        conn,
-        "SELECT DISTINCT event_id FROM build_rows",
-        "i.day IN (SELECT unnest($days::DATE[]))",
-        {"days": days},
-    )
-    conn.execute(WINNERS_SQL)
-    conn.execute(CLASSIFY_SQL)
+    id_index.find_copies(conn, settings, "build_rows", "copies_elsewhere", exclude_days=days)
+    run_sql(conn, __file__, "winners")
+    run_sql(conn, __file__, "classify")
     _conflict_raw_rows(conn, settings)
     clear_staging(settings)
-    conn.begin()
-    for day in days:
-        result.per_day[day] = _write_day(conn, settings, day)
-    conn.execute(
-        "DELETE FROM usage_quarantine WHERE reason = 'duplicate_conflict' "
-        "AND day IN (SELECT unnest($days::DATE[]))",
-        {"days": days},
-    )
-    conn.execute(INSERT_CONFLICTS_SQL)
-    conn.execute(
-        "DELETE FROM usage_day_loads WHERE day IN (SELECT unnest($days::DATE[]))", {"days": days}
-    )
-    conn.execute(DAY_LOADS_SQL, {"days": days})
-    intents.clear(conn, [intents.EVENTS], days)
-    intents.record_events_rebuilt(conn, days)
-    totals = fetch_one(
-        conn,
-        "SELECT count(*), count(*) FILTER (WHERE outcome = 'accepted'), "
-        "count(*) FILTER (WHERE outcome = 'identical'), "
-        "count(*) FILTER (WHERE outcome = 'conflict') FROM classified",
-    )
-    fault_point("before_build_commit")
-    conn.commit()
+    with transaction(conn):
+        for day in days:
+            result.per_day[day] = _write_day(conn, settings, day)
+        conn.execute(
+            "DELETE FROM usage_quarantine WHERE reason = 'duplicate_conflict' "
+            "AND day IN (SELECT unnest($days::DATE[]))",
+            {"days": days},
+        )
+        run_sql(conn, __file__, "insert_conflicts")
+        conn.execute(
+            "DELETE FROM usage_day_loads WHERE day IN (SELECT unnest($days::DATE[]))",
+            {"days": days},
+        )
+        run_sql(conn, __file__, "day_loads", days=days)
+        intents.clear(conn, [intents.EVENTS], days)
+        intents.record_events_rebuilt(conn, days)
+        totals = fetch_one(
+            conn,
+            "SELECT count(*), count(*) FILTER (WHERE outcome = 'accepted'), "
+            "count(*) FILTER (WHERE outcome = 'identical'), "
+            "count(*) FILTER (WHERE outcome = 'conflict') FROM classified",
+        )
+        fault_point("before_build_commit")
     fault_point("after_build_commit")
     (result.rows_indexed, result.accepted, result.identical_duplicates, result.conflicts) = totals
     for name in ("build_rows", "copies_elsewhere", "winners", "classified", "conflict_raw"):

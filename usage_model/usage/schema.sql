@@ -40,19 +40,26 @@ CREATE TABLE IF NOT EXISTS usage_rebuild_intents (
     recorded_at  TIMESTAMPTZ NOT NULL
 );
 
--- One row per valid landed row: the cross-file, cross-day deduplication index.
-CREATE TABLE IF NOT EXISTS usage_event_index (
-    id_hash       UBIGINT,                   -- md5_number_lower(event_id): 8-byte lookups
-    event_id      VARCHAR NOT NULL,
-    day           DATE NOT NULL,
-    file_id       BIGINT NOT NULL,
-    source_row    BIGINT NOT NULL,           -- 0-based row number in the file
-    content_hash  UHUGEINT NOT NULL          -- MD5 of the normalized row (docs/event-model.md rule 6)
+-- The cross-file, cross-day deduplication index lives in Parquet segments per id bucket
+-- (usage_model/usage/id_index.py); the warehouse says which segments are current and which
+-- manifest files they hold (`indexed`). A file scanned but not yet folded in has it unset.
+CREATE TABLE IF NOT EXISTS usage_index_segments (
+    bucket    INTEGER NOT NULL,              -- md5_number_lower(event_id) % buckets
+    segment   VARCHAR NOT NULL,              -- file name under _index/bucket=NNN/
+    seq       BIGINT NOT NULL,               -- write order (newer segments are larger)
+    rows      BIGINT NOT NULL,
+    file_ids  BIGINT[] NOT NULL              -- manifest files whose rows it holds
 );
--- Warehouses built before id_hash existed: add and fill it (row-group statistics make the
--- UPDATE a no-op scan once every row has one).
-ALTER TABLE usage_event_index ADD COLUMN IF NOT EXISTS id_hash UBIGINT;
-UPDATE usage_event_index SET id_hash = md5_number_lower(event_id) WHERE id_hash IS NULL;
+ALTER TABLE usage_files ADD COLUMN IF NOT EXISTS indexed BOOLEAN;
+-- Valid rows per file and day, counted at scan: what a build of those days must classify.
+CREATE TABLE IF NOT EXISTS usage_file_days (
+    file_id  BIGINT NOT NULL,
+    day      DATE NOT NULL,
+    rows     BIGINT NOT NULL
+);
+-- Warehouses from before the partitioned index: their files are indexed again from their
+-- scanned rows (indexed is unset), and the old all-time table goes.
+DROP TABLE IF EXISTS usage_event_index;
 
 CREATE TABLE IF NOT EXISTS usage_quarantine (
     source_file   VARCHAR NOT NULL,          -- relative to landing/usage

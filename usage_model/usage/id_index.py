@@ -1,0 +1,301 @@
+"""The all-time event id index, partitioned by a stable hash bucket of `event_id`.
+
+Every valid landed row has one index row (id_hash, event_id, day, file_id, source_row,
+content hash). They live in Parquet segment files beside the curated data, one folder per
+bucket: `<curated>/_index/bucket=NNN/<seq>-<random>.parquet`. The bucket of an id is
+`md5_number_lower(event_id) % BUCKETS` (the low 64 bits of the MD5 digest, little-endian):
+MD5 (RFC 1321) gives the same value on every DuckDB version and machine, unlike `hash()`.
+A lookup reads only the segments of the buckets its ids fall in, first their 8-byte id_hash
+column, then the full rows of the hashes that matched. Files go through `usage_model.storage`,
+so the same code writes to S3.
+
+Which segments are current is said by the warehouse alone (`usage_index_segments`), and which
+manifest files they hold by `usage_files.indexed`. A scan commits a file's manifest entry
+with `indexed` unset; `update` then folds every such file into the index: it writes new
+segments (a temporary name, then a rename; a whole object on S3), and one transaction swaps
+them in, marks the files indexed and records the days whose winner may have moved. A crash
+before that commit leaves unlisted segment files (removed as orphans) and unindexed files
+(indexed by the next `update`); a crash after it leaves replaced segments behind (removed the
+same way). Readers join `usage_files` on `indexed`, so rows of a file forgotten or rescanned
+since the last update are never seen.
+
+Each update appends at most one segment per touched bucket, folding in the newest segments
+while they are no larger than what it writes (a binary counter): a bucket holds O(log n)
+segments and a new day rewrites O(its own rows) amortized, whatever the history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from usage_model import storage
+from usage_model.config import Settings
+from usage_model.faults import fault_point
+from usage_model.sql import load_sql, run_sql
+from usage_model.usage import intents, scanned
+from usage_model.warehouse import transaction
+
+# Changing this re-buckets nothing already written: keep it fixed for a warehouse's life.
+BUCKETS = 64
+FOLDER = "_index"
+# Above this many matched hashes a literal list stops paying (bulk copies): join on ids only.
+LITERAL_HASHES_MAX = 2000
+WRITERS = 4  # segment files written at once (pyarrow releases the GIL while it encodes)
+
+
+class Touched(Protocol):
+    """What an update reports to (a ScanResult): the days it obliges to rebuild."""
+
+    days_touched: set[date]
+    rebuild_days: set[date]
+
+
+@dataclass(frozen=True)
+class Segment:
+    bucket: int
+    name: str
+    seq: int
+    rows: int
+    file_ids: tuple[int, ...]
+
+
+def location(settings: Settings) -> storage.Location:
+    return storage.location(settings.curated / FOLDER)
+
+
+def _bucket_folder(bucket: int) -> str:
+    return f"bucket={bucket:03d}"
+
+
+def _uri(where: storage.Location, segment: Segment) -> str:
+    path = where.path(_bucket_folder(segment.bucket), segment.name)
+    return path if where.is_local else "s3://" + path
+
+
+def segments(conn: duckdb.DuckDBPyConnection) -> list[Segment]:
+    """The current segments, oldest first."""
+    rows = conn.execute(
+        "SELECT bucket, segment, seq, rows, file_ids FROM usage_index_segments ORDER BY seq"
+    ).fetchall()
+    return [Segment(b, name, seq, n, tuple(ids)) for b, name, seq, n, ids in rows]
+
+
+def segment_uris(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, buckets: Iterable[int] | None = None
+) -> list[str]:
+    """Where the current segments are (of `buckets` only, when given)."""
+    wanted = None if buckets is None else set(buckets)
+    where = location(settings)
+    return [_uri(where, s) for s in segments(conn) if wanted is None or s.bucket in wanted]
+
+
+def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    """Delete segment files the warehouse does not list (an update that died before its
+    commit, or segments an update replaced); returns how many."""
+    where = location(settings)
+    listed = {_uri(where, s) for s in segments(conn)}
+    try:
+        found = where.fs.get_file_info(pafs.FileSelector(where.root, recursive=True))
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    for info in found:
+        uri = info.path if where.is_local else "s3://" + info.path
+        if info.type == pafs.FileType.File and uri not in listed:
+            where.fs.delete_file(info.path)
+            removed += 1
+    return removed
+
+
+def find_copies(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    ids_table: str,
+    target: str,
+    exclude_days: Iterable[date] = (),
+) -> str:
+    """Fill temp table `target` (event_id, path, source_row, content_hash, day, file_id) with
+    the index rows sharing an event_id with `ids_table` (any table with an event_id column),
+    on days other than `exclude_days`; reads only the buckets those ids fall in."""
+    buckets = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT DISTINCT md5_number_lower(event_id) % {BUCKETS} FROM {ids_table}"
+        ).fetchall()
+    ]
+    uris = segment_uris(conn, settings, buckets)
+    excluded = sorted(set(exclude_days))
+    hashes: list[int] = []
+    if uris:
+        hashes = [
+            r[0]
+            for r in run_sql(conn, __file__, "index_matched_hashes", idents={"ids": ids_table},
+                             segments=uris, exclude_days=excluded).fetchall()
+        ]
+    if not hashes:
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE {target} (event_id VARCHAR, path VARCHAR, "
+            "source_row BIGINT, content_hash UHUGEINT, day DATE, file_id BIGINT)"
+        )
+        return target
+    run_sql(conn, __file__, "index_copies", idents={"ids": ids_table, "target": target},
+            segments=uris, hashes=hashes if len(hashes) <= LITERAL_HASHES_MAX else None,
+            exclude_days=excluded)
+    return target
+
+
+def _ready_files(
+    conn: duckdb.DuckDBPyConnection, settings: Settings
+) -> list[tuple[int, str]]:
+    """Manifest files not yet indexed whose scanned rows are all there, with those rows'
+    location (a file whose scanned rows are missing is scanned again by the build first)."""
+    ready = []
+    for file_id, fp, rows_valid in conn.execute(
+        "SELECT file_id, fingerprint, rows_valid FROM usage_files "
+        "WHERE status = 'ok' AND indexed IS NOT TRUE ORDER BY file_id"
+    ).fetchall():
+        path = scanned.path_of(settings, file_id, fp or "")
+        if scanned.holds(path, rows_valid):
+            ready.append((file_id, path.as_posix()))
+    return ready
+
+
+def _folded(bucket_segments: list[Segment], stale: set[str], new_rows: int) -> list[Segment]:
+    """The segments of one bucket the new segment replaces: every stale one, and the newest
+    others while each is no larger than the rows gathered so far."""
+    chosen = [s for s in bucket_segments if s.name in stale]
+    total = new_rows + sum(s.rows for s in chosen)
+    for segment in reversed([s for s in bucket_segments if s.name not in stale]):
+        if segment.rows > total:
+            break
+        chosen.append(segment)
+        total += segment.rows
+    return chosen
+
+
+def _write_segments(where: storage.Location, rows: pa.Table, seq: int) -> list[Segment]:
+    """One new segment per bucket present in `rows` (sorted by bucket, then hash)."""
+    if rows.num_rows == 0:
+        return []
+    buckets = rows.column("bucket").to_numpy()
+    starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
+    ends = [*starts[1:], len(buckets)]
+    segments_out, jobs = [], []
+    for start, end in zip(starts, ends, strict=True):
+        part = rows.slice(start, end - start).drop_columns(["bucket"])
+        bucket = int(buckets[start])
+        segment = Segment(bucket, f"{seq:09d}-{uuid.uuid4().hex[:12]}.parquet", seq,
+                          part.num_rows,
+                          tuple(sorted(set(part.column("file_id").to_pylist()))))
+        segments_out.append(segment)
+        jobs.append((where.path(_bucket_folder(bucket), segment.name), part))
+    with ThreadPoolExecutor(WRITERS) as pool:
+        list(pool.map(lambda job: where.write_atomic(job[0], lambda fs, path: pq.write_table(
+            job[1], path, filesystem=fs, compression="zstd", row_group_size=65536)), jobs))
+    return segments_out
+
+
+def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched) -> int:
+    """Fold every scanned-but-unindexed manifest file into the index and drop the rows of
+    files the manifest no longer indexes; record (durably, in the same commit) the days
+    holding another copy of an id whose copies changed. Returns the rows newly indexed."""
+    remove_orphans(conn, settings)
+    ready = _ready_files(conn, settings)
+    indexed = {
+        r[0] for r in conn.execute(
+            "SELECT file_id FROM usage_files WHERE status = 'ok' AND indexed"
+        ).fetchall()
+    }
+    current = segments(conn)
+    stale = {s.name for s in current if not set(s.file_ids) <= indexed}
+    if not ready and not stale:
+        return 0
+    new_files = [file_id for file_id, _ in ready]
+    kept = sorted(indexed)
+    where = location(settings)
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE index_new (id_hash UBIGINT, event_id VARCHAR, day DATE, "
+        "file_id BIGINT, source_row BIGINT, content_hash_hi UBIGINT, content_hash_lo UBIGINT)"
+    )
+    for file_id, path in ready:
+        run_sql(conn, __file__, "index_added", file_id=file_id, scanned=path)
+    added = conn.execute("SELECT count(*) FROM index_new").fetchone()[0]
+    per_bucket = dict(conn.execute(
+        f"SELECT id_hash % {BUCKETS}, count(*) FROM index_new GROUP BY ALL").fetchall())
+    stale_uris = [_uri(where, s) for s in current if s.name in stale]
+    if stale_uris:
+        run_sql(conn, __file__, "index_touched", new_files=new_files, carried=stale_uris,
+                kept_files=kept)
+    else:
+        run_sql(conn, __file__, "index_touched_added", new_files=new_files)
+    # Other copies are looked up before anything changes: the old segments with the files
+    # indexed so far are exactly the copies that were already there.
+    find_copies(conn, settings, "index_touched", "index_other_copies")
+    moved = {r[0] for r in conn.execute(
+        "SELECT DISTINCT day FROM index_other_copies").fetchall()}
+
+    next_seq = max((s.seq for s in current), default=0) + 1
+    touched = sorted(set(per_bucket) | {s.bucket for s in current if s.name in stale})
+    replaced = [seg for bucket in touched for seg in _folded(
+        [s for s in current if s.bucket == bucket], stale, per_bucket.get(bucket, 0))]
+    if replaced:
+        run_sql(conn, __file__, "index_carried", carried=[_uri(where, s) for s in replaced],
+                kept_files=kept)
+    rows = conn.sql(load_sql(__file__, "index_bucket_rows"),
+                    params={"buckets": BUCKETS}).to_arrow_table()
+    written = _write_segments(where, rows, next_seq)
+    fault_point("before_index_commit")
+    with transaction(conn):
+        conn.execute(
+            "DELETE FROM usage_index_segments WHERE segment IN (SELECT unnest($names))",
+            {"names": [s.name for s in replaced] or [""]},
+        )
+        for s in written:
+            conn.execute(
+                "INSERT INTO usage_index_segments VALUES ($b, $name, $seq, $rows, $ids)",
+                {"b": s.bucket, "name": s.name, "seq": s.seq, "rows": s.rows,
+                 "ids": list(s.file_ids)},
+            )
+        conn.execute(
+            "UPDATE usage_files SET indexed = true WHERE file_id IN (SELECT unnest($ids))",
+            {"ids": new_files or [-1]},
+        )
+        intents.record(conn, [intents.EVENTS], moved, "winner_moved")
+    fault_point("after_index_commit")
+    result.rebuild_days |= moved
+    result.days_touched |= moved
+    remove_orphans(conn, settings)
+    for name in ("index_new", "index_touched", "index_other_copies"):
+        conn.execute(f"DROP TABLE IF EXISTS {name}")
+    return added
+
+
+def install_view(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """A temp view `usage_event_index` over the current index (for inspection and tests)."""
+    uris = segment_uris(conn, settings)
+    if not uris:
+        conn.execute(
+            "CREATE OR REPLACE TEMP VIEW usage_event_index AS SELECT NULL::UBIGINT AS id_hash, "
+            "NULL::VARCHAR AS event_id, NULL::DATE AS day, NULL::BIGINT AS file_id, "
+            "NULL::BIGINT AS source_row, NULL::UHUGEINT AS content_hash WHERE false"
+        )
+        return
+    listed = ", ".join("'" + u.replace("'", "''") + "'" for u in uris)
+    conn.execute(
+        "CREATE OR REPLACE TEMP VIEW usage_event_index AS "
+        "SELECT i.id_hash, i.event_id, i.day, i.file_id, i.source_row, "
+        "((i.content_hash_hi::UHUGEINT << 64) | i.content_hash_lo::UHUGEINT) AS content_hash "
+        f"FROM read_parquet([{listed}], hive_partitioning = false) i "
+        "JOIN usage_files f ON f.file_id = i.file_id AND f.status = 'ok' AND f.indexed"
+    )
