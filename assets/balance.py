@@ -16,7 +16,7 @@ from usage_model.funding.config import FundingConfig
 from usage_model.funding.ledger import balance_mismatches
 from usage_model.funding.reconcile import reconcile
 from usage_model.funding.report import build_report
-from usage_model.warehouse import POOL
+from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 BALANCE_LANDING = dg.AssetSpec(
     "balance_landing",
@@ -37,6 +37,7 @@ BALANCE_LANDING = dg.AssetSpec(
     kinds={"duckdb"},
     owners=OWNERS,
     pool=POOL,
+    op_tags=WRITER_OP_TAGS,
     description="Downcity's exports as landed: downcity_topups, downcity_payments, "
     "downcity_ledger, downcity_accounts, downcity_charges (latest export row per key); "
     "unusable rows and files go to downcity_rejects with a reason.",
@@ -74,6 +75,7 @@ def downcity_topups(duckdb: DuckDBResource, settings: CityUsageSettings) -> dg.M
                      "differ from Downcity's own ledger sum (account_ledger_mismatch)."),
     ],
     pool=POOL,
+    op_tags=WRITER_OP_TAGS,
     can_subset=False,
 )
 def funding_ledger(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
@@ -111,6 +113,7 @@ def funding_ledger(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
     kinds={"duckdb"},
     owners=OWNERS,
     pool=POOL,
+    op_tags=WRITER_OP_TAGS,
     description="One row per topup and per Stripe payment not shown on its topup's row: "
     "Downcity's records, Stripe's state, the wallet's credits, a verdict (ok, "
     "downcity_evidence_only, credited_without_payment, not_credited, double_credit, "

@@ -24,7 +24,7 @@ from usage_model.exports.sinks import DeliveryFailed
 from usage_model.hooks.config import CityUsageConfig, ExportConfig, HookConfig
 from usage_model.hooks.protocol import HookResultError, Period
 from usage_model.hooks.run import build_charges, build_entitlements, charge_problems
-from usage_model.warehouse import POOL
+from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 EVENTS_KEY = dg.AssetKey("usage_events")
 SINK_KINDS = {
@@ -53,6 +53,7 @@ def _charges_asset(pricing: HookConfig, partitions: dg.PartitionsDefinition
         partitions_def=partitions,
         check_specs=specs,
         pool=POOL,
+        op_tags=WRITER_OP_TAGS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="billing",
         kinds={"duckdb", "python"},
@@ -108,6 +109,7 @@ def _entitlements_asset(hook: HookConfig, partitions: dg.PartitionsDefinition
             description="remaining = max(0, included - used), overage = max(0, used - included).",
         )],
         pool=POOL,
+        op_tags=WRITER_OP_TAGS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="billing",
         kinds={"duckdb", "python"},
@@ -154,6 +156,7 @@ def _charge_debits_asset(pricing: HookConfig, partitions: dg.PartitionsDefinitio
         deps=["charges"],
         partitions_def=partitions,
         pool=POOL,
+        op_tags=WRITER_OP_TAGS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="billing",
         kinds={"duckdb"},
@@ -184,6 +187,7 @@ def _export_asset(export: ExportConfig, partitions: dg.PartitionsDefinition
         deps=[dg.AssetKey(export.source)],
         partitions_def=partitions,
         pool=POOL,
+        op_tags=WRITER_OP_TAGS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="exports",
         kinds={kind, "duckdb"},

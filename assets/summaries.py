@@ -16,7 +16,7 @@ from assets.metadata import OWNERS, add_partition_metadata, day_figures, table_m
 from assets.resources import CityUsageSettings
 from assets.usage import EVENTS, pending_partitions
 from usage_model.usage import summaries
-from usage_model.warehouse import POOL
+from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 DAILY_DESCRIPTIONS = {
     "usage_daily_by_model": "Calls, tokens, distinct users and cities, p50/p95 latency per "
@@ -68,6 +68,7 @@ def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=True,
         pool=POOL,
+        op_tags=WRITER_OP_TAGS,
     )
     def build_daily_summaries(
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings
@@ -132,6 +133,7 @@ def build_monthly_summaries(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=True,
         pool=POOL,
+        op_tags=WRITER_OP_TAGS,
     )
     def build_monthly_summaries(
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings
