@@ -102,7 +102,7 @@ EOF
 # shellcheck disable=SC1091
 source "$CLUSTER_DIR/env"
 cp "$REPO/cluster/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
-"$PY" -m pipelines.distributed create-bucket "$BUCKET"
+"$PY" -m pipelines.celery_app create-bucket "$BUCKET"
 
 # --- Two Celery workers with distinct node names. Only `w1` serves the warehouse queue: it
 # owns the DuckDB file, so every writer step runs there, one at a time (concurrency 1).
@@ -115,6 +115,6 @@ start_worker() {  # start_worker <node> <queues>
 }
 start_worker w1 "dagster,warehouse"
 start_worker w2 "dagster"
-wait_for "the Celery workers" 120 "$PY" -m pipelines.distributed ping w1 w2
+wait_for "the Celery workers" 120 "$PY" -m pipelines.celery_app ping w1 w2
 trap - ERR
 echo "cluster ready: source $CLUSTER_DIR/env (Postgres :$PG_PORT, Redis :$REDIS_PORT, S3 :$S3_PORT)"

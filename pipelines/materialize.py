@@ -27,6 +27,7 @@ from usage_model.usage.landing import days_in_file, list_landed_files
 PID_TAG = "city_usage/pid"
 CLI_TAGS = {"city_usage/source": "cli", "city_usage/command": "materialize"}
 HOST_TAG = "city_usage/host"
+PARTITION_TAG = "dagster/partition"
 # The CLI prints its own progress and one-line failures (DESIGN rule 13); Dagster keeps the
 # full logs and tracebacks in the run history, where the UI shows them.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -111,6 +112,23 @@ def _group_rank(group: tuple[object, list[dg.AssetKey]], order: dict) -> tuple[b
     return group[0] == READS_PARTITIONED, min(order[k] for k in group[1])
 
 
+def _groups(graph: dg.AssetGraph, keys: set[dg.AssetKey]) -> dict[object, list[dg.AssetKey]]:
+    """Materializable `keys` by run group (partitions definition, or READS_PARTITIONED)."""
+    groups: dict[object, list[dg.AssetKey]] = {}
+    for key in keys:
+        node = graph.get(key)
+        if node.is_materializable:
+            groups.setdefault(_run_group(graph, node), []).append(key)
+    return groups
+
+
+def job_groups(defs: dg.Definitions) -> dict[str, list[dg.AssetKey]]:
+    """Every materializable asset by the name of the job `plan_runs` runs it in."""
+    graph = defs.resolve_asset_graph()
+    groups = _groups(graph, set(graph.materializable_asset_keys))
+    return {_job_name(group): sorted(keys) for group, keys in groups.items()}
+
+
 def plan_runs(
     defs: dg.Definitions, selection: str | None, start: date | None, end: date | None
 ) -> list[PlannedRun]:
@@ -121,12 +139,7 @@ def plan_runs(
     order = {key: i for i, key in enumerate(graph.toposorted_asset_keys)}
     # A multi-asset that cannot be subset (usage_events with usage_quarantine) runs whole.
     chosen = {k for key in chosen for k in graph.get(key).execution_set_asset_keys}
-    groups: dict[object, list[dg.AssetKey]] = {}
-    for key in chosen:
-        node = graph.get(key)
-        if not node.is_materializable:
-            continue
-        groups.setdefault(_run_group(graph, node), []).append(key)
+    groups = _groups(graph, chosen)
     runs = []
     for group, keys in sorted(groups.items(), key=lambda kv: _group_rank(kv, order)):
         pdef = None if group == READS_PARTITIONED else group
@@ -147,7 +160,7 @@ def plan_runs(
     return runs
 
 
-def _failure_line(result: dg.ExecuteInProcessResult) -> str:
+def _failure_line(result: dg.ExecutionResult) -> str:
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
@@ -172,13 +185,7 @@ def execute(
         planned = queue.pop(0)
         if on_start:
             on_start(planned)
-        result = _named_job(planned, assets, defs.resources).execute_in_process(
-            instance=instance,
-            partition_key=planned.partition_key,
-            tags={**CLI_TAGS, **_process_tags(), **planned.tags},
-            run_config=QUIET_LOGS,
-            raise_on_error=False,
-        )
+        result = _run(planned, assets, defs, instance)
         if not result.success:
             raise MaterializeError(_failure_line(result))
         fault_point("between_runs")
@@ -196,6 +203,27 @@ def execute(
             )
         )
     return outcomes
+
+
+def _run(planned: PlannedRun, assets: list, defs: dg.Definitions,
+         instance: dg.DagsterInstance) -> dg.ExecutionResult:
+    """Embedded: in this process. Distributed (CITY_USAGE_EXECUTOR=celery): the steps on the
+    Celery workers, this process orchestrating (see pipelines/distributed.py)."""
+    tags = {**CLI_TAGS, **_process_tags(), **planned.tags}
+    if os.environ.get("CITY_USAGE_EXECUTOR", "").strip().lower() == "celery":
+        from pipelines import distributed  # builds the Celery jobs: only in distributed mode
+
+        if planned.partition_key is not None:
+            tags[PARTITION_TAG] = planned.partition_key
+        return distributed.execute(planned.job_name, planned.asset_keys, instance, tags,
+                                   QUIET_LOGS)
+    return _named_job(planned, assets, defs.resources).execute_in_process(
+        instance=instance,
+        partition_key=planned.partition_key,
+        tags=tags,
+        run_config=QUIET_LOGS,
+        raise_on_error=False,
+    )
 
 
 def _named_job(planned: PlannedRun, assets: list, resources: object) -> dg.JobDefinition:
