@@ -13,7 +13,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DATA="$(realpath -m "${CITY_USAGE_DATA_DIR:-$REPO/data}")"
 CLUSTER_DIR="$(realpath -m "${CLUSTER_DIR:-$REPO/.cluster}")"
-PY="$(realpath -m "${CLUSTER_PYTHON:-$REPO/.venv/bin/python}")"
+PY="$(realpath -ms "${CLUSTER_PYTHON:-$REPO/.venv/bin/python}")"
 BIN="$(dirname "$PY")"
 PG_BIN="${CLUSTER_PG_BIN:-/usr/lib/postgresql/15/bin}"
 BUCKET="${CLUSTER_BUCKET:-city-usage}"

@@ -70,7 +70,9 @@ def create_bucket(name: str) -> None:
     """Create the bucket on the S3 endpoint of the standard AWS variables (idempotent)."""
     import pyarrow.fs as pafs
 
-    fs = pafs.S3FileSystem()
+    from usage_model.storage import s3_options_from_env
+
+    fs = pafs.S3FileSystem(**s3_options_from_env(os.environ), allow_bucket_creation=True)
     if fs.get_file_info(name).type == pafs.FileType.NotFound:
         fs.create_dir(name)
 

@@ -14,6 +14,7 @@ plans), each on the Celery executor: workers rebuild a run's job from this modul
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -74,12 +75,16 @@ def execute(
     """One run of `job_name` over `asset_keys`, its steps on the Celery workers; this process
     orchestrates (it submits each step when its inputs are done and records the events)."""
     config = {**run_config, "execution": {"config": executor_config()}}
-    with dg.execute_job(
-        reconstructable_job(job_name),
-        instance=instance,
-        run_config=config,
-        tags=dict(tags),
-        raise_on_error=False,
-        asset_selection=list(asset_keys),
-    ) as result:
-        return result
+    with warnings.catch_warnings():
+        # dagster-celery registers its step task again for every step it submits; Celery
+        # warns each time that the (identical) first registration is kept.
+        warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already")
+        with dg.execute_job(
+            reconstructable_job(job_name),
+            instance=instance,
+            run_config=config,
+            tags=dict(tags),
+            raise_on_error=False,
+            asset_selection=list(asset_keys),
+        ) as result:
+            return result
