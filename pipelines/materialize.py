@@ -65,8 +65,8 @@ class RunOutcome:
 def landed_day_range(settings: Settings) -> tuple[date, date] | None:
     """First and last day any landed usage file touches (from the files' time columns)."""
     days: set[date] = set()
-    for landed in list_landed_files(settings.usage_landing):
-        days |= days_in_file(landed.absolute, settings.timezone)
+    for landed in list_landed_files(settings.usage_landing_location()):
+        days |= days_in_file(landed.absolute, settings.timezone, landed.fs)
     return (min(days), max(days)) if days else None
 
 

@@ -12,6 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from usage_model.storage import Location, is_remote, location, s3_options_from_env
+
 
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
@@ -33,10 +35,24 @@ class Settings:
     future_skew: timedelta = field(default=timedelta(days=1))
     quarantine_rate_max: float = 0.05
     config_file: Path = Path("city-usage.yaml")
+    # CITY_USAGE_LANDING as given when it is an object-store prefix (`s3://bucket/prefix`):
+    # usage files are then read from `<it>/usage`; `landing` stays the local folder of the
+    # balance and Stripe landings.
+    landing_uri: str | None = None
 
     @property
     def usage_landing(self) -> Path:
         return self.landing / "usage"
+
+    def usage_landing_location(self) -> Location:
+        """Where usage files land, as a local folder or an `s3://` prefix."""
+        if self.landing_uri:
+            return location(self.landing_uri.rstrip("/") + "/usage", self.s3_options())
+        return location(self.usage_landing)
+
+    def s3_options(self) -> dict[str, object]:
+        """`pyarrow.fs.S3FileSystem` arguments from the standard AWS variables."""
+        return s3_options_from_env(os.environ)
 
     @property
     def balance_landing(self) -> Path:
@@ -64,7 +80,10 @@ class Settings:
     def from_env(cls) -> Settings:
         env = os.environ
         data_dir = Path(env.get("CITY_USAGE_DATA_DIR") or "./data").absolute()
-        landing = Path(env.get("CITY_USAGE_LANDING") or data_dir / "landing").absolute()
+        landing_env = env.get("CITY_USAGE_LANDING") or ""
+        remote = is_remote(landing_env)
+        landing = Path(landing_env if landing_env and not remote else data_dir / "landing")
+        landing = landing.absolute()
         return cls(
             data_dir=data_dir,
             landing=landing,
@@ -78,4 +97,5 @@ class Settings:
             future_skew=timedelta(hours=float(env.get("CITY_USAGE_FUTURE_SKEW_HOURS") or 24)),
             quarantine_rate_max=float(env.get("CITY_USAGE_QUARANTINE_RATE_MAX") or 0.05),
             config_file=Path(env.get("CITY_USAGE_CONFIG") or "city-usage.yaml").absolute(),
+            landing_uri=landing_env if remote else None,
         )
