@@ -104,8 +104,9 @@ source "$CLUSTER_DIR/env"
 cp "$REPO/cluster/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
 "$PY" -m pipelines.celery_app create-bucket "$BUCKET"
 
-# --- Two Celery workers with distinct node names. Only `w1` serves the warehouse queue: it
-# owns the DuckDB file, so every writer step runs there, one at a time (concurrency 1).
+# --- Two Celery workers with distinct node names. `w1` owns the DuckDB file and serves only
+# the warehouse queue, so every writer step runs there, one at a time (concurrency 1); `w2`
+# serves every other step (the `dagster` queue); more such workers can join from any host.
 cd "$REPO"
 start_worker() {  # start_worker <node> <queues>
   setsid "$BIN/celery" -A pipelines.celery_app worker -n "$1@%h" -Q "$2" --concurrency 1 \
@@ -113,7 +114,7 @@ start_worker() {  # start_worker <node> <queues>
     > "$LOGS/worker-$1.log" 2>&1 < /dev/null &
   record "worker-$1" $!
 }
-start_worker w1 "dagster,warehouse"
+start_worker w1 "warehouse"
 start_worker w2 "dagster"
 wait_for "the Celery workers" 120 "$PY" -m pipelines.celery_app ping w1 w2
 trap - ERR

@@ -14,8 +14,10 @@ plans), each on the Celery executor: workers rebuild a run's job from this modul
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +90,46 @@ def execute(
             asset_selection=list(asset_keys),
         ) as result:
             return result
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """Where and when a step of a distributed run ran, from the run's event log."""
+
+    step_key: str
+    queue: str  # the Celery queue it was submitted to
+    worker: str  # the node name of the worker that last ran it, e.g. `w1@host`
+    attempts: int  # more than 1 when a worker died with it and it was delivered again
+    started: float  # the last STEP_START (epoch seconds)
+    finished: float | None  # its STEP_SUCCESS or STEP_FAILURE
+    succeeded: bool
+
+
+_QUEUE = re.compile(r'to queue "([^"]+)"')
+
+
+def step_records(instance: dg.DagsterInstance, run_id: str) -> list[StepRecord]:
+    """Every step the Celery executor submitted in the run (dagster-celery's engine events
+    name the queue and the worker node)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        step = seen.setdefault(event.step_key, {"attempts": 0, "finished": None,
+                                                "succeeded": False, "started": 0.0})
+        if event.event_type == dg.DagsterEventType.ENGINE_EVENT:
+            queue = _QUEUE.search(entry.user_message or "")
+            worker = (event.engine_event_data.metadata or {}).get("Celery worker")
+            if queue:
+                step["queue"] = queue.group(1)
+            if worker is not None:
+                step["worker"] = worker.value
+                step["attempts"] += 1
+        elif event.event_type == dg.DagsterEventType.STEP_START:
+            step["started"] = entry.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS,
+                                  dg.DagsterEventType.STEP_FAILURE):
+            step["finished"] = entry.timestamp
+            step["succeeded"] = event.event_type == dg.DagsterEventType.STEP_SUCCESS
+    return [StepRecord(key, **values) for key, values in seen.items() if "worker" in values]
