@@ -62,6 +62,14 @@ def _late_batch(usage: Path) -> Path:
     return late
 
 
+def _materialize_both(embedded: Workspace, cluster: Cluster) -> None:
+    """`city-usage materialize` embedded and distributed at once (separate data dirs)."""
+    local = embedded.start_materialize()
+    ok(cluster.cli("materialize", "--select", SELECT))
+    _, err = local.communicate(timeout=600)
+    assert local.returncode == 0, err[-2000:]
+
+
 @pytest.fixture(scope="module")
 def instance(cluster: Cluster) -> dg.DagsterInstance:
     """The cluster's Dagster instance (PostgreSQL), as the CLI opened it."""
@@ -82,10 +90,8 @@ def test_same_results_as_embedded_with_a_worker_killed_mid_step(
     write_landing(embedded.usage)
     _upload(embedded.landing, cluster)
 
-    ok(embedded.materialize())
-    done = ok(cluster.cli("materialize", "--select", SELECT))
+    _materialize_both(embedded, cluster)
     assert cluster.killed_marker.exists(), "the worker crash point never fired"
-    assert done.stderr == ""
     assert_same_state(snapshot(cluster.workspace), snapshot(embedded))
     conserved = assert_conserved(cluster.workspace)
     assert conserved["quarantined"] > 0 and conserved["identical"] > 0  # the mess was there
@@ -98,8 +104,7 @@ def test_same_results_as_embedded_with_a_worker_killed_mid_step(
     # A late batch: both modes rebuild the day it touches, and still agree.
     _late_batch(embedded.usage)
     _upload(embedded.landing, cluster)
-    ok(embedded.materialize())
-    ok(cluster.cli("materialize", "--select", SELECT))
+    _materialize_both(embedded, cluster)
     assert_same_state(snapshot(cluster.workspace), snapshot(embedded))
     assert_conserved(cluster.workspace)
 
