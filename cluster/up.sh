@@ -104,9 +104,9 @@ source "$CLUSTER_DIR/env"
 cp "$REPO/cluster/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
 "$PY" -m pipelines.celery_app create-bucket "$BUCKET"
 
-# --- Two Celery workers with distinct node names. `w1` owns the DuckDB file and serves only
-# the warehouse queue, so every writer step runs there, one at a time (concurrency 1); `w2`
-# serves every other step (the `dagster` queue); more such workers can join from any host.
+# --- Celery workers with distinct node names. By default `w1` owns the DuckDB file and serves
+# only the warehouse queue, so every writer step runs there, one at a time (concurrency 1);
+# `w2` serves every other step (the `dagster` queue); more such workers can join from any host.
 cd "$REPO"
 start_worker() {  # start_worker <node> <queues>
   setsid "$BIN/celery" -A pipelines.celery_app worker -n "$1@%h" -Q "$2" --concurrency 1 \
@@ -114,8 +114,9 @@ start_worker() {  # start_worker <node> <queues>
     > "$LOGS/worker-$1.log" 2>&1 < /dev/null &
   record "worker-$1" $!
 }
-start_worker w1 "warehouse"
-start_worker w2 "dagster"
-wait_for "the Celery workers" 120 "$PY" -m pipelines.celery_app ping w1 w2
+WORKERS="${CLUSTER_WORKERS:-w1:warehouse w2:dagster}"
+nodes=()
+for spec in $WORKERS; do start_worker "${spec%%:*}" "${spec#*:}"; nodes+=("${spec%%:*}"); done
+wait_for "the Celery workers" 120 "$PY" -m pipelines.celery_app ping "${nodes[@]}"
 trap - ERR
 echo "cluster ready: source $CLUSTER_DIR/env (Postgres :$PG_PORT, Redis :$REDIS_PORT, S3 :$S3_PORT)"

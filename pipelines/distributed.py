@@ -100,7 +100,8 @@ class StepRecord:
     queue: str  # the Celery queue it was submitted to
     worker: str  # the node name of the worker that last ran it, e.g. `w1@host`
     attempts: int  # more than 1 when a worker died with it and it was delivered again
-    started: float  # the last STEP_START (epoch seconds)
+    submitted: float  # when the orchestrator queued it (epoch seconds)
+    started: float  # the last STEP_START
     finished: float | None  # its STEP_SUCCESS or STEP_FAILURE
     succeeded: bool
 
@@ -123,6 +124,7 @@ def step_records(instance: dg.DagsterInstance, run_id: str) -> list[StepRecord]:
             worker = (event.engine_event_data.metadata or {}).get("Celery worker")
             if queue:
                 step["queue"] = queue.group(1)
+                step.setdefault("submitted", entry.timestamp)
             if worker is not None:
                 step["worker"] = worker.value
                 step["attempts"] += 1
