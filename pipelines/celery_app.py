@@ -4,7 +4,8 @@ of `.cluster/env`, with crash-safe settings (see docs/scale.md).
 
 Also a small command line for cluster/up.sh: `python -m pipelines.celery_app create-bucket
 NAME` and `python -m pipelines.celery_app ping NODE...` (exit 0 once every node answers).
-Kept light: the workers import the code location only when a step arrives.
+Kept light on import: the code location is loaded by the worker at start (`include`), not
+by the helpers.
 """
 
 from __future__ import annotations
@@ -49,8 +50,11 @@ def celery_app_args(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
     broker = env.get(BROKER_ENV)
     if not broker:
         raise RuntimeError(f"{BROKER_ENV} is not set (source .cluster/env)")
+    # `include`: a worker imports the code location once at start, before its pool forks,
+    # instead of in the first step it runs.
     return CeleryExecutor.for_cli(
-        broker=broker, backend=env.get(BACKEND_ENV) or broker, config_source=CELERY_SETTINGS
+        broker=broker, backend=env.get(BACKEND_ENV) or broker, config_source=CELERY_SETTINGS,
+        include=["pipelines.distributed"],
     ).app_args()
 
 

@@ -48,9 +48,10 @@ def _as_location(root: Path | Location) -> Location:
 def list_landed_files(root: Path | Location) -> list[LandedFile]:
     """Every candidate file under `root`, sorted by relative path (Unicode order)."""
     where = _as_location(root)
+    selector = pafs.FileSelector(where.root, recursive=True, allow_not_found=True)
     try:
-        infos = where.fs.get_file_info(pafs.FileSelector(where.root, recursive=True))
-    except (FileNotFoundError, NotADirectoryError):
+        infos = where.fs.get_file_info(selector)
+    except NotADirectoryError:
         return []
     prefix = where.root.rstrip("/") + "/"
     found = []
