@@ -53,8 +53,10 @@ if [ "$(id -u)" = 0 ]; then
   id postgres >/dev/null 2>&1 || fail "running as root needs a 'postgres' user for initdb"
   chown postgres: "$PG_DIR"
   AS_PG=(runuser -u postgres --)
-  # The server must be able to reach its folder through the data dir's parents.
-  d="$PG_DIR"; while [ "$d" != / ]; do d="$(dirname "$d")"; chmod o+x "$d" 2>/dev/null || true; done
+  # The server must reach its folder through the data dir's parents (no permission is
+  # changed above the folder it owns: a private parent is reported instead).
+  runuser -u postgres -- test -w "$PG_DIR" \
+    || fail "the postgres user cannot reach $PG_DIR (a parent folder is private): choose another CITY_USAGE_DATA_DIR"
 fi
 if [ ! -s "$PG_DIR/data/PG_VERSION" ]; then
   "${AS_PG[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U city_usage --auth=trust -E UTF8 \
