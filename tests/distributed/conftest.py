@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,13 +80,20 @@ class Cluster:
         return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=ROOT,
                               env={**_clean_env(), **self.env}, timeout=timeout)
 
+    def start_cli(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, cwd=ROOT, env={**_clean_env(), **self.env})
+
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster() -> Iterator[Cluster]:
     reason = missing_prerequisite()
     if reason:
         pytest.skip(f"distributed tests need local servers: {reason}")
-    root = tmp_path_factory.mktemp("cluster")
+    # Not under pytest's private temporary folder: the `postgres` user must reach its
+    # subfolder, and cluster/up.sh changes no permission above the data dir.
+    root = Path(tempfile.mkdtemp(prefix="city-usage-cluster-"))
+    root.chmod(0o711)
     marker = root / "worker-killed"
     up_env = {
         **_clean_env(),
@@ -103,3 +111,4 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         stopped = subprocess.run([str(ROOT / "cluster" / "down.sh")], capture_output=True,
                                  text=True, env=up_env, cwd=ROOT, timeout=300)
         assert stopped.returncode == 0, f"cluster/down.sh failed: {stopped.stderr}"
+        shutil.rmtree(root, ignore_errors=True)

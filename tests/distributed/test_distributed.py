@@ -1,8 +1,9 @@
 """Distributed mode against real servers on 127.0.0.1 (PostgreSQL instance, Redis broker,
 moto's S3, two Celery workers, all started by cluster/up.sh): the same landing set gives the
 same curated events, quarantine and summaries as the embedded default, row for row, even
-when a worker is SIGKILLed in the middle of a step; writer steps run on the worker that owns
-the warehouse, one at a time, other steps on the other worker (from Dagster's event log).
+when a worker is SIGKILLed in the middle of a step and when two runs over the same days run
+at once; writer steps run on the worker that owns the warehouse, one at a time, other steps
+on the other worker (from Dagster's event log).
 
 The tests share one cluster and run in file order (the second relies on the first's runs).
 """
@@ -63,12 +64,16 @@ def _late_batch(usage: Path) -> Path:
     return late
 
 
-def _materialize_both(embedded: Workspace, cluster: Cluster) -> None:
-    """`city-usage materialize` embedded and distributed at once (separate data dirs)."""
-    local = embedded.start_materialize()
+def _materialize_both(embedded: Workspace, cluster: Cluster, distributed_runs: int = 1) -> None:
+    """`city-usage materialize` embedded, and `distributed_runs` times distributed, all at
+    once (the embedded run has its own data dir)."""
+    started = [embedded.start_materialize()]
+    started += [cluster.start_cli("materialize", "--select", SELECT)
+                for _ in range(distributed_runs - 1)]
     ok(cluster.cli("materialize", "--select", SELECT))
-    _, err = local.communicate(timeout=600)
-    assert local.returncode == 0, err[-2000:]
+    for process in started:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-2000:]
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +89,7 @@ def _all_steps(instance: dg.DagsterInstance) -> list[StepRecord]:
     return [step for run in instance.get_runs() for step in step_records(instance, run.run_id)]
 
 
-def test_same_results_as_embedded_with_a_worker_killed_mid_step(
+def test_same_results_as_embedded_despite_a_killed_worker_and_concurrent_runs(
     cluster: Cluster, instance: dg.DagsterInstance, tmp_path: Path
 ):
     embedded = Workspace.create(tmp_path / "embedded")
@@ -104,10 +109,11 @@ def test_same_results_as_embedded_with_a_worker_killed_mid_step(
     assert scans and all(s.succeeded for s in scans)
     assert sum(s.attempts for s in scans) == len(scans) + 1
 
-    # A late batch: both modes rebuild the day it touches, and still agree.
+    # A late batch, materialized by two distributed runs at once over the same days: both
+    # modes rebuild the day it touches, and still agree (no lost or doubled rows).
     _late_batch(embedded.usage)
     _upload(embedded.landing, cluster)
-    _materialize_both(embedded, cluster)
+    _materialize_both(embedded, cluster, distributed_runs=2)
     assert_same_state(snapshot(cluster.workspace), snapshot(embedded))
     assert_conserved(cluster.workspace)
 

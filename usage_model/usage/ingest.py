@@ -434,8 +434,8 @@ def _conflict_raw_rows(conn: duckdb.DuckDBPyConnection, settings: Settings) -> N
             "SELECT DISTINCT source_file FROM classified WHERE outcome = 'conflict'"
         ).fetchall()
     ]
+    root = settings.usage_landing_location()
     for path in paths:
-        root = settings.usage_landing_location()
         prepared = _load_file(LandedFile(path, root.path(path), 0, 0, 0, root.fs))
         if isinstance(prepared, FileRejection):
             continue

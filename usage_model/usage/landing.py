@@ -12,7 +12,9 @@ in for it, and an unchanged size and time is trusted only with an unchanged foot
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,12 +70,16 @@ def list_landed_files(root: Path | Location) -> list[LandedFile]:
 
 
 def _open(path: str | Path, fs: pafs.FileSystem):
+    """A readable binary file. Local files through the OS, so an error carries only the OS's
+    words (`strerror`), never the absolute path pyarrow's messages include."""
+    if isinstance(fs, pafs.LocalFileSystem):
+        return open(path, "rb")  # noqa: SIM115 (the callers close it)
     try:
         return fs.open_input_file(str(path))
-    except FileNotFoundError as exc:  # pyarrow's OSError subclasses carry no strerror
-        raise OSError(2, "No such file or directory") from exc
-    except IsADirectoryError as exc:
-        raise OSError(21, "Is a directory") from exc
+    except FileNotFoundError as exc:
+        raise OSError(errno.ENOENT, "No such object") from exc
+    except OSError as exc:  # pyarrow's S3 errors name the bucket and key: keep the kind only
+        raise OSError(errno.EIO, type(exc).__name__) from exc
 
 
 def fingerprint(path: str | Path, chunk: int = 1 << 20, fs: pafs.FileSystem = LOCAL
@@ -110,7 +116,7 @@ def footer_fingerprint(path: str | Path, fs: pafs.FileSystem = LOCAL) -> str | N
     opened or read."""
     try:
         with _open(path, fs) as handle:
-            size = handle.size()
+            size = handle.seek(0, os.SEEK_END)
             handle.seek(max(size - 8, 0))
             span = _footer_span(size, handle.read(8))
             handle.seek(size - span)
