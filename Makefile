@@ -16,7 +16,7 @@ export UV_LINK_MODE := copy
 RUN := $(UV) run --frozen
 UI_PORT ?= 3000
 
-.PHONY: env uv browser demo test ui bench clean
+.PHONY: env uv browser redis demo test ui bench clean cluster-up cluster-down
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -36,6 +36,23 @@ browser:
 	      >/dev/null) || echo "chromium could not be installed: the browser test is skipped"; \
 	  else echo "no chromium and no root apt-get: the report's browser test is skipped"; fi; }
 
+# Debian's redis-server for distributed mode (the Celery broker), like chromium above.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing redis-server (once) for distributed mode"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server \
+	      >/dev/null) || echo "redis-server could not be installed"; \
+	  else echo "no redis-server and no root apt-get: distributed mode cannot start here"; fi; }
+
+# Distributed mode on 127.0.0.1 (docs/scale.md): Postgres, Redis, an S3 server and two Celery
+# workers, state under $(CITY_USAGE_DATA_DIR)/cluster; then `source .cluster/env`.
+cluster-up: env redis
+	CITY_USAGE_DATA_DIR=$(CITY_USAGE_DATA_DIR) cluster/up.sh
+
+cluster-down:
+	cluster/down.sh
+
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
@@ -46,7 +63,7 @@ demo: env $(DAGSTER_HOME)/dagster.yaml
 	@$(DEMO_ENV) $(RUN) city-usage status
 	@echo "note:        broken.parquet and the bad rows are deliberate sample data: rejects are quarantined, never lost"
 
-test: env browser $(DAGSTER_HOME)/dagster.yaml
+test: env browser redis $(DAGSTER_HOME)/dagster.yaml
 	$(RUN) ruff check usage_model assets pipelines tests benchmarks
 	$(RUN) pytest -q -n 2 --dist loadfile
 

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from pipelines.instance import prepare_dagster_home
+from usage_model.config import raw
 
 PID_TAG = "city_usage/pid"
 HOST_TAG = "city_usage/host"
+PARTITION_TAG = "dagster/partition"
 # The CLI prints its own progress and one-line failures (docs/event-model.md rule 13);
 # Dagster keeps the full logs and tracebacks in the run history, where the UI shows them.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -72,13 +74,19 @@ def launch_run(
         jobs=[job],
         resources=defs.resources,
     ).resolve_job_def(job_name)
-    result = resolved.execute_in_process(
-        instance=instance,
-        partition_key=partition_key,
-        tags={**process_tags(), **(tags or {})},
-        run_config=QUIET_LOGS,
-        raise_on_error=False,
-    )
+    run_tags = {**process_tags(), **(tags or {})}
+    if distributed():
+        # The steps run on the Celery workers; this process orchestrates (docs/scale.md).
+        from pipelines import distributed as celery_mode
+
+        if partition_key is not None:
+            run_tags[PARTITION_TAG] = partition_key
+        result = celery_mode.execute(job_name, asset_keys, instance, run_tags, QUIET_LOGS)
+    else:
+        result = resolved.execute_in_process(
+            instance=instance, partition_key=partition_key, tags=run_tags,
+            run_config=QUIET_LOGS, raise_on_error=False,
+        )
     checks = result.get_asset_check_evaluations()
     return RunReport(
         run_id=result.run_id,
@@ -91,7 +99,12 @@ def launch_run(
     )
 
 
-def _failure_line(result: dg.ExecuteInProcessResult) -> str:
+def distributed() -> bool:
+    """CITY_USAGE_EXECUTOR=celery: runs execute on the Celery workers of the cluster."""
+    return (raw("CITY_USAGE_EXECUTOR") or "").strip().lower() == "celery"
+
+
+def _failure_line(result: dg.ExecutionResult) -> str:
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
         while error.cause is not None:  # the user code's own error, not Dagster's wrapper

@@ -55,8 +55,8 @@ class RunOutcome:
 def landed_day_range(settings: Settings) -> tuple[date, date] | None:
     """First and last day any landed usage file touches (from the files' time columns)."""
     days: set[date] = set()
-    for landed in list_landed_files(settings.usage_landing):
-        days |= days_in_file(landed.absolute, settings.timezone)
+    for landed in list_landed_files(settings.usage_landing_location()):
+        days |= days_in_file(landed.absolute, settings.timezone, landed.fs)
     return (min(days), max(days)) if days else None
 
 
@@ -102,6 +102,23 @@ def _group_rank(group: tuple[object, list[dg.AssetKey]], order: dict) -> tuple[b
     return group[0] == READS_PARTITIONED, min(order[k] for k in group[1])
 
 
+def _groups(graph: dg.AssetGraph, keys: set[dg.AssetKey]) -> dict[object, list[dg.AssetKey]]:
+    """Materializable `keys` by run group (partitions definition, or READS_PARTITIONED)."""
+    groups: dict[object, list[dg.AssetKey]] = {}
+    for key in keys:
+        node = graph.get(key)
+        if node.is_materializable:
+            groups.setdefault(_run_group(graph, node), []).append(key)
+    return groups
+
+
+def job_groups(defs: dg.Definitions) -> dict[str, list[dg.AssetKey]]:
+    """Every materializable asset by the name of the job `plan_runs` runs it in."""
+    graph = defs.resolve_asset_graph()
+    groups = _groups(graph, set(graph.materializable_asset_keys))
+    return {_job_name(group): sorted(keys) for group, keys in groups.items()}
+
+
 def plan_runs(
     defs: dg.Definitions, selection: str | None, start: date | None, end: date | None
 ) -> list[PlannedRun]:
@@ -112,12 +129,7 @@ def plan_runs(
     order = {key: i for i, key in enumerate(graph.toposorted_asset_keys)}
     # A multi-asset that cannot be subset (usage_events with usage_quarantine) runs whole.
     chosen = {k for key in chosen for k in graph.get(key).execution_set_asset_keys}
-    groups: dict[object, list[dg.AssetKey]] = {}
-    for key in chosen:
-        node = graph.get(key)
-        if not node.is_materializable:
-            continue
-        groups.setdefault(_run_group(graph, node), []).append(key)
+    groups = _groups(graph, chosen)
     runs = []
     for group, keys in sorted(groups.items(), key=lambda kv: _group_rank(kv, order)):
         pdef = None if group == READS_PARTITIONED else group

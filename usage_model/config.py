@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from usage_model.funding.config import FundingConfig, parse_sync_start
 from usage_model.funding.currency import parse_rates
+from usage_model.storage import Location, is_remote, location, s3_options_from_env
 
 
 class BadSetting(ValueError):
@@ -48,9 +49,10 @@ class Environment(BaseSettings):
 
     data_dir: Path = _var("CITY_USAGE_DATA_DIR", Path("data"),
                           "Root of every local data folder (relative: to the working directory).")
-    landing: Path | None = _var("CITY_USAGE_LANDING", None,
-                                "Where source files land (usage/, balance/, stripe/events/).",
-                                "<CITY_USAGE_DATA_DIR>/landing")
+    landing: str | None = _var("CITY_USAGE_LANDING", None,
+                               "Where source files land (usage/, balance/, stripe/events/); an "
+                               "`s3://bucket/prefix` puts the usage landing on object storage.",
+                               "<CITY_USAGE_DATA_DIR>/landing")
     warehouse: Path | None = _var("CITY_USAGE_WAREHOUSE", None, "The DuckDB warehouse file.",
                                   "<CITY_USAGE_DATA_DIR>/warehouse.duckdb")
     curated: Path | None = _var("CITY_USAGE_CURATED", None,
@@ -106,6 +108,20 @@ class Environment(BaseSettings):
     aws_secret_access_key: SecretStr | None = _var("AWS_SECRET_ACCESS_KEY", None,
                                                    "S3 secret access key.")
     aws_region: str | None = _var("AWS_REGION", None, "S3 region.")
+    executor: str = _var("CITY_USAGE_EXECUTOR", "in_process",
+                         "How `city-usage materialize` runs steps: `in_process` or `celery` "
+                         "(distributed mode, docs/scale.md).")
+    celery_broker: SecretStr | None = _var("CITY_USAGE_CELERY_BROKER", None,
+                                           "Celery broker URL of the distributed mode (Redis).")
+    celery_backend: SecretStr | None = _var("CITY_USAGE_CELERY_BACKEND", None,
+                                            "Celery result backend URL.",
+                                            "the broker")
+    celery_visibility_timeout_s: int = _var(
+        "CITY_USAGE_CELERY_VISIBILITY_TIMEOUT_S", 21600,
+        "Seconds before an unacknowledged step is delivered again (above the longest step).")
+    fault_once: str | None = _var("CITY_USAGE_FAULT_ONCE", None,
+                                  "Fault injection for tests: fire once across processes, "
+                                  "marked by creating this file.")
 
     @field_validator("timezone")
     @classmethod
@@ -148,10 +164,12 @@ class Environment(BaseSettings):
 
     def settings(self) -> Settings:
         data_dir = self.data_dir.absolute()
-        landing = (self.landing or data_dir / "landing").absolute()
+        remote = bool(self.landing) and is_remote(self.landing)
+        landing = Path(self.landing if self.landing and not remote else data_dir / "landing")
         return Settings(
             data_dir=data_dir,
-            landing=landing,
+            landing=landing.absolute(),
+            landing_uri=self.landing if remote else None,
             warehouse=(self.warehouse or data_dir / "warehouse.duckdb").absolute(),
             curated=(self.curated or data_dir / "curated").absolute(),
             exports=(self.exports or data_dir / "exports").absolute(),
@@ -180,14 +198,13 @@ class Environment(BaseSettings):
 
     def s3_options(self) -> dict[str, object]:
         """Keyword arguments of `pyarrow.fs.S3FileSystem` (unset ones left to pyarrow)."""
-        options: dict[str, object] = {
-            "endpoint_override": self.aws_endpoint_url,
-            "access_key": self.aws_access_key_id,
-            "secret_key": (self.aws_secret_access_key.get_secret_value()
-                           if self.aws_secret_access_key else None),
-            "region": self.aws_region,
-        }
-        return {key: value for key, value in options.items() if value is not None}
+        secret = self.aws_secret_access_key
+        return s3_options_from_env({
+            "AWS_ENDPOINT_URL": self.aws_endpoint_url or "",
+            "AWS_REGION": self.aws_region or "",
+            "AWS_ACCESS_KEY_ID": self.aws_access_key_id or "",
+            "AWS_SECRET_ACCESS_KEY": secret.get_secret_value() if secret else "",
+        })
 
 
 def _one_line(exc: ValidationError) -> BadSetting:
@@ -307,10 +324,24 @@ class Settings:
     future_skew: timedelta = field(default=timedelta(days=1))
     quarantine_rate_max: float = 0.05
     config_file: Path = Path("city-usage.yaml")
+    # CITY_USAGE_LANDING as given when it is an object-store prefix (`s3://bucket/prefix`):
+    # usage files are then read from `<it>/usage`; `landing` stays the local folder of the
+    # balance and Stripe landings.
+    landing_uri: str | None = None
 
     @property
     def usage_landing(self) -> Path:
         return self.landing / "usage"
+
+    def usage_landing_location(self) -> Location:
+        """Where usage files land, as a local folder or an `s3://` prefix."""
+        if self.landing_uri:
+            return location(self.landing_uri.rstrip("/") + "/usage", self.s3_options())
+        return location(self.usage_landing)
+
+    def s3_options(self) -> dict[str, object]:
+        """`pyarrow.fs.S3FileSystem` arguments from the standard AWS variables."""
+        return Environment.load().s3_options()
 
     @property
     def balance_landing(self) -> Path:

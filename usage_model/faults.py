@@ -3,7 +3,10 @@
 `CITY_USAGE_FAULT_POINT=<name>:<n>` makes the n-th call of `fault_point(<name>)` in this
 process SIGKILL the process (a crash at a known moment, not a timing race);
 `<name>:<n>:raise` raises `InjectedFault` there instead (a run that fails cleanly).
-The variable is read once per process, at the first call (never at import).
+With `CITY_USAGE_FAULT_ONCE=<file>` the fault fires only while that file does not exist and
+creates it first: once across processes (a Celery worker's replacement process runs the
+requeued step again and must not crash the same way).
+The variables are read once per process, at the first call (never at import).
 """
 
 from __future__ import annotations
@@ -45,6 +48,13 @@ def fault_point(name: str, subject: object = None) -> None:
     _hits[0] += 1
     if _hits[0] != spec.at:
         return
+    once = config.raw("CITY_USAGE_FAULT_ONCE")
+    if once:
+        try:
+            with open(once, "x") as marker:  # exclusive create: only one process fires
+                marker.write(f"{name} #{spec.at} in process {os.getpid()}\n")
+        except FileExistsError:
+            return
     if spec.raise_:
         about = f" ({subject})" if subject is not None else ""
         raise InjectedFault(f"injected fault at {name} #{spec.at}{about}")

@@ -57,6 +57,26 @@ def is_remote(uri: str | Path) -> bool:
     return str(uri).startswith("s3://")
 
 
+def s3_options_from_env(env: Mapping[str, str]) -> dict[str, object]:
+    """`pyarrow.fs.S3FileSystem` arguments from the standard AWS variables in `env`: pyarrow
+    reads the keys and region itself but not `AWS_ENDPOINT_URL` (an S3-compatible server)."""
+    options: dict[str, object] = {}
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        scheme, _, host = endpoint.rpartition("://")
+        options["endpoint_override"] = host.rstrip("/")
+        options["scheme"] = scheme or "https"
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        options["region"] = region
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        options["access_key"] = env["AWS_ACCESS_KEY_ID"]
+        options["secret_key"] = env["AWS_SECRET_ACCESS_KEY"]
+        if env.get("AWS_SESSION_TOKEN"):
+            options["session_token"] = env["AWS_SESSION_TOKEN"]
+    return options
+
+
 def location(uri: str | Path, s3_options: Mapping[str, object] | None = None) -> Location:
     """A Location for a local path or an `s3://bucket/prefix` URI. `s3_options` are
     `pyarrow.fs.S3FileSystem` keyword arguments (endpoint_override, region, keys) that the

@@ -18,6 +18,9 @@ from usage_model import retry
 
 _PACKAGE_ROOT = Path(__file__).parent
 POOL = "duckdb_warehouse"
+# Writers also carry this op tag: in distributed mode (dagster-celery) they run on the task
+# queue served only by the worker that owns the warehouse file; embedded runs ignore it.
+WRITER_OP_TAGS = {"dagster-celery/queue": "warehouse"}
 
 
 class WarehouseLocked(RuntimeError):

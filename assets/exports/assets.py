@@ -26,7 +26,7 @@ from usage_model.exports.sinks import DeliveryFailed
 from usage_model.hooks.config import CityUsageConfig, ExportConfig, HookConfig
 from usage_model.hooks.protocol import HookResultError, Period
 from usage_model.hooks.run import HookRun, build_charges, build_entitlements, charge_problems
-from usage_model.warehouse import POOL
+from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 EVENTS_KEY = dg.AssetKey("usage_events")
 SINK_KINDS = {
@@ -47,7 +47,8 @@ def _hook_asset(name: str, check_specs: list[dg.AssetCheckSpec],
     """A hook's table: built from the curated events in the warehouse pool, one run per range."""
     return dg.asset(
         name=name, deps=[EVENTS_KEY], partitions_def=partitions, check_specs=check_specs,
-        pool=POOL, backfill_policy=dg.BackfillPolicy.single_run(), group_name="exports",
+        pool=POOL, op_tags=WRITER_OP_TAGS, backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="exports",
         kinds={"duckdb", "python"}, owners=OWNERS, description=description,
     )
 
@@ -154,6 +155,7 @@ def _charge_debits_asset(pricing: HookConfig, partitions: dg.PartitionsDefinitio
         deps=["charges"],
         partitions_def=partitions,
         pool=POOL,
+        op_tags=WRITER_OP_TAGS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="exports",
         kinds={"duckdb"},
@@ -184,6 +186,7 @@ def _export_asset(export: ExportConfig, partitions: dg.PartitionsDefinition
         deps=[dg.AssetKey(export.source)],
         partitions_def=partitions,
         pool=POOL,
+        op_tags=WRITER_OP_TAGS,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="exports",
         kinds={kind, "duckdb"},

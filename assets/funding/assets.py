@@ -14,7 +14,7 @@ from assets.resources import CityUsageSettings
 from usage_model.funding import downcity
 from usage_model.funding.reconcile import reconcile
 from usage_model.funding.report import build_report
-from usage_model.warehouse import POOL
+from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 BALANCE_LANDING = dg.AssetSpec(
     "balance_landing",
@@ -35,6 +35,7 @@ BALANCE_LANDING = dg.AssetSpec(
     kinds={"duckdb"},
     owners=OWNERS,
     pool=POOL,
+    op_tags=WRITER_OP_TAGS,
     description="Downcity's exports as landed: downcity_topups, downcity_payments, "
     "downcity_ledger, downcity_accounts, downcity_charges (latest export row per key); "
     "unusable rows and files go to downcity_rejects with a reason.",
@@ -72,6 +73,7 @@ def downcity_topups(duckdb: DuckDBResource, settings: CityUsageSettings) -> dg.M
                      "differ from Downcity's own ledger sum (account_ledger_mismatch)."),
     ],
     pool=POOL,
+    op_tags=WRITER_OP_TAGS,
     can_subset=False,
 )
 def build_wallet_and_topups(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
@@ -112,6 +114,7 @@ def build_wallet_and_topups(context: dg.AssetExecutionContext, duckdb: DuckDBRes
     kinds={"duckdb"},
     owners=OWNERS,
     pool=POOL,
+    op_tags=WRITER_OP_TAGS,
     description="One row per topup and per Stripe payment not shown on its topup's row: "
     "Downcity's records, Stripe's state, the wallet's credits, a verdict (ok, "
     "downcity_evidence_only, credited_without_payment, not_credited, double_credit, "

@@ -15,7 +15,7 @@ from usage_model.funding.methods import write_payment_methods
 from usage_model.funding.stripe_api import StripeUnavailable
 from usage_model.funding.sync import StripeSource, consume_landed, sync_events
 from usage_model.stripe_client import StripeAuthFailed, make_client
-from usage_model.warehouse import POOL
+from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 NOT_CONFIGURED = "not configured: STRIPE_SECRET_KEY is unset"
 
@@ -41,6 +41,7 @@ class StripeApi(dg.ConfigurableResource):
     kinds={"stripe", "duckdb"},
     owners=OWNERS,
     pool=POOL,
+    op_tags=WRITER_OP_TAGS,
     description="Every Stripe object snapshot and event consumed: incremental Events API sync "
     "(or created-window lists on a first/stale sync) plus webhook events landed under "
     "landing/stripe/events/, deduplicated by event id; cursor committed with the data.",
@@ -87,6 +88,7 @@ def stripe_objects(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
     kinds={"duckdb"},
     owners=OWNERS,
     pool=POOL,
+    op_tags=WRITER_OP_TAGS,
     description="Which payment providers are configured and exposed (the equivalent of "
     "guest.service('payment').get('methods')); never a secret.",
 )

@@ -19,7 +19,7 @@ from usage_model.usage.checks import (
     event_quality,
     quarantine_rate,
 )
-from usage_model.warehouse import POOL
+from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 
 def pending_partitions(
@@ -81,6 +81,7 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=POOL,
+        op_tags=WRITER_OP_TAGS,
     )
     def build_usage_events(
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings

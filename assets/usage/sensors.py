@@ -74,7 +74,8 @@ def build_usage_landing_sensor(
     def usage_landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         settings = Settings.from_env()
         cursor = int(context.cursor or 0)
-        changed = [f for f in list_landed_files(settings.usage_landing) if f.ctime_ns > cursor]
+        listed = list_landed_files(settings.usage_landing_location())
+        changed = [f for f in listed if f.ctime_ns > cursor]
         if not changed:
             return dg.SensorResult(skip_reason="no new landing files")
         recorded = recorded_files(settings)
@@ -89,7 +90,7 @@ def build_usage_landing_sensor(
         valid_days = set(daily_partitions.get_partition_keys())
         days: set[date] = set()
         for landed in changed:
-            touched = days_in_file(landed.absolute, settings.timezone)
+            touched = days_in_file(landed.absolute, settings.timezone, landed.fs)
             outside = sorted(d for d in touched if d.isoformat() not in valid_days)
             if outside:
                 context.log.warning(

@@ -43,7 +43,7 @@ def sample_data(
     with _progress(TextColumn("sample data"), BarColumn(), MofNCompleteColumn()) as progress:
         task = progress.add_task("days", total=days)
         summary = write_sample_landing(
-            settings.usage_landing,
+            settings.usage_landing_location(),
             days=days,
             events_per_day=events_per_day,
             seed=seed,
@@ -51,7 +51,7 @@ def sample_data(
         )
     console.print(
         f"wrote {summary.files} files, {summary.rows} rows, {summary.days} days "
-        f"under {settings.usage_landing}"
+        f"under {settings.usage_landing_location().uri}"
     )
     from datetime import timedelta
 
@@ -102,7 +102,8 @@ def materialize(
     except (dg.DagsterInvalidSubsetError, dg.DagsterInvalidDefinitionError, ValueError) as exc:
         fail(f"--select {select!r}: {str(exc).splitlines()[0]}", BAD_INPUT)
     if start is None or end is None:
-        console.print(f"no usage landed under {settings.usage_landing}: no days to build "
+        root = settings.usage_landing_location().uri
+        console.print(f"no usage landed under {root}: no days to build "
                       "(land Parquet files there, or run `city-usage sample-data`)",
                       markup=False, highlight=False)
     if not runs:

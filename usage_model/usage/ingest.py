@@ -51,7 +51,6 @@ from usage_model.usage.normalize import (
     parse_landed_bytes,
     prepare,
     raw_json_sql,
-    read_landed_file,
 )
 from usage_model.warehouse import fetch_one, transaction
 
@@ -201,7 +200,8 @@ def _record_rejected_file(
 
 
 def _load_file(landed: LandedFile) -> PreparedFile | FileRejection:
-    table = read_landed_file(landed.absolute)
+    read = read_landed_bytes(landed.absolute, landed.fs)
+    table = parse_landed_bytes(read.data, read.error)
     if isinstance(table, FileRejection):
         return table
     return prepare(table)
@@ -215,7 +215,7 @@ def _scan_file(
     future_limit: datetime,
     result: ScanResult,
 ) -> None:
-    read = read_landed_bytes(landed.absolute)
+    read = read_landed_bytes(landed.absolute, landed.fs)
     identity = (read.fingerprint, read.footer_sha256)
     table = parse_landed_bytes(read.data, read.error)
     del read  # the bytes are parsed: free them before the rows are normalized
@@ -335,7 +335,7 @@ def scan_landing(
     result = ScanResult()
     future_limit = _future_limit(settings, now)
     known = _stored_identities(conn)
-    landed = list_landed_files(settings.usage_landing)
+    landed = list_landed_files(settings.usage_landing_location())
     for path in sorted(set(known) - {f.path for f in landed}):
         _remove_file(conn, settings, path, result)
     scanned.remove_orphans(conn, settings)
@@ -348,7 +348,7 @@ def scan_landing(
                 "UPDATE usage_files SET mtime_ns = $m, ctime_ns = $c, footer_sha256 = $footer "
                 "WHERE path = $p",
                 {"m": file.mtime_ns, "c": file.ctime_ns, "p": file.path,
-                 "footer": footer_fingerprint(file.absolute)},
+                 "footer": footer_fingerprint(file.absolute, file.fs)},
             )
     id_index.update(conn, settings, result)
     fault_point("after_scan")
@@ -359,7 +359,7 @@ def _still_scanned(settings: Settings, row: tuple) -> bool:
     """Whether a window file's landed bytes are still those scanned and its scanned rows are
     all there (else the build scans it again first)."""
     file_id, path, rows_valid, size, mtime, ctime, footer, fp = row
-    landed = stat_landed(settings.usage_landing, path)
+    landed = stat_landed(settings.usage_landing_location(), path)
     if landed is None or not same_content(landed, StoredIdentity(size, mtime, ctime, footer, fp)):
         return False
     return scanned.holds(scanned.path_of(settings, file_id, fp or ""), rows_valid)
@@ -388,8 +388,9 @@ def _conflict_raw_rows(conn: duckdb.DuckDBPyConnection, settings: Settings) -> N
             "SELECT DISTINCT source_file FROM classified WHERE outcome = 'conflict'"
         ).fetchall()
     ]
+    root = settings.usage_landing_location()
     for path in paths:
-        prepared = _load_file(LandedFile(path, settings.usage_landing / path, 0, 0, 0))
+        prepared = _load_file(LandedFile(path, root.path(path), 0, 0, 0, root.fs))
         if isinstance(prepared, FileRejection):
             continue
         conn.register("raw_rows", prepared.raw)
@@ -451,7 +452,7 @@ def _rescan_paths(
     result: ScanResult,
 ) -> None:
     for path in paths:
-        landed = stat_landed(settings.usage_landing, path)
+        landed = stat_landed(settings.usage_landing_location(), path)
         if landed is None:
             _remove_file(conn, settings, path, result)
         else:

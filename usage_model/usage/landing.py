@@ -4,49 +4,91 @@ Only `*.parquet` files are read; names that begin with `_` or `.` (uploads in pr
 `_SUCCESS`) are ignored at any depth (docs/event-model.md rule 8). Paths are kept relative to
 the landing root with `/` separators, because their sort order decides which duplicate wins
 (rule 7).
+
+The landing root is a local folder or an `s3://` prefix (a `storage.Location`); files are
+listed, stat'ed and read through its pyarrow filesystem. An object store has no change time:
+there the server-set modification time (every PUT sets it; a client cannot choose it) stands
+in for it, and an unchanged size and time is trusted only with an unchanged footer too.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import pyarrow.fs as pafs
+
+from usage_model.storage import Location, location
+
+LOCAL = pafs.LocalFileSystem()
 
 
 @dataclass(frozen=True)
 class LandedFile:
     path: str  # relative to the usage landing root, '/' separators
-    absolute: Path
+    absolute: str | Path  # the file's path on `fs`
     size_bytes: int
     mtime_ns: int
-    ctime_ns: int
+    ctime_ns: int  # the object store's modification time when `fs` is not local
+    fs: pafs.FileSystem = field(default_factory=pafs.LocalFileSystem, compare=False)
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, pafs.LocalFileSystem)
 
 
-def _ignored(relative: Path) -> bool:
-    return any(part.startswith(("_", ".")) for part in relative.parts)
+def _ignored(relative: str) -> bool:
+    return any(part.startswith(("_", ".")) for part in relative.split("/"))
 
 
-def list_landed_files(root: Path) -> list[LandedFile]:
+def _as_location(root: Path | Location) -> Location:
+    return root if isinstance(root, Location) else location(root)
+
+
+def list_landed_files(root: Path | Location) -> list[LandedFile]:
     """Every candidate file under `root`, sorted by relative path (Unicode order)."""
-    if not root.exists():
+    where = _as_location(root)
+    selector = pafs.FileSelector(where.root, recursive=True, allow_not_found=True)
+    try:
+        infos = where.fs.get_file_info(selector)
+    except NotADirectoryError:
         return []
+    prefix = where.root.rstrip("/") + "/"
     found = []
-    for absolute in root.rglob("*.parquet"):
-        relative = absolute.relative_to(root)
+    for info in infos:
+        relative = info.path.removeprefix(prefix)
+        if info.type != pafs.FileType.File or not relative.endswith(".parquet"):
+            continue
         if _ignored(relative):
             continue
-        landed = stat_landed(root, relative.as_posix())
+        landed = _landed(where, relative, info)
         if landed is not None:
             found.append(landed)
     return sorted(found, key=lambda f: f.path)
 
 
-def fingerprint(path: Path, chunk: int = 1 << 20) -> str | None:
+def _open(path: str | Path, fs: pafs.FileSystem):
+    """A readable binary file. Local files through the OS, so an error carries only the OS's
+    words (`strerror`), never the absolute path pyarrow's messages include."""
+    if isinstance(fs, pafs.LocalFileSystem):
+        return open(path, "rb")  # noqa: SIM115 (the callers close it)
+    try:
+        return fs.open_input_file(str(path))
+    except FileNotFoundError as exc:
+        raise OSError(errno.ENOENT, "No such object") from exc
+    except OSError as exc:  # pyarrow's S3 errors name the bucket and key: keep the kind only
+        raise OSError(errno.EIO, type(exc).__name__) from exc
+
+
+def fingerprint(path: str | Path, chunk: int = 1 << 20, fs: pafs.FileSystem = LOCAL
+                ) -> str | None:
     """sha256 of the whole file; None when it cannot be opened or read."""
     digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
+        with _open(path, fs) as handle:
             while block := handle.read(chunk):
                 digest.update(block)
     except OSError:
@@ -68,12 +110,13 @@ def _footer_span(size: int, last8: bytes) -> int:
     return min(size, _TAIL_BYTES)
 
 
-def footer_fingerprint(path: Path) -> str | None:
+def footer_fingerprint(path: str | Path, fs: pafs.FileSystem = LOCAL) -> str | None:
     """sha256 of the Parquet footer (file metadata, length and magic): it holds the row count,
     every column chunk's offset and sizes and their statistics, so almost any rewrite changes
-    it, at the cost of one small read. None when the file cannot be opened or read."""
+    it, at the cost of one small read (a ranged GET on S3). None when the file cannot be
+    opened or read."""
     try:
-        with path.open("rb") as handle:
+        with _open(path, fs) as handle:
             size = handle.seek(0, os.SEEK_END)
             handle.seek(max(size - 8, 0))
             span = _footer_span(size, handle.read(8))
@@ -93,11 +136,12 @@ class LandedBytes:
     footer_sha256: str | None
 
 
-def read_landed_bytes(path: Path) -> LandedBytes:
+def read_landed_bytes(path: str | Path, fs: pafs.FileSystem = LOCAL) -> LandedBytes:
     """The file's bytes with `fingerprint` and `footer_fingerprint` computed from the same
     bytes (one read: the Parquet reader then parses them from memory)."""
     try:
-        data = path.read_bytes()
+        with _open(path, fs) as handle:
+            data = handle.read()
     except OSError as exc:
         return LandedBytes(None, exc.strerror or type(exc).__name__, None, None)
     span = _footer_span(len(data), data[-8:])
@@ -121,44 +165,64 @@ def same_content(landed: LandedFile, stored: StoredIdentity) -> bool:
 
     Fast path: the same size, mtime and change time mean the bytes were not written (any
     write, and any later restore of the mtime as `cp -p` or `rsync -t` do, sets the change
-    time, which user code cannot set back). Otherwise the footer decides when it differs, and
-    the full hash when it does not (a same-size rewrite with the same statistics). A file
-    that could not be opened before and still cannot is unchanged.
+    time, which user code cannot set back); on an object store (times to the second) the
+    footer must match as well. Otherwise the footer decides when it differs, and the full hash
+    when it does not (a same-size rewrite with the same statistics). A file that could not be
+    opened before and still cannot is unchanged.
     """
+    footer = None
     if (landed.size_bytes, landed.mtime_ns, landed.ctime_ns) == (
         stored.size_bytes, stored.mtime_ns, stored.ctime_ns
     ):
-        return True
+        if landed.is_local or stored.footer_sha256 is None:
+            return True
+        footer = footer_fingerprint(landed.absolute, landed.fs)
+        if footer == stored.footer_sha256:
+            return True
     if landed.size_bytes != stored.size_bytes:
         return False
     if stored.footer_sha256 is not None and (
-        footer_fingerprint(landed.absolute) != stored.footer_sha256
+        (footer or footer_fingerprint(landed.absolute, landed.fs)) != stored.footer_sha256
     ):
         return False  # (a manifest written before footers were kept has none: hash it all)
-    return fingerprint(landed.absolute) == stored.fingerprint
+    return fingerprint(landed.absolute, fs=landed.fs) == stored.fingerprint
 
 
-def stat_landed(root: Path, relative: str) -> LandedFile | None:
+def stat_landed(root: Path | Location, relative: str) -> LandedFile | None:
     """The landed file at `relative` as it is now; None when it is gone or not a file."""
-    absolute = root / relative
+    where = _as_location(root)
     try:
-        stat = absolute.stat()
+        info = where.fs.get_file_info(where.path(relative))
     except OSError:
         return None
-    if not absolute.is_file():
+    return _landed(where, relative, info)
+
+
+def _landed(where: Location, relative: str, info: pafs.FileInfo) -> LandedFile | None:
+    if info.type != pafs.FileType.File:
         return None
-    return LandedFile(relative, absolute, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    absolute = where.path(relative)
+    if where.is_local:  # pyarrow's FileInfo has no change time: ask the OS
+        try:
+            stat = Path(absolute).stat()
+        except OSError:
+            return None
+        return LandedFile(relative, Path(absolute), stat.st_size, stat.st_mtime_ns,
+                          stat.st_ctime_ns)
+    mtime_ns = info.mtime_ns or 0
+    return LandedFile(relative, absolute, info.size or 0, mtime_ns, mtime_ns, where.fs)
 
 
 _DAYS_SQL = """
 SELECT DISTINCT CAST(timezone($tz, t) AS DATE) AS day
-FROM (SELECT {time_expr} AS t FROM read_parquet($path, hive_partitioning = false))
+FROM (SELECT {time_expr} AS t FROM times)
 WHERE t IS NOT NULL
 """
 
 
-def days_in_file(path: Path, timezone: str) -> set:
-    """The days a landed file touches, from its time column only (cheap: for sensors).
+def days_in_file(path: str | Path, timezone: str, fs: pafs.FileSystem = LOCAL) -> set:
+    """The days a landed file touches, from its time column only (cheap: for sensors; on S3
+    ranged reads of the footer and that one column).
 
     Unreadable files, or files without a time column, touch no day; the scan that runs next
     quarantines them with their reason.
@@ -167,25 +231,27 @@ def days_in_file(path: Path, timezone: str) -> set:
     import pyarrow.parquet as pq
 
     try:
-        names = set(pq.read_schema(path).names)
+        with _open(path, fs) as handle:
+            parquet = pq.ParquetFile(handle)
+            names = set(parquet.schema_arrow.names)
+            column = "occurred_at" if "occurred_at" in names else "created_at"
+            if column not in names:
+                return set()
+            times = parquet.read(columns=[column])
     except Exception:  # not Parquet: the scan reports it
-        return set()
-    column = "occurred_at" if "occurred_at" in names else "created_at"
-    if column not in names:
         return set()
     conn = duckdb.connect()
     try:
         conn.execute("SET TimeZone = 'UTC'")
-        kind = conn.execute(
-            f'SELECT typeof("{column}") FROM read_parquet($p) LIMIT 1', {"p": str(path)}
-        ).fetchall()
+        conn.register("times", times)
+        kind = conn.execute(f'SELECT typeof("{column}") FROM times LIMIT 1').fetchall()
         time_expr = (
             f'TRY_CAST("{column}" AS TIMESTAMPTZ)'
             if kind and kind[0][0] == "VARCHAR"
             else f'CAST("{column}" AS TIMESTAMPTZ)'
         )
         rows = conn.execute(
-            _DAYS_SQL.replace("{time_expr}", time_expr), {"tz": timezone, "path": str(path)}
+            _DAYS_SQL.replace("{time_expr}", time_expr), {"tz": timezone}
         ).fetchall()
         return {r[0] for r in rows}
     except duckdb.Error:

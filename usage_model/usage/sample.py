@@ -12,14 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from usage_model import clock
 from usage_model.sql import load_sql
+from usage_model.storage import Location, location
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,17 @@ def _bad_rows(table: pa.Table, day: date) -> pa.Table:
     return pa.Table.from_pylist(bad, schema=table.schema)
 
 
+def _write_parquet(table: pa.Table, fs: pafs.FileSystem, path: str) -> None:
+    pq.write_table(table, path, filesystem=fs)
+
+
+def _write_bytes(data: bytes, fs: pafs.FileSystem, path: str) -> None:
+    with fs.open_output_stream(path) as out:
+        out.write(data)
+
+
 def write_sample_landing(
-    landing_usage: Path,
+    landing_usage: Path | Location,
     *,
     days: int = 14,
     events_per_day: int = 4000,
@@ -70,7 +82,9 @@ def write_sample_landing(
     end: date | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SampleSummary:
-    """Write `days` days ending at `end` (default: yesterday) under `landing_usage`."""
+    """Write `days` days ending at `end` (default: yesterday) under `landing_usage` (a folder
+    or an `s3://` prefix), each file atomically."""
+    root = landing_usage if isinstance(landing_usage, Location) else location(landing_usage)
     end = end or (clock.today() - timedelta(days=1))
     conn = duckdb.connect()
     conn.execute("SET TimeZone = 'UTC'")
@@ -78,16 +92,15 @@ def write_sample_landing(
     for offset in range(days):
         day = end - timedelta(days=days - 1 - offset)
         table = generate_day(conn, day, events_per_day, seed)
-        folder = landing_usage / f"dt={day.isoformat()}"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = f"dt={day.isoformat()}"
         cut = int(table.num_rows * 0.85)
         native, exported = table.slice(0, cut), table.slice(cut)
         half = native.num_rows // 2
         parts = {
-            folder / "part-000.parquet": native.slice(0, half),
-            folder / "part-001.parquet": pa.concat_tables([native.slice(half),
+            f"{folder}/part-000.parquet": native.slice(0, half),
+            f"{folder}/part-001.parquet": pa.concat_tables([native.slice(half),
                                                            _bad_rows(native, day)]),
-            landing_usage / "downcity" / f"service_usage_events-{day.isoformat()}.parquet":
+            f"downcity/service_usage_events-{day.isoformat()}.parquet":
                 _downcity_shape(conn, exported),
         }
         # Retries: 1% identical copies, plus two copies whose tokens differ (conflicts).
@@ -96,14 +109,14 @@ def write_sample_landing(
             native.schema.get_field_index("input_tokens"), "input_tokens",
             pa.array([999_999, 999_998][: min(2, native.num_rows)], pa.int64()),
         )
-        parts[folder / "retry-000.parquet"] = pa.concat_tables([retry, conflict])
+        parts[f"{folder}/retry-000.parquet"] = pa.concat_tables([retry, conflict])
         for path, part in parts.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(part, path)
+            root.write_atomic(root.path(path), partial(_write_parquet, part))
             files += 1
             rows += part.num_rows
         if offset == days // 2:
-            (folder / "broken.parquet").write_bytes(b"PAR1 this upload was cut short")
+            root.write_atomic(root.path(folder, "broken.parquet"),
+                              partial(_write_bytes, b"PAR1 this upload was cut short"))
             files += 1
         if progress:
             progress(1)

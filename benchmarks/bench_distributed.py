@@ -1,0 +1,145 @@
+"""Distributed mode against the embedded default on the same landing (docs/scale.md):
+`python -m benchmarks.bench_distributed [--days 3] [--events-per-day 20000]`.
+
+For each worker layout a fresh cluster is started with cluster/up.sh in a temporary folder
+(one worker serving both queues; the default two: `w1` on the warehouse queue, `w2` on the
+others), the same sample landing is uploaded to its S3, and `city-usage materialize` over the
+usage and summary assets is timed; the embedded run is timed on a local copy. From the
+cluster's event log: each step's run time, its dispatch latency (queued to started on a
+worker) and the per-step overhead of the Celery path (wall time not spent inside steps,
+divided by the steps). Writes benchmarks/results/distributed-<UTC time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / "results"
+SELECT = "group:usage or group:summaries"
+CLI = [sys.executable, "-c", "from pipelines.cli import main; main()"]
+LAYOUTS = {"1 worker": "w1:warehouse,dagster", "2 workers": "w1:warehouse w2:dagster"}
+END = date(2026, 6, 30)
+
+
+def _base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("CITY_USAGE_", "AWS_")) and k != "DAGSTER_HOME"}
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    done = subprocess.run(["bash", "-c", f"set -a; source {path}; env -0"], check=True,
+                          capture_output=True, env={"PATH": os.environ["PATH"]})
+    return dict(i.split("=", 1) for i in done.stdout.decode().split("\0") if "=" in i)
+
+
+def _materialize(env: dict[str, str]) -> float:
+    began = time.perf_counter()
+    done = subprocess.run([*CLI, "materialize", "--select", SELECT], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"materialize failed: {done.stderr[-2000:]}")
+    return time.perf_counter() - began
+
+
+def _write_landing(usage: Path, days: int, events_per_day: int) -> int:
+    from usage_model.usage.sample import write_sample_landing
+
+    return write_sample_landing(usage, days=days, events_per_day=events_per_day, seed=5,
+                                end=END).rows
+
+
+def _upload(local: Path, env: dict[str, str]) -> None:
+    from usage_model.storage import location, s3_options_from_env
+
+    target = location(env["CITY_USAGE_LANDING"], s3_options_from_env(env))
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        with target.fs.open_output_stream(target.path(path.relative_to(local).as_posix())) as out:
+            out.write(path.read_bytes())
+
+
+def _step_figures(env: dict[str, str]) -> dict[str, object]:
+    import dagster as dg
+
+    from pipelines.distributed import step_records
+
+    os.environ.update({k: env[k] for k in ("DAGSTER_HOME", "CITY_USAGE_PG_URL")})
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+        steps = [s for run in runs for s in step_records(instance, run.run_id)]
+        walls = [run_wall(instance, run.run_id) for run in runs]
+    inside = sum((s.finished or s.started) - s.started for s in steps)
+    return {
+        "steps": {s.step_key: {"queue": s.queue, "worker": s.worker,
+                               "seconds": round((s.finished or s.started) - s.started, 2),
+                               "dispatch_s": round(s.started - s.submitted, 2)}
+                  for s in steps},
+        "run_wall_s": round(sum(walls), 2),
+        "inside_steps_s": round(inside, 2),
+        "overhead_per_step_s": round((sum(walls) - inside) / max(len(steps), 1), 2),
+    }
+
+
+def run_wall(instance, run_id: str) -> float:
+    record = instance.get_run_record_by_id(run_id)
+    return (record.end_time or 0) - (record.start_time or 0)
+
+
+def bench_layout(name: str, workers: str, landing: Path, scratch: Path) -> dict[str, object]:
+    up_env = {**_base_env(), "CITY_USAGE_DATA_DIR": str(scratch / "data"),
+              "CLUSTER_DIR": str(scratch / ".cluster"), "CLUSTER_WORKERS": workers}
+    began = time.perf_counter()
+    subprocess.run([str(ROOT / "cluster" / "up.sh")], env=up_env, cwd=ROOT, check=True,
+                   capture_output=True)
+    ready = time.perf_counter() - began
+    try:
+        env = {**_base_env(), **_read_env(scratch / ".cluster" / "env")}
+        _upload(landing, env)
+        wall = _materialize(env)
+        return {"layout": name, "workers": workers, "cluster_ready_s": round(ready, 1),
+                "materialize_s": round(wall, 2), **_step_figures(env)}
+    finally:
+        subprocess.run([str(ROOT / "cluster" / "down.sh")], env=up_env, cwd=ROOT,
+                       capture_output=True)
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--events-per-day", type=int, default=20_000)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
+        scratch = Path(tmp)
+        landing = scratch / "landing"
+        rows = _write_landing(landing / "usage", args.days, args.events_per_day)
+        embedded_env = {**_base_env(), "CITY_USAGE_DATA_DIR": str(scratch / "embedded"),
+                        "CITY_USAGE_LANDING": str(landing),
+                        "DAGSTER_HOME": str(scratch / "embedded" / "dagster")}
+        embedded = _materialize(embedded_env)
+        layouts = [bench_layout(name, workers, landing, scratch / name.replace(" ", "-"))
+                   for name, workers in LAYOUTS.items()]
+    result = {
+        "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_average": os.getloadavg(),
+        "days": args.days, "rows_landed": rows,
+        "first_day": (END - timedelta(days=args.days - 1)).isoformat(),
+        "embedded_materialize_s": round(embedded, 2),
+        "layouts": layouts,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"distributed-{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""One real cluster for the distributed tests, started by the project's own cluster/up.sh on
+127.0.0.1 in a temporary data dir and stopped by cluster/down.sh.
+
+Its workers inherit a crash point (usage_model/faults.py): the worker process that scans the
+third landed file SIGKILLs itself, once (a marker file keeps it from firing again in the
+process that replaces it). The first distributed run therefore loses a worker mid-step.
+
+Skipped, with the reason, only when a prerequisite is missing here (PostgreSQL binaries,
+redis-server, a `postgres` user when running as root). Once they are present, a cluster that
+does not start is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tests.usage.cli_helpers import CLI, ROOT
+
+from tests.conftest import CONFIG_VARS
+from tests.faults.harness import Workspace, pycache_dir
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+KILL_POINT = "after_scan_file:3"
+
+
+def missing_prerequisite() -> str | None:
+    if not (PG_BIN / "initdb").exists():
+        return f"no PostgreSQL binaries in {PG_BIN}"
+    if shutil.which("redis-server") is None:
+        return "redis-server is not installed (make test installs it as root with apt)"
+    if os.geteuid() == 0:
+        try:
+            import pwd
+
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root without a 'postgres' user for initdb"
+    return None
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST", "CITY_USAGE_", "AWS_")) and k not in CONFIG_VARS}
+    env.pop("DAGSTER_HOME", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(pycache_dir())
+    return env
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    """The variables `.cluster/env` exports, as bash sees them after sourcing it."""
+    done = subprocess.run(
+        ["bash", "-c", f"set -a; source {path}; env -0"], capture_output=True, check=True,
+        env={"PATH": os.environ["PATH"]},
+    )
+    pairs = (item.split("=", 1) for item in done.stdout.decode().split("\0") if "=" in item)
+    return dict(pairs)
+
+
+@dataclass
+class Cluster:
+    root: Path
+    up_env: dict[str, str]  # what cluster/up.sh and down.sh ran with
+    env: dict[str, str]  # .cluster/env as sourced: what `city-usage` runs with
+    killed_marker: Path
+
+    @property
+    def workspace(self) -> Workspace:
+        """The cluster's data dir seen as a workspace (warehouse, curated events)."""
+        return Workspace(self.root, self.root / "landing")
+
+    def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=ROOT,
+                              env={**_clean_env(), **self.env}, timeout=timeout)
+
+    def start_cli(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, cwd=ROOT, env={**_clean_env(), **self.env})
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    reason = missing_prerequisite()
+    if reason:
+        pytest.skip(f"distributed tests need local servers: {reason}")
+    # Not under pytest's private temporary folder: the `postgres` user must reach its
+    # subfolder, and cluster/up.sh changes no permission above the data dir.
+    root = Path(tempfile.mkdtemp(prefix="city-usage-cluster-"))
+    root.chmod(0o711)
+    marker = root / "worker-killed"
+    up_env = {
+        **_clean_env(),
+        "CITY_USAGE_DATA_DIR": str(root / "data"),
+        "CLUSTER_DIR": str(root / ".cluster"),
+        "CITY_USAGE_FAULT_POINT": KILL_POINT,
+        "CITY_USAGE_FAULT_ONCE": str(marker),
+    }
+    started = subprocess.run([str(ROOT / "cluster" / "up.sh")], capture_output=True, text=True,
+                             env=up_env, cwd=ROOT, timeout=300)
+    try:
+        assert started.returncode == 0, f"cluster/up.sh failed: {started.stderr[-3000:]}"
+        yield Cluster(root, up_env, _read_env_file(root / ".cluster" / "env"), marker)
+    finally:
+        stopped = subprocess.run([str(ROOT / "cluster" / "down.sh")], capture_output=True,
+                                 text=True, env=up_env, cwd=ROOT, timeout=300)
+        assert stopped.returncode == 0, f"cluster/down.sh failed: {stopped.stderr}"
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,140 @@
+"""Distributed mode against real servers on 127.0.0.1 (PostgreSQL instance, Redis broker,
+moto's S3, two Celery workers, all started by cluster/up.sh): the same landing set gives the
+same curated events, quarantine and summaries as the embedded default, row for row, even
+when a worker is SIGKILLed in the middle of a step and when two runs over the same days run
+at once; writer steps run on the worker that owns the warehouse, one at a time, other steps
+on the other worker (from Dagster's event log).
+
+The tests share one cluster and run in file order (the second relies on the first's runs).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.distributed import StepRecord, step_records
+from tests.distributed.conftest import Cluster
+from tests.faults.harness import (
+    END,
+    SELECT,
+    Workspace,
+    assert_conserved,
+    assert_same_state,
+    ok,
+    snapshot,
+    write_landing,
+)
+from usage_model.funding.sample import write_sample_balance
+from usage_model.storage import location, s3_options_from_env
+
+pytestmark = pytest.mark.distributed
+
+WAREHOUSE_QUEUE_WORKER = "w1"
+OTHER_WORKER = "w2"
+
+
+def _upload(local: Path, cluster: Cluster) -> None:
+    """Copy every landed file to the cluster's S3 landing with pyarrow's S3FileSystem."""
+    target = location(cluster.env["CITY_USAGE_LANDING"], s3_options_from_env(cluster.env))
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        relative = path.relative_to(local).as_posix()
+        with target.fs.open_output_stream(target.path(relative)) as out:
+            out.write(path.read_bytes())
+
+
+def _late_batch(usage: Path) -> Path:
+    """A late file: identical copies of known rows, and new calls on the last day."""
+    first = usage / f"dt={END.isoformat()}" / "part-000.parquet"
+    known = pq.read_table(first).slice(0, 8)
+    fresh = known.slice(4).set_column(
+        known.schema.get_field_index("event_id"), "event_id",
+        pc.binary_join_element_wise(known.slice(4)["event_id"], "-late", ""),
+    )
+    late = usage / "late" / "batch-1.parquet"
+    late.parent.mkdir(parents=True)
+    pq.write_table(pa.concat_tables([known.slice(0, 4), fresh]), late)
+    return late
+
+
+def _materialize_both(embedded: Workspace, cluster: Cluster, distributed_runs: int = 1) -> None:
+    """`city-usage materialize` embedded, and `distributed_runs` times distributed, all at
+    once (the embedded run has its own data dir)."""
+    started = [embedded.start_materialize()]
+    started += [cluster.start_cli("materialize", "--select", SELECT)
+                for _ in range(distributed_runs - 1)]
+    ok(cluster.cli("materialize", "--select", SELECT))
+    for process in started:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-2000:]
+
+
+@pytest.fixture(scope="module")
+def instance(cluster: Cluster) -> dg.DagsterInstance:
+    """The cluster's Dagster instance (PostgreSQL), as the CLI opened it."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("DAGSTER_HOME", "CITY_USAGE_PG_URL"):
+            patch.setenv(name, cluster.env[name])
+        return dg.DagsterInstance.get()
+
+
+def _all_steps(instance: dg.DagsterInstance) -> list[StepRecord]:
+    return [step for run in instance.get_runs() for step in step_records(instance, run.run_id)]
+
+
+def test_same_results_as_embedded_despite_a_killed_worker_and_concurrent_runs(
+    cluster: Cluster, instance: dg.DagsterInstance, tmp_path: Path
+):
+    embedded = Workspace.create(tmp_path / "embedded")
+    write_landing(embedded.usage)
+    _upload(embedded.landing, cluster)
+
+    _materialize_both(embedded, cluster)
+    assert cluster.killed_marker.exists(), "the worker crash point never fired"
+    # Once materialize exits no worker holds the warehouse: this process can open it to write.
+    duckdb.connect(str(cluster.workspace.warehouse)).close()
+    assert_same_state(snapshot(cluster.workspace), snapshot(embedded))
+    conserved = assert_conserved(cluster.workspace)
+    assert conserved["quarantined"] > 0 and conserved["identical"] > 0  # the mess was there
+
+    # The killed step ran again to success on the worker that owns the warehouse.
+    scans = [s for s in _all_steps(instance) if s.step_key == "build_usage_events"]
+    assert scans and all(s.succeeded for s in scans)
+    assert sum(s.attempts for s in scans) == len(scans) + 1
+
+    # A late batch, materialized by two distributed runs at once over the same days: both
+    # modes rebuild the day it touches, and still agree (no lost or doubled rows).
+    _late_batch(embedded.usage)
+    _upload(embedded.landing, cluster)
+    _materialize_both(embedded, cluster, distributed_runs=2)
+    assert_same_state(snapshot(cluster.workspace), snapshot(embedded))
+    assert_conserved(cluster.workspace)
+
+
+def test_writers_run_on_the_warehouse_worker_one_at_a_time(
+    cluster: Cluster, instance: dg.DagsterInstance
+):
+    balance = Path(cluster.env["CITY_USAGE_DATA_DIR"]) / "landing"
+    write_sample_balance(balance / "balance", balance / "stripe" / "events",
+                         [f"u-{i:04d}" for i in range(40)], seed=3, end=END - timedelta(days=1))
+    ok(cluster.cli("materialize", "--select", "key:balances"))
+
+    steps = _all_steps(instance)
+    host_of = {s.worker.split("@", 1)[0] for s in steps}
+    assert host_of == {WAREHOUSE_QUEUE_WORKER, OTHER_WORKER}, host_of
+    writers = [s for s in steps if s.queue == "warehouse"]
+    others = [s for s in steps if s.queue != "warehouse"]
+    assert writers and others
+    assert {s.worker.split("@")[0] for s in writers} == {WAREHOUSE_QUEUE_WORKER}
+    assert {s.worker.split("@")[0] for s in others} == {OTHER_WORKER}
+    spans = sorted((s.started, s.finished) for s in writers)
+    for (_, end_before), (start_next, _) in zip(spans, spans[1:], strict=False):
+        assert start_next >= end_before, "two warehouse writers overlapped"
+
