@@ -85,7 +85,7 @@ def test_s3_options_are_pyarrow_keywords_and_keep_the_secret_out_of_repr(monkeyp
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     env = Environment.load()
-    assert env.s3_options() == {"endpoint_override": "http://127.0.0.1:9000",
+    assert env.s3_options() == {"endpoint_override": "127.0.0.1:9000", "scheme": "http",
                                 "access_key": "minio", "secret_key": SECRET,
                                 "region": "eu-west-1"}
     assert SECRET not in repr(env) and SECRET not in str(env.model_dump())

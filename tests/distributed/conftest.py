@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.usage.cli_helpers import CLI, ROOT
 
+from tests.cli_process import CLI, ROOT
 from tests.conftest import CONFIG_VARS
 from tests.faults.harness import Workspace, pycache_dir
 
