@@ -12,9 +12,20 @@ import duckdb
 
 from usage_model.report.data import curated_day_parts
 from usage_model.reporting import query_markdown
-from usage_model.warehouse import fetch_one
+from usage_model.warehouse import POOL, WRITER_OP_TAGS, fetch_one
 
 OWNERS = ["team:city-usage"]
+
+
+# Every step that opens the warehouse: the one-writer pool and, in distributed mode, the queue
+# served by the one worker that owns the DuckDB file (docs/scale.md).
+WAREHOUSE_STEP: dict[str, object] = {"pool": POOL, "op_tags": WRITER_OP_TAGS}
+
+
+def warehouse_writer(group: str, *kinds: str) -> dict[str, object]:
+    """Decorator arguments every step that writes the DuckDB warehouse shares: its group, its
+    kinds, the owners, the one-writer pool and, in distributed mode, the warehouse queue."""
+    return {"group_name": group, "kinds": {"duckdb", *kinds}, "owners": OWNERS, **WAREHOUSE_STEP}
 
 
 def column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:

@@ -17,7 +17,7 @@ import duckdb
 from dagster import AssetExecutionContext
 from dagster_duckdb import DuckDBResource
 
-from assets.metadata import OWNERS, table_metadata
+from assets.metadata import OWNERS, WAREHOUSE_STEP, table_metadata
 from assets.resources import CityUsageSettings
 from usage_model.config import Settings
 from usage_model.exports.factory import make_sink
@@ -26,7 +26,6 @@ from usage_model.exports.sinks import DeliveryFailed
 from usage_model.hooks.config import CityUsageConfig, ExportConfig, HookConfig
 from usage_model.hooks.protocol import HookResultError, Period
 from usage_model.hooks.run import HookRun, build_charges, build_entitlements, charge_problems
-from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 EVENTS_KEY = dg.AssetKey("usage_events")
 SINK_KINDS = {
@@ -47,7 +46,7 @@ def _hook_asset(name: str, check_specs: list[dg.AssetCheckSpec],
     """A hook's table: built from the curated events in the warehouse pool, one run per range."""
     return dg.asset(
         name=name, deps=[EVENTS_KEY], partitions_def=partitions, check_specs=check_specs,
-        pool=POOL, op_tags=WRITER_OP_TAGS, backfill_policy=dg.BackfillPolicy.single_run(),
+        **WAREHOUSE_STEP, backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="exports",
         kinds={"duckdb", "python"}, owners=OWNERS, description=description,
     )
@@ -154,8 +153,7 @@ def _charge_debits_asset(pricing: HookConfig, partitions: dg.PartitionsDefinitio
         name="charge_debits",
         deps=["charges"],
         partitions_def=partitions,
-        pool=POOL,
-        op_tags=WRITER_OP_TAGS,
+        **WAREHOUSE_STEP,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="exports",
         kinds={"duckdb"},
@@ -185,8 +183,7 @@ def _export_asset(export: ExportConfig, partitions: dg.PartitionsDefinition
         name=f"export_{export.name}",
         deps=[dg.AssetKey(export.source)],
         partitions_def=partitions,
-        pool=POOL,
-        op_tags=WRITER_OP_TAGS,
+        **WAREHOUSE_STEP,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="exports",
         kinds={kind, "duckdb"},

@@ -9,12 +9,11 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.funding.stripe import StripeApi
-from assets.metadata import OWNERS, table_metadata
+from assets.metadata import OWNERS, WAREHOUSE_STEP, table_metadata, warehouse_writer
 from assets.resources import CityUsageSettings
 from usage_model.funding import downcity
 from usage_model.funding.reconcile import reconcile
 from usage_model.funding.report import build_report
-from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 BALANCE_LANDING = dg.AssetSpec(
     "balance_landing",
@@ -31,11 +30,7 @@ BALANCE_LANDING = dg.AssetSpec(
 @dg.asset(
     name="downcity_topups",
     deps=[BALANCE_LANDING],
-    group_name="funding",
-    kinds={"duckdb"},
-    owners=OWNERS,
-    pool=POOL,
-    op_tags=WRITER_OP_TAGS,
+    **warehouse_writer("funding"),
     description="Downcity's exports as landed: downcity_topups, downcity_payments, "
     "downcity_ledger, downcity_accounts, downcity_charges (latest export row per key); "
     "unusable rows and files go to downcity_rejects with a reason.",
@@ -72,8 +67,7 @@ def downcity_topups(duckdb: DuckDBResource, settings: CityUsageSettings) -> dg.M
                      "duplicate_payment, livemode_mismatch), and Downcity accounts whose credits "
                      "differ from Downcity's own ledger sum (account_ledger_mismatch)."),
     ],
-    pool=POOL,
-    op_tags=WRITER_OP_TAGS,
+    **WAREHOUSE_STEP,
     can_subset=False,
 )
 def build_wallet_and_topups(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
@@ -110,11 +104,7 @@ def build_wallet_and_topups(context: dg.AssetExecutionContext, duckdb: DuckDBRes
 @dg.asset(
     name="reconciliation_report",
     deps=["topups", "balances", "reconciliation_exceptions"],
-    group_name="funding",
-    kinds={"duckdb"},
-    owners=OWNERS,
-    pool=POOL,
-    op_tags=WRITER_OP_TAGS,
+    **warehouse_writer("funding"),
     description="One row per topup and per Stripe payment not shown on its topup's row: "
     "Downcity's records, Stripe's state, the wallet's credits, a verdict (ok, "
     "downcity_evidence_only, credited_without_payment, not_credited, double_credit, "

@@ -7,7 +7,7 @@ pull reports "not configured" and succeeds; webhook events already landed are st
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.metadata import OWNERS, table_metadata
+from assets.metadata import table_metadata, warehouse_writer
 from assets.resources import CityUsageSettings
 from usage_model.funding.config import key_livemode
 from usage_model.funding.methods import payment_methods as list_payment_methods
@@ -15,7 +15,6 @@ from usage_model.funding.methods import write_payment_methods
 from usage_model.funding.stripe_api import StripeUnavailable
 from usage_model.funding.sync import StripeSource, consume_landed, sync_events
 from usage_model.stripe_client import StripeAuthFailed, make_client
-from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 NOT_CONFIGURED = "not configured: STRIPE_SECRET_KEY is unset"
 
@@ -37,11 +36,7 @@ class StripeApi(dg.ConfigurableResource):
 
 @dg.asset(
     name="stripe_objects",
-    group_name="funding",
-    kinds={"stripe", "duckdb"},
-    owners=OWNERS,
-    pool=POOL,
-    op_tags=WRITER_OP_TAGS,
+    **warehouse_writer("funding", "stripe"),
     description="Every Stripe object snapshot and event consumed: incremental Events API sync "
     "(or created-window lists on a first/stale sync) plus webhook events landed under "
     "landing/stripe/events/, deduplicated by event id; cursor committed with the data.",
@@ -84,11 +79,7 @@ def stripe_objects(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
 
 @dg.asset(
     name="payment_methods",
-    group_name="funding",
-    kinds={"duckdb"},
-    owners=OWNERS,
-    pool=POOL,
-    op_tags=WRITER_OP_TAGS,
+    **warehouse_writer("funding"),
     description="Which payment providers are configured and exposed (the equivalent of "
     "guest.service('payment').get('methods')); never a secret.",
 )

@@ -10,10 +10,9 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from assets.metadata import OWNERS
+from assets.metadata import OWNERS, WAREHOUSE_STEP
 from assets.resources import CityUsageSettings, WarehouseResource
 from usage_model.report import default_range, headline_markdown, load_report_data, write_html
-from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 # Whatever the report reads; `charges` only exists when a pricing hook is configured.
 REPORT_INPUTS = (
@@ -35,8 +34,7 @@ def build_usage_report(inputs: Sequence[str]) -> dg.AssetsDefinition:
         group_name="report",
         kinds={"html"},
         owners=OWNERS,
-        pool=POOL,  # it holds a warehouse connection, so it queues with the writers
-        op_tags=WRITER_OP_TAGS,
+        **WAREHOUSE_STEP,  # it holds a warehouse connection, so it queues with the writers
         automation_condition=REFRESH,
         description="Usage and funding report (data/report.html): calls, tokens, errors, "
         "latency, cost per model/city/user over the last 30 summarized days; wallet "

@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from assets.metadata import OWNERS, add_partition_metadata, curated_day_figures
+from assets.metadata import OWNERS, WAREHOUSE_STEP, add_partition_metadata, curated_day_figures
 from assets.resources import CityUsageSettings
 from usage_model.reporting import query_markdown
 from usage_model.usage import ingest, intents
@@ -19,7 +19,6 @@ from usage_model.usage.checks import (
     event_quality,
     quarantine_rate,
 )
-from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 
 def pending_partitions(
@@ -80,8 +79,7 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
         check_specs=CHECKS,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=POOL,
-        op_tags=WRITER_OP_TAGS,
+        **WAREHOUSE_STEP,
     )
     def build_usage_events(
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings

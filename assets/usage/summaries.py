@@ -13,12 +13,17 @@ from datetime import date
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.metadata import OWNERS, add_partition_metadata, day_figures, table_metadata
+from assets.metadata import (
+    OWNERS,
+    WAREHOUSE_STEP,
+    add_partition_metadata,
+    day_figures,
+    table_metadata,
+)
 from assets.resources import CityUsageSettings
 from assets.usage.assets import EVENTS, pending_partitions
 from usage_model.config import Settings
 from usage_model.usage import summaries
-from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 DAILY_DESCRIPTIONS = {
     "usage_daily_by_model": "Calls, tokens, distinct users and cities, p50/p95 latency per "
@@ -72,7 +77,7 @@ def _summary_asset(name: str, specs: dict[str, dg.AssetSpec],
     @dg.multi_asset(
         name=name, specs=list(specs.values()), check_specs=check_specs,
         partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.single_run(),
-        can_subset=True, pool=POOL, op_tags=WRITER_OP_TAGS,
+        can_subset=True, **WAREHOUSE_STEP,
     )
     def step(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
              settings: CityUsageSettings):

@@ -158,6 +158,14 @@ def _forget_file(
     return file_id
 
 
+
+def _manifest_identity(file_id: int, landed: LandedFile, identity: tuple) -> dict[str, object]:
+    """The manifest columns that say which bytes a file entry describes."""
+    return {"id": file_id, "path": landed.path, "size": landed.size_bytes,
+            "mtime": landed.mtime_ns, "ctime": landed.ctime_ns, "fp": identity[0],
+            "footer": identity[1]}
+
+
 def _record_rejected_file(
     conn: duckdb.DuckDBPyConnection,
     landed: LandedFile,
@@ -173,13 +181,7 @@ def _record_rejected_file(
         "VALUES ($id, $path, $size, $mtime, $ctime, $fp, $footer, $status, $rows, 0, $rows, "
         "now())",
         {
-            "id": file_id,
-            "path": landed.path,
-            "size": landed.size_bytes,
-            "mtime": landed.mtime_ns,
-            "ctime": landed.ctime_ns,
-            "fp": identity[0],
-            "footer": identity[1],
+            **_manifest_identity(file_id, landed, identity),
             "status": rejection.reason,
             "rows": rejection.row_count,
         },
@@ -259,13 +261,7 @@ def _scan_file(
         "$ctime, $fp, $footer, $shape, 'ok', $rows, $valid, $invalid, $min_day, $max_day, "
         "$min_at, $max_at, now())",
         {
-            "id": file_id,
-            "path": landed.path,
-            "size": landed.size_bytes,
-            "mtime": landed.mtime_ns,
-            "ctime": landed.ctime_ns,
-            "fp": identity[0],
-            "footer": identity[1],
+            **_manifest_identity(file_id, landed, identity),
             "shape": prepared.shape,
             "rows": rows,
             "valid": valid,
