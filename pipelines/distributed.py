@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster_celery import celery_executor
 
 from pipelines.celery_app import BACKEND_ENV, BROKER_ENV, CELERY_SETTINGS
@@ -59,12 +58,18 @@ def _build() -> dg.Definitions:
 defs = _build()
 
 
+def resolved_job(job_name: str) -> dg.JobDefinition:
+    """The job named `job_name` of `defs`: what a worker rebuilds from this module."""
+    return defs.resolve_job_def(job_name)
+
+
 def reconstructable_job(job_name: str):
-    """The job as workers load it: by module attribute, from the project root."""
-    repository = ReconstructableRepository.for_module(
-        __name__, "defs", working_directory=str(PROJECT_ROOT)
+    """The job as workers load it (Dagster's public `build_reconstructable_job`): this
+    module's `resolved_job(job_name)`, imported from the project root."""
+    return dg.build_reconstructable_job(
+        __name__, "resolved_job", reconstructable_args=(job_name,),
+        reconstructor_working_directory=str(PROJECT_ROOT),
     )
-    return repository.get_reconstructable_job(job_name)
 
 
 def execute(

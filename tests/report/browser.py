@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -132,18 +135,34 @@ async def _visit(ws_url: str, page: Path, expected_charts: int, screenshot: Path
         return tools.visit
 
 
+def _stop_group(browser: subprocess.Popen) -> None:
+    """Stop the browser and every helper process it started (its own session)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(browser.pid, signal.SIGTERM)
+    try:
+        browser.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(browser.pid, signal.SIGKILL)
+        browser.wait()
+
+
 def visit_offline(page: Path, expected_charts: int, screenshot: Path | None = None,
                   timeout_s: float = 60) -> PageVisit:
     """Load `page` in headless Chromium with no network; see PageVisit for what is collected."""
     binary = chromium_binary()
     assert binary, "chromium is not installed"
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+    # Chromium's helper processes may still be writing the profile while the browser exits:
+    # the whole process group is stopped, and a file left behind never fails the visit.
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-",
+                                     ignore_cleanup_errors=True) as profile:
         browser = subprocess.Popen(
             [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-dev-shm-usage", "--remote-debugging-address=127.0.0.1",
              "--remote-debugging-port=0", f"--user-data-dir={profile}", *OFFLINE_FLAGS,
              "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
         )
         try:
             ws_url = _devtools_url(browser, timeout_s)
@@ -151,12 +170,7 @@ def visit_offline(page: Path, expected_charts: int, screenshot: Path | None = No
             threading.Thread(target=browser.stderr.read, daemon=True).start()
             return asyncio.run(_visit(ws_url, Path(page), expected_charts, screenshot, timeout_s))
         finally:
-            browser.terminate()
-            try:
-                browser.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                browser.kill()
-                browser.wait()
+            _stop_group(browser)
 
 
 def _devtools_url(browser: subprocess.Popen, timeout_s: float) -> str:
