@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
         scratch = Path(tmp)
+        # The cluster's Postgres runs as `postgres`, which must traverse to its own subfolder.
+        scratch.chmod(0o711)
         landing = scratch / "landing"
         rows = _write_landing(landing / "usage", args.days, args.events_per_day)
         embedded_env = {**_base_env(), "CITY_USAGE_DATA_DIR": str(scratch / "embedded"),

@@ -85,9 +85,7 @@ def _uri(where: storage.Location, segment: Segment) -> str:
 
 def segments(conn: duckdb.DuckDBPyConnection) -> list[Segment]:
     """The current segments, oldest first."""
-    rows = conn.execute(
-        "SELECT bucket, segment, seq, rows, file_ids FROM usage_index_segments ORDER BY seq"
-    ).fetchall()
+    rows = run_sql(conn, __file__, "index_segments").fetchall()
     return [Segment(b, name, seq, n, tuple(ids)) for b, name, seq, n, ids in rows]
 
 
@@ -130,9 +128,8 @@ def find_copies(
     on days other than `exclude_days`; reads only the buckets those ids fall in."""
     buckets = [
         r[0]
-        for r in conn.execute(
-            f"SELECT DISTINCT md5_number_lower(event_id) % {BUCKETS} FROM {ids_table}"
-        ).fetchall()
+        for r in run_sql(conn, __file__, "index_buckets_of", idents={"ids": ids_table},
+                         buckets=BUCKETS).fetchall()
     ]
     uris = segment_uris(conn, settings, buckets)
     excluded = sorted(set(exclude_days))
@@ -144,10 +141,7 @@ def find_copies(
                              segments=uris, exclude_days=excluded).fetchall()
         ]
     if not hashes:
-        conn.execute(
-            f"CREATE OR REPLACE TEMP TABLE {target} (event_id VARCHAR, path VARCHAR, "
-            "source_row BIGINT, content_hash UHUGEINT, day DATE, file_id BIGINT)"
-        )
+        run_sql(conn, __file__, "index_no_copies", idents={"target": target})
         return target
     run_sql(conn, __file__, "index_copies", idents={"ids": ids_table, "target": target},
             segments=uris, hashes=hashes if len(hashes) <= LITERAL_HASHES_MAX else None,
@@ -161,10 +155,7 @@ def _ready_files(
     """Manifest files not yet indexed whose scanned rows are all there, with those rows'
     location (a file whose scanned rows are missing is scanned again by the build first)."""
     ready = []
-    for file_id, fp, rows_valid in conn.execute(
-        "SELECT file_id, fingerprint, rows_valid FROM usage_files "
-        "WHERE status = 'ok' AND indexed IS NOT TRUE ORDER BY file_id"
-    ).fetchall():
+    for file_id, fp, rows_valid in run_sql(conn, __file__, "index_unindexed_files").fetchall():
         path = scanned.path_of(settings, file_id, fp or "")
         if scanned.holds(path, rows_valid):
             ready.append((file_id, path.as_posix()))
@@ -212,11 +203,7 @@ def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched)
     holding another copy of an id whose copies changed. Returns the rows newly indexed."""
     remove_orphans(conn, settings)
     ready = _ready_files(conn, settings)
-    indexed = {
-        r[0] for r in conn.execute(
-            "SELECT file_id FROM usage_files WHERE status = 'ok' AND indexed"
-        ).fetchall()
-    }
+    indexed = {r[0] for r in run_sql(conn, __file__, "index_indexed_files").fetchall()}
     current = segments(conn)
     stale = {s.name for s in current if not set(s.file_ids) <= indexed}
     if not ready and not stale:
@@ -224,15 +211,12 @@ def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched)
     new_files = [file_id for file_id, _ in ready]
     kept = sorted(indexed)
     where = location(settings)
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE index_new (id_hash UBIGINT, event_id VARCHAR, day DATE, "
-        "file_id BIGINT, source_row BIGINT, content_hash_hi UBIGINT, content_hash_lo UBIGINT)"
-    )
+    run_sql(conn, __file__, "index_new_create")
     for file_id, path in ready:
         run_sql(conn, __file__, "index_added", file_id=file_id, scanned=path)
-    added = conn.execute("SELECT count(*) FROM index_new").fetchone()[0]
-    per_bucket = dict(conn.execute(
-        f"SELECT id_hash % {BUCKETS}, count(*) FROM index_new GROUP BY ALL").fetchall())
+    added = run_sql(conn, __file__, "index_new_count").fetchall()[0][0]
+    per_bucket = dict(run_sql(conn, __file__, "index_new_per_bucket",
+                              buckets=BUCKETS).fetchall())
     stale_uris = [_uri(where, s) for s in current if s.name in stale]
     if stale_uris:
         run_sql(conn, __file__, "index_touched", new_files=new_files, carried=stale_uris,
@@ -242,8 +226,7 @@ def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched)
     # Other copies are looked up before anything changes: the old segments with the files
     # indexed so far are exactly the copies that were already there.
     find_copies(conn, settings, "index_touched", "index_other_copies")
-    moved = {r[0] for r in conn.execute(
-        "SELECT DISTINCT day FROM index_other_copies").fetchall()}
+    moved = {r[0] for r in run_sql(conn, __file__, "index_moved_days").fetchall()}
 
     next_seq = max((s.seq for s in current), default=0) + 1
     touched = sorted(set(per_bucket) | {s.bucket for s in current if s.name in stale})
@@ -257,45 +240,26 @@ def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched)
     written = _write_segments(where, rows, next_seq)
     fault_point("before_index_commit")
     with transaction(conn):
-        conn.execute(
-            "DELETE FROM usage_index_segments WHERE segment IN (SELECT unnest($names))",
-            {"names": [s.name for s in replaced] or [""]},
-        )
+        run_sql(conn, __file__, "index_segments_forget",
+                names=[s.name for s in replaced] or [""])
         for s in written:
-            conn.execute(
-                "INSERT INTO usage_index_segments VALUES ($b, $name, $seq, $rows, $ids)",
-                {"b": s.bucket, "name": s.name, "seq": s.seq, "rows": s.rows,
-                 "ids": list(s.file_ids)},
-            )
-        conn.execute(
-            "UPDATE usage_files SET indexed = true WHERE file_id IN (SELECT unnest($ids))",
-            {"ids": new_files or [-1]},
-        )
+            run_sql(conn, __file__, "index_segment_insert", bucket=s.bucket, segment=s.name,
+                    seq=s.seq, rows=s.rows, file_ids=list(s.file_ids))
+        run_sql(conn, __file__, "index_mark_indexed", file_ids=new_files or [-1])
         intents.record(conn, [intents.EVENTS], moved, "winner_moved")
     fault_point("after_index_commit")
     result.rebuild_days |= moved
     result.days_touched |= moved
     remove_orphans(conn, settings)
     for name in ("index_new", "index_touched", "index_other_copies"):
-        conn.execute(f"DROP TABLE IF EXISTS {name}")
+        run_sql(conn, __file__, "drop_table", idents={"table": name})
     return added
 
 
 def install_view(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """A temp view `usage_event_index` over the current index (for inspection and tests)."""
     uris = segment_uris(conn, settings)
-    if not uris:
-        conn.execute(
-            "CREATE OR REPLACE TEMP VIEW usage_event_index AS SELECT NULL::UBIGINT AS id_hash, "
-            "NULL::VARCHAR AS event_id, NULL::DATE AS day, NULL::BIGINT AS file_id, "
-            "NULL::BIGINT AS source_row, NULL::UHUGEINT AS content_hash WHERE false"
-        )
-        return
-    listed = ", ".join("'" + u.replace("'", "''") + "'" for u in uris)
-    conn.execute(
-        "CREATE OR REPLACE TEMP VIEW usage_event_index AS "
-        "SELECT i.id_hash, i.event_id, i.day, i.file_id, i.source_row, "
-        "((i.content_hash_hi::UHUGEINT << 64) | i.content_hash_lo::UHUGEINT) AS content_hash "
-        f"FROM read_parquet([{listed}], hive_partitioning = false) i "
-        "JOIN usage_files f ON f.file_id = i.file_id AND f.status = 'ok' AND f.indexed"
-    )
+    # Registered (a session-only view), since a stored view cannot hold the segment list.
+    name = "index_view" if uris else "index_view_empty"
+    conn.register("usage_event_index", conn.sql(load_sql(__file__, name),
+                                                params={"segments": uris} if uris else None))

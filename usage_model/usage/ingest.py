@@ -31,7 +31,7 @@ import pyarrow as pa
 from usage_model import clock
 from usage_model.config import Settings
 from usage_model.faults import fault_point
-from usage_model.sql import run_sql
+from usage_model.sql import load_sql, run_sql
 from usage_model.usage import id_index, intents, layout, scanned
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.landing import (
@@ -109,12 +109,6 @@ class LandingChangedError(RuntimeError):
 # A build checks its files again at most this many times after finding some that differ from
 # the manifest (each time they are scanned again first); then it fails naming them.
 BUILD_PASSES = 3
-WINDOW_FILES_SQL = """
-SELECT file_id, path, rows_valid, size_bytes, mtime_ns, ctime_ns, footer_sha256, fingerprint
-FROM usage_files
-WHERE status = 'ok' AND min_day <= $last AND max_day >= $first
-ORDER BY path
-"""
 
 
 def day_path(settings: Settings, day: date) -> Path:
@@ -131,9 +125,7 @@ def _forget_file(
 ) -> int | None:
     """Drop what an older version of a file contributed and record that its days must be
     rebuilt; returns its file_id, or None for a file the manifest does not know."""
-    row = fetch_one(
-        conn, "SELECT file_id, min_day FROM usage_files WHERE path = $p", {"p": path}
-    )
+    row = fetch_one(conn, load_sql(__file__, "file_by_path"), {"path": path})
     if row is None:
         return None
     file_id, min_day = row
@@ -142,16 +134,14 @@ def _forget_file(
         # (id_index.update), which records them in the same commit.
         old_days = {
             r[0]
-            for r in conn.execute(
-                "SELECT day FROM usage_file_days WHERE file_id = $f", {"f": file_id}
-            ).fetchall()
+            for r in run_sql(conn, __file__, "file_days", file_id=file_id).fetchall()
         }
         intents.record(conn, [intents.EVENTS], old_days, reason, path)
         result.rebuild_days |= old_days
         result.days_touched |= old_days
-    conn.execute("DELETE FROM usage_file_days WHERE file_id = $f", {"f": file_id})
-    conn.execute("DELETE FROM usage_quarantine WHERE source_file = $p", {"p": path})
-    conn.execute("DELETE FROM usage_files WHERE file_id = $f", {"f": file_id})
+    run_sql(conn, __file__, "forget_file_days", file_id=file_id)
+    run_sql(conn, __file__, "forget_file_quarantine", path=path)
+    run_sql(conn, __file__, "forget_file_entry", file_id=file_id)
     # Before the commit: a crash in between leaves a manifest entry without its scanned rows,
     # which the build notices and scans again.
     scanned.remove(settings, file_id)
@@ -175,30 +165,20 @@ def _record_rejected_file(
     result: ScanResult,
 ) -> None:
     detail = f"{landed.path}: {rejection.reason}: {rejection.detail}"
-    conn.execute(
-        "INSERT INTO usage_files (file_id, path, size_bytes, mtime_ns, ctime_ns, fingerprint, "
-        "footer_sha256, status, rows_read, rows_valid, rows_invalid, scanned_at) "
-        "VALUES ($id, $path, $size, $mtime, $ctime, $fp, $footer, $status, $rows, 0, $rows, "
-        "now())",
-        {
-            **_manifest_identity(file_id, landed, identity),
-            "status": rejection.reason,
-            "rows": rejection.row_count,
-        },
-    )
-    conn.execute(
-        "INSERT INTO usage_quarantine VALUES ($path, NULL, NULL, NULL, $reason, $detail, NULL, "
-        "$rows, now())",
-        {
-            "path": landed.path,
-            "reason": rejection.reason,
-            "detail": detail,
-            "rows": rejection.row_count,
-        },
-    )
+    run_sql(conn, __file__, "manifest_insert_rejected",
+            **_manifest_identity(file_id, landed, identity), status=rejection.reason,
+            rows=rejection.row_count)
+    run_sql(conn, __file__, "quarantine_insert_file", path=landed.path,
+            reason=rejection.reason, detail=detail, rows=rejection.row_count)
     result.problems.append(detail)
     result.rows_read += rejection.row_count or 0
     result.rows_invalid += rejection.row_count or 0
+
+
+def _create_raw_json_view(conn: duckdb.DuckDBPyConnection, prepared: PreparedFile) -> None:
+    """`raw_json_rows`: each landed row as JSON. Composed, not loaded: its expression lists
+    the columns this file has (normalize.raw_json_sql), which no static statement can."""
+    conn.execute("CREATE OR REPLACE TEMP VIEW raw_json_rows AS " + raw_json_sql(prepared))
 
 
 def _load_file(landed: LandedFile) -> PreparedFile | FileRejection:
@@ -230,50 +210,21 @@ def _scan_file(
     params = normalize_params(
         prepared, source_file=landed.path, timezone=settings.timezone, future_limit=future_limit
     )
+    # Composed: the validation statement fits this file's columns (normalize.normalize_sql).
     conn.execute(f"CREATE OR REPLACE TEMP TABLE scan_rows AS {normalize_sql(prepared)}", params)
-    conn.execute(
-        "INSERT INTO usage_file_days SELECT $f, day, count(*) FROM scan_rows "
-        "WHERE reason IS NULL GROUP BY day",
-        {"f": file_id},
-    )
-    scanned.write(conn, settings, file_id, identity[0] or "",
-                  "SELECT * FROM scan_rows WHERE reason IS NULL")
-    conn.execute("CREATE OR REPLACE TEMP VIEW raw_json_rows AS " + raw_json_sql(prepared))
+    run_sql(conn, __file__, "file_days_insert", file_id=file_id)
+    scanned.write(conn, settings, file_id, identity[0] or "", "scan_rows")
+    _create_raw_json_view(conn, prepared)
     run_sql(conn, __file__, "scan_insert_quarantine", source_file=landed.path)
     rows, valid, min_day, max_day, min_at, max_at = fetch_one(
-        conn,
-        "SELECT count(*), count(*) FILTER (WHERE reason IS NULL), "
-        "min(day) FILTER (WHERE reason IS NULL), max(day) FILTER (WHERE reason IS NULL), "
-        "min(occurred_at) FILTER (WHERE reason IS NULL), "
-        "max(occurred_at) FILTER (WHERE reason IS NULL) FROM scan_rows",
-    )
-    new_days = {
-        r[0]
-        for r in conn.execute("SELECT day FROM usage_file_days WHERE file_id = $f",
-                              {"f": file_id}).fetchall()
-    }
+        conn, load_sql(__file__, "scan_totals"))
+    new_days = {r[0] for r in run_sql(conn, __file__, "file_days", file_id=file_id).fetchall()}
     intents.record(conn, [intents.EVENTS], new_days, "new_rows", landed.path)
     result.days_touched |= new_days
-    conn.execute(
-        "INSERT INTO usage_files (file_id, path, size_bytes, mtime_ns, ctime_ns, fingerprint, "
-        "footer_sha256, shape, status, rows_read, rows_valid, rows_invalid, min_day, max_day, "
-        "min_occurred_at, max_occurred_at, scanned_at) VALUES ($id, $path, $size, $mtime, "
-        "$ctime, $fp, $footer, $shape, 'ok', $rows, $valid, $invalid, $min_day, $max_day, "
-        "$min_at, $max_at, now())",
-        {
-            **_manifest_identity(file_id, landed, identity),
-            "shape": prepared.shape,
-            "rows": rows,
-            "valid": valid,
-            "invalid": rows - valid,
-            "min_day": min_day,
-            "max_day": max_day,
-            "min_at": min_at,
-            "max_at": max_at,
-        },
-    )
-    conn.execute("DROP VIEW raw_json_rows")
-    conn.execute("DROP TABLE scan_rows")
+    run_sql(conn, __file__, "manifest_insert_ok", **_manifest_identity(file_id, landed, identity),
+            shape=prepared.shape, rows=rows, valid=valid, invalid=rows - valid,
+            min_day=min_day, max_day=max_day, min_at=min_at, max_at=max_at)
+    run_sql(conn, __file__, "scan_cleanup")
     conn.unregister("typed_rows")
     conn.unregister("raw_rows")
     result.rows_read += rows
@@ -293,7 +244,7 @@ def _rescan_file(
     with transaction(conn):
         file_id = _forget_file(conn, settings, landed.path, result, "changed_file")
         if file_id is None:
-            file_id = fetch_one(conn, "SELECT coalesce(max(file_id), 0) + 1 FROM usage_files")[0]
+            file_id = fetch_one(conn, load_sql(__file__, "next_file_id"))[0]
             result.new_files.append(landed.path)
         else:
             result.changed_files.append(landed.path)
@@ -313,10 +264,7 @@ def _remove_file(
 def _stored_identities(conn: duckdb.DuckDBPyConnection) -> dict[str, StoredIdentity]:
     return {
         row[0]: StoredIdentity(*row[1:])
-        for row in conn.execute(
-            "SELECT path, size_bytes, mtime_ns, ctime_ns, footer_sha256, fingerprint "
-            "FROM usage_files"
-        ).fetchall()
+        for row in run_sql(conn, __file__, "stored_identities").fetchall()
     }
 
 
@@ -340,12 +288,8 @@ def scan_landing(
         if stored is None or not same_content(file, stored):
             _rescan_file(conn, settings, file, future_limit, result)
         elif (file.mtime_ns, file.ctime_ns) != (stored.mtime_ns, stored.ctime_ns):
-            conn.execute(
-                "UPDATE usage_files SET mtime_ns = $m, ctime_ns = $c, footer_sha256 = $footer "
-                "WHERE path = $p",
-                {"m": file.mtime_ns, "c": file.ctime_ns, "p": file.path,
-                 "footer": footer_fingerprint(file.absolute, file.fs)},
-            )
+            run_sql(conn, __file__, "manifest_touch", mtime=file.mtime_ns, ctime=file.ctime_ns,
+                    path=file.path, footer=footer_fingerprint(file.absolute, file.fs))
     id_index.update(conn, settings, result)
     fault_point("after_scan")
     return result
@@ -365,38 +309,26 @@ def _collect_build_rows(
     conn: duckdb.DuckDBPyConnection, settings: Settings, days: list[date], files: list[tuple]
 ) -> int:
     """Valid rows of the window, from the scanned rows of every file that touches it."""
-    conn.execute(BUILD_ROWS_DDL)
+    conn.execute(BUILD_ROWS_DDL)  # composed once, from the curated schema's own columns
     paths = [scanned.path_of(settings, row[0], row[7] or "") for row in files]
     if paths:
-        conn.execute(f"INSERT INTO build_rows {scanned.select_sql(paths)}", {"days": days})
+        scanned.insert_rows(conn, "build_rows", paths, days)
     return len(paths)
 
 
 def _conflict_raw_rows(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """The landed JSON of conflicting rows, read again only from files that have some."""
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE conflict_raw "
-        "(source_file VARCHAR, source_row BIGINT, raw_json VARCHAR)"
-    )
-    paths = [
-        r[0]
-        for r in conn.execute(
-            "SELECT DISTINCT source_file FROM classified WHERE outcome = 'conflict'"
-        ).fetchall()
-    ]
+    run_sql(conn, __file__, "conflict_raw_create")
+    paths = [r[0] for r in run_sql(conn, __file__, "conflict_files").fetchall()]
     root = settings.usage_landing_location()
     for path in paths:
         prepared = _load_file(LandedFile(path, root.path(path), 0, 0, 0, root.fs))
         if isinstance(prepared, FileRejection):
             continue
         conn.register("raw_rows", prepared.raw)
-        conn.execute(
-            f"INSERT INTO conflict_raw SELECT $p, r.source_row, r.raw_json "
-            f"FROM ({raw_json_sql(prepared)}) r "
-            "SEMI JOIN (SELECT source_row FROM classified WHERE outcome = 'conflict' "
-            "           AND source_file = $p) c ON c.source_row = r.source_row",
-            {"p": path},
-        )
+        _create_raw_json_view(conn, prepared)
+        run_sql(conn, __file__, "conflict_raw_insert", path=path)
+        run_sql(conn, __file__, "raw_json_drop")
         conn.unregister("raw_rows")
 
 
@@ -415,9 +347,7 @@ def clear_staging(settings: Settings) -> int:
 def _write_day(conn: duckdb.DuckDBPyConnection, settings: Settings, day: date) -> int:
     """Replace one day's curated file whole: temporary name, then rename."""
     target = day_path(settings, day)
-    count = fetch_one(
-        conn, "SELECT count(*) FROM classified WHERE outcome = 'accepted' AND day = $d", {"d": day}
-    )[0]
+    count = fetch_one(conn, load_sql(__file__, "day_accepted_count"), {"day": day})[0]
     if count == 0:
         if target.parent.exists():
             shutil.rmtree(target.parent)
@@ -425,12 +355,10 @@ def _write_day(conn: duckdb.DuckDBPyConnection, settings: Settings, day: date) -
     staging = settings.curated / "_staging"
     staging.mkdir(parents=True, exist_ok=True)
     temporary = staging / f"{day.isoformat()}-{uuid.uuid4().hex}.parquet"
-    conn.execute(
-        f"COPY (SELECT {CURATED_COLUMNS} FROM classified "
-        "      WHERE outcome = 'accepted' AND day = $d ORDER BY occurred_at, event_id) "
-        f"TO '{temporary.as_posix()}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
-        {"d": day},
-    )
+    # The relation API writes the file: its path is a value, never spliced into SQL text.
+    accepted = conn.sql(load_sql(__file__, "day_accepted_rows"), params={"day": day})
+    accepted.project(CURATED_COLUMNS).write_parquet(
+        temporary.as_posix(), compression="zstd", row_group_size=122880)
     with temporary.open("rb") as handle:
         os.fsync(handle.fileno())
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -470,7 +398,7 @@ def _gather(
         id_index.update(conn, settings, result.rescan)
         result.days = sorted(set(result.days) | result.rescan.days_touched)
         days = result.days
-        files = conn.execute(WINDOW_FILES_SQL, {"first": days[0], "last": days[-1]}).fetchall()
+        files = run_sql(conn, __file__, "window_files", first=days[0], last=days[-1]).fetchall()
         differing = [row[1] for row in files if not _still_scanned(settings, row)]
         if not differing:
             result.files_read = _collect_build_rows(conn, settings, days, files)
@@ -498,12 +426,8 @@ def build_days(
     future_limit = _future_limit(settings, now)
     _gather(conn, settings, result, future_limit)
     days = result.days
-    result.rows_in_manifest = fetch_one(
-        conn,
-        "SELECT coalesce(sum(d.rows), 0) FROM usage_file_days d JOIN usage_files f "
-        "USING (file_id) WHERE f.status = 'ok' AND d.day IN (SELECT unnest($days::DATE[]))",
-        {"days": days},
-    )[0]
+    result.rows_in_manifest = fetch_one(conn, load_sql(__file__, "rows_in_manifest"),
+                                        {"days": days})[0]
     id_index.find_copies(conn, settings, "build_rows", "copies_elsewhere", exclude_days=days)
     run_sql(conn, __file__, "winners")
     run_sql(conn, __file__, "classify")
@@ -512,28 +436,16 @@ def build_days(
     with transaction(conn):
         for day in days:
             result.per_day[day] = _write_day(conn, settings, day)
-        conn.execute(
-            "DELETE FROM usage_quarantine WHERE reason = 'duplicate_conflict' "
-            "AND day IN (SELECT unnest($days::DATE[]))",
-            {"days": days},
-        )
+        run_sql(conn, __file__, "forget_conflicts", days=days)
         run_sql(conn, __file__, "insert_conflicts")
-        conn.execute(
-            "DELETE FROM usage_day_loads WHERE day IN (SELECT unnest($days::DATE[]))",
-            {"days": days},
-        )
+        run_sql(conn, __file__, "forget_day_loads", days=days)
         run_sql(conn, __file__, "day_loads", days=days)
         intents.clear(conn, [intents.EVENTS], days)
         intents.record_events_rebuilt(conn, days)
-        totals = fetch_one(
-            conn,
-            "SELECT count(*), count(*) FILTER (WHERE outcome = 'accepted'), "
-            "count(*) FILTER (WHERE outcome = 'identical'), "
-            "count(*) FILTER (WHERE outcome = 'conflict') FROM classified",
-        )
+        totals = fetch_one(conn, load_sql(__file__, "classified_totals"))
         fault_point("before_build_commit")
     fault_point("after_build_commit")
     (result.rows_indexed, result.accepted, result.identical_duplicates, result.conflicts) = totals
     for name in ("build_rows", "copies_elsewhere", "winners", "classified", "conflict_raw"):
-        conn.execute(f"DROP TABLE IF EXISTS {name}")
+        run_sql(conn, __file__, "drop_table", idents={"table": name})
     return result

@@ -16,6 +16,8 @@ from datetime import date
 
 import duckdb
 
+from usage_model.sql import run_sql
+
 EVENTS = "usage_events"
 DAILY_TABLES = (
     "usage_daily_by_model",
@@ -38,12 +40,8 @@ def record(
     targets = sorted(set(targets))
     if not days or not targets:
         return
-    conn.execute(
-        "INSERT INTO usage_rebuild_intents "
-        "SELECT t, d, $reason, $path, now() "
-        "FROM unnest($targets::VARCHAR[]) AS u(t), unnest($days::DATE[]) AS v(d)",
-        {"targets": targets, "days": days, "reason": reason, "path": source_path},
-    )
+    run_sql(conn, __file__, "intents_record", targets=targets, days=days, reason=reason,
+            path=source_path)
 
 
 def record_events_rebuilt(conn: duckdb.DuckDBPyConnection, days: Iterable[date]) -> None:
@@ -55,17 +53,13 @@ def record_events_rebuilt(conn: duckdb.DuckDBPyConnection, days: Iterable[date])
 
 def pending(conn: duckdb.DuckDBPyConnection, targets: Iterable[str]) -> set[date]:
     """Days (or month starts) with an intent for any of `targets`."""
-    rows = conn.execute(
-        "SELECT DISTINCT day FROM usage_rebuild_intents "
-        "WHERE target IN (SELECT unnest($targets::VARCHAR[]))",
-        {"targets": sorted(set(targets))},
-    ).fetchall()
+    rows = run_sql(conn, __file__, "intents_pending", targets=sorted(set(targets))).fetchall()
     return {r[0] for r in rows}
 
 
 def last_recorded(conn: duckdb.DuckDBPyConnection) -> str:
     """When the newest pending intent was recorded ('' when none): tells pending sets apart."""
-    row = conn.execute("SELECT max(recorded_at)::VARCHAR FROM usage_rebuild_intents").fetchall()
+    row = run_sql(conn, __file__, "intents_last_recorded").fetchall()
     return row[0][0] or ""
 
 
@@ -73,9 +67,5 @@ def clear(
     conn: duckdb.DuckDBPyConnection, targets: Iterable[str], days: Iterable[date]
 ) -> None:
     """Delete the intents a rebuild satisfies (call inside the transaction that commits it)."""
-    conn.execute(
-        "DELETE FROM usage_rebuild_intents "
-        "WHERE target IN (SELECT unnest($targets::VARCHAR[])) "
-        "AND day IN (SELECT unnest($days::DATE[]))",
-        {"targets": sorted(set(targets)), "days": sorted(set(days))},
-    )
+    run_sql(conn, __file__, "intents_clear", targets=sorted(set(targets)),
+            days=sorted(set(days)))

@@ -213,11 +213,6 @@ def _landed(where: Location, relative: str, info: pafs.FileInfo) -> LandedFile |
     return LandedFile(relative, absolute, info.size or 0, mtime_ns, mtime_ns, where.fs)
 
 
-_DAYS_SQL = """
-SELECT DISTINCT CAST(timezone($tz, t) AS DATE) AS day
-FROM (SELECT {time_expr} AS t FROM times)
-WHERE t IS NOT NULL
-"""
 
 
 def days_in_file(path: str | Path, timezone: str, fs: pafs.FileSystem = LOCAL) -> set:
@@ -229,6 +224,8 @@ def days_in_file(path: str | Path, timezone: str, fs: pafs.FileSystem = LOCAL) -
     """
     import duckdb
     import pyarrow.parquet as pq
+
+    from usage_model.sql import run_sql
 
     try:
         with _open(path, fs) as handle:
@@ -243,16 +240,8 @@ def days_in_file(path: str | Path, timezone: str, fs: pafs.FileSystem = LOCAL) -
     conn = duckdb.connect()
     try:
         conn.execute("SET TimeZone = 'UTC'")
-        conn.register("times", times)
-        kind = conn.execute(f'SELECT typeof("{column}") FROM times LIMIT 1').fetchall()
-        time_expr = (
-            f'TRY_CAST("{column}" AS TIMESTAMPTZ)'
-            if kind and kind[0][0] == "VARCHAR"
-            else f'CAST("{column}" AS TIMESTAMPTZ)'
-        )
-        rows = conn.execute(
-            _DAYS_SQL.replace("{time_expr}", time_expr), {"tz": timezone}
-        ).fetchall()
+        conn.register("times", times.rename_columns(["t"]))
+        rows = run_sql(conn, __file__, "landed_days", tz=timezone).fetchall()
         return {r[0] for r in rows}
     except duckdb.Error:
         return set()

@@ -267,6 +267,8 @@ def normalize_sql(prepared: PreparedFile) -> str:
     parts = dict(TEXT_TIME if is_text_time else TYPED_TIME)
     parts["latency_expr"] = DOWNCITY_LATENCY if prepared.shape == "downcity" else "latency_ms"
     parts["error_expr"] = DOWNCITY_ERROR if prepared.shape == "downcity" else "error"
+    # Composed from the fixed fragments above, never from data: the time and Downcity
+    # expressions differ by file shape, and sql/validate.sql stays one statement for all.
     sql = VALIDATE_SQL
     for key, value in parts.items():
         sql = sql.replace("{" + key + "}", value)

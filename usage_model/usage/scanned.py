@@ -16,20 +16,21 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 
 from usage_model.config import Settings
+from usage_model.sql import load_sql, run_sql
 from usage_model.usage.event_model import CURATED_SCHEMA
 
 CURATED_COLUMNS = ", ".join(f.name for f in CURATED_SCHEMA)
 # Parquet has no 128-bit integer (DuckDB would write the content hash as a DOUBLE): it is kept
 # as two 64-bit halves and joined again on read.
-SPLIT_HASH = ("(content_hash >> 64)::UBIGINT AS content_hash_hi, "
-              "(content_hash & 18446744073709551615)::UBIGINT AS content_hash_lo")
-JOINED_HASH = "((content_hash_hi::UHUGEINT << 64) | content_hash_lo::UHUGEINT) AS content_hash"
+# (sql/scanned_rows.sql splits it, sql/scanned_insert.sql joins it.)
+KEPT_COLUMNS = f"{CURATED_COLUMNS}, content_hash_hi, content_hash_lo"
 PREFIX_CHARS = 16
 
 
@@ -42,19 +43,19 @@ def path_of(settings: Settings, file_id: int, fingerprint: str) -> Path:
 
 
 def write(conn: duckdb.DuckDBPyConnection, settings: Settings, file_id: int,
-          fingerprint: str, rows_sql: str) -> Path:
-    """Write the valid rows `rows_sql` selects (curated columns and content_hash) as the
-    file's scanned rows: temporary name, fsync, rename, so a reader sees all or nothing."""
+          fingerprint: str, rows_table: str) -> Path:
+    """Write the valid rows of the temp table `rows_table` (curated columns, content_hash and
+    a null `reason`) as the file's scanned rows: temporary name, fsync, rename, so a reader
+    sees all or nothing."""
     target = path_of(settings, file_id, fingerprint)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.parent / f"_{uuid.uuid4().hex}.tmp"
     # No sort (the build keys rows by source_row) and LZ4: these files are read back once
     # or twice and never leave the machine's curated folder, so writing fast beats small.
-    conn.execute(
-        f"COPY (SELECT {CURATED_COLUMNS}, {SPLIT_HASH} FROM ({rows_sql})) "
-        f"TO '{temporary.as_posix()}' (FORMAT parquet, COMPRESSION lz4_raw, "
-        "ROW_GROUP_SIZE 122880)"
-    )
+    # The relation API writes the file, so its path is a value, never spliced into SQL.
+    rows = conn.sql(load_sql(__file__, "scanned_rows", idents={"rows": rows_table}))
+    rows.project(KEPT_COLUMNS).write_parquet(
+        temporary.as_posix(), compression="lz4_raw", row_group_size=122880)
     with temporary.open("rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temporary, target)
@@ -74,10 +75,7 @@ def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
         return 0
     owned = {
         path_of(settings, file_id, fp).name
-        for file_id, fp in conn.execute(
-            "SELECT file_id, fingerprint FROM usage_files "
-            "WHERE status = 'ok' AND fingerprint IS NOT NULL"
-        ).fetchall()
+        for file_id, fp in run_sql(conn, __file__, "scanned_owners").fetchall()
     }
     removed = 0
     for entry in root.iterdir():
@@ -95,11 +93,9 @@ def holds(path: Path, rows: int) -> bool:
         return False
 
 
-def select_sql(paths: list[Path]) -> str:
-    """The scanned rows of `paths` (curated columns and content_hash); parameter $days."""
-    listed = ", ".join("'" + p.as_posix().replace("'", "''") + "'" for p in paths)
-    return (
-        f"SELECT {CURATED_COLUMNS}, {JOINED_HASH} "
-        f"FROM read_parquet([{listed}], hive_partitioning = false) "
-        "WHERE day IN (SELECT unnest($days::DATE[]))"
-    )
+def insert_rows(conn: duckdb.DuckDBPyConnection, table: str, paths: list[Path],
+                days: list[date]) -> None:
+    """Append the scanned rows of `paths` on `days` (curated columns and content_hash) to the
+    temp table `table`."""
+    run_sql(conn, __file__, "scanned_insert", idents={"table": table},
+            files=[p.as_posix() for p in paths], days=days)

@@ -1,0 +1,1 @@
+SELECT DISTINCT source_file FROM classified WHERE outcome = 'conflict'

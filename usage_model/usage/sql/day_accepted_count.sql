@@ -1,0 +1,1 @@
+SELECT count(*) FROM classified WHERE outcome = 'accepted' AND day = $day

@@ -1,0 +1,1 @@
+SELECT file_id, min_day FROM usage_files WHERE path = $path

@@ -1,0 +1,1 @@
+DELETE FROM usage_day_loads WHERE day IN (SELECT unnest($days::DATE[]))

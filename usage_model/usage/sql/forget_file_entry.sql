@@ -1,0 +1,1 @@
+DELETE FROM usage_files WHERE file_id = $file_id

@@ -1,0 +1,1 @@
+DELETE FROM usage_quarantine WHERE source_file = $path

@@ -1,0 +1,1 @@
+SELECT DISTINCT day FROM index_other_copies

@@ -1,0 +1,3 @@
+CREATE OR REPLACE TEMP TABLE index_new (
+    id_hash UBIGINT, event_id VARCHAR, day DATE, file_id BIGINT, source_row BIGINT,
+    content_hash_hi UBIGINT, content_hash_lo UBIGINT)

@@ -1,0 +1,1 @@
+SELECT max(recorded_at)::VARCHAR FROM usage_rebuild_intents

@@ -1,0 +1,1 @@
+DROP VIEW raw_json_rows

@@ -1,0 +1,2 @@
+DROP VIEW raw_json_rows;
+DROP TABLE scan_rows;
