@@ -89,32 +89,30 @@ def main() -> None:
             events = parse_scale(text)
             print(f"scale {events:,} events (load {load_average()})", flush=True)
             out["scales"].append(bench_scale.run(args.root / "scale", events, args.memory_limit))
-    if "incremental" in parts:
-        print(f"incremental, {plan['incremental_per_day']:,} events a day "
-              f"(load {load_average()})", flush=True)
-        out["incremental"] = bench_incremental.run(
-            args.root / "incremental", plan["incremental_per_day"], args.memory_limit)
-    if "backfill" in parts:
-        print(f"backfill, {plan['backfill_days']} days of {plan['backfill_per_day']:,} events "
-              f"(load {load_average()})", flush=True)
-        out["backfill"] = bench_backfill.run(
-            args.root / "backfill", plan["backfill_per_day"], args.memory_limit,
-            days=plan["backfill_days"])
-    if "memory" in parts:
-        print(f"memory, one day of {plan['memory_day']:,} events (load {load_average()})",
-              flush=True)
-        out["memory"] = bench_memory.run(args.root / "memory", plan["memory_day"],
-                                         args.memory_limit)
-    if "end_to_end" in parts:
-        print(f"end to end, {bench_end_to_end.DAYS} days of {plan['end_to_end_per_day']:,} "
-              f"events (load {load_average()})", flush=True)
-        out["end_to_end"] = bench_end_to_end.run(
-            args.root / "end_to_end", plan["end_to_end_per_day"], args.memory_limit)
-    if "history" in parts:
-        print(f"new day vs history, {plan['history_per_day']:,} events a day "
-              f"(load {load_average()})", flush=True)
-        out["history"] = bench_history.run(
-            args.root / "history", plan["history_per_day"], args.memory_limit)
+    # Each single-size part: what it prints, then how it runs (the plan gives its size).
+    steps = {
+        "incremental": (f"incremental, {plan['incremental_per_day']:,} events a day",
+                        lambda root: bench_incremental.run(
+                            root, plan["incremental_per_day"], args.memory_limit)),
+        "backfill": (f"backfill, {plan['backfill_days']} days of {plan['backfill_per_day']:,} "
+                     "events",
+                     lambda root: bench_backfill.run(root, plan["backfill_per_day"],
+                                                     args.memory_limit,
+                                                     days=plan["backfill_days"])),
+        "memory": (f"memory, one day of {plan['memory_day']:,} events",
+                   lambda root: bench_memory.run(root, plan["memory_day"], args.memory_limit)),
+        "end_to_end": (f"end to end, {bench_end_to_end.DAYS} days of "
+                       f"{plan['end_to_end_per_day']:,} events",
+                       lambda root: bench_end_to_end.run(root, plan["end_to_end_per_day"],
+                                                         args.memory_limit)),
+        "history": (f"new day vs history, {plan['history_per_day']:,} events a day",
+                    lambda root: bench_history.run(root, plan["history_per_day"],
+                                                   args.memory_limit)),
+    }
+    for part, (label, run_part) in steps.items():
+        if part in parts:
+            print(f"{label} (load {load_average()})", flush=True)
+            out[part] = run_part(args.root / part)
     out["read_bench_100m"] = report.read_bench_figure()
     out["elapsed_s"] = round(time.perf_counter() - began, 1)
     out["load_avg_end"] = os.getloadavg()

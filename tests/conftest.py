@@ -8,21 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from tests.environment import CONFIG_VARS
 from usage_model.config import Settings
-
-CONFIG_VARS = (
-    "CITY_USAGE_DATA_DIR",
-    "CITY_USAGE_LANDING",
-    "CITY_USAGE_WAREHOUSE",
-    "CITY_USAGE_CURATED",
-    "CITY_USAGE_EXPORTS",
-    "CITY_USAGE_TIMEZONE",
-    "CITY_USAGE_RECORD_ERRORS",
-    "CITY_USAGE_CONFIG",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_WEBHOOK_SECRET",
-    "STRIPE_API_BASE",
-)
 
 
 @pytest.fixture(autouse=True)

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli_process import CLI, ROOT
-from tests.conftest import CONFIG_VARS
-from tests.faults.harness import Workspace, pycache_dir
+from tests.environment import CONFIG_VARS
+from tests.harness import Workspace, pycache_dir
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 KILL_POINT = "after_scan_file:3"

@@ -22,7 +22,7 @@ import pytest
 
 from pipelines.distributed import StepRecord, step_records
 from tests.distributed.conftest import Cluster
-from tests.faults.harness import (
+from tests.harness import (
     END,
     SELECT,
     Workspace,

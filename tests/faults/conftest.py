@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import CleanRuns, Workspace, copy_workspace, ok, snapshot, write_landing
+from tests.harness import CleanRuns, Workspace, copy_workspace, ok, snapshot, write_landing
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.faults.harness import END, copy_workspace, ok, one_error_line, write_landing
+from tests.harness import END, copy_workspace, ok, one_error_line, write_landing
 
 TMPFS_BYTES = 24 << 20
 LEFT_FREE = 256 << 10  # room for a little, not for a day's rebuild

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.cli.errors import one_line
-from tests.faults.harness import ok, one_error_line
+from tests.harness import ok, one_error_line
 
 EVIL = "evil\nerror: fake line.parquet"
 EVIL_SHOWN = "evil\\nerror: fake line.parquet"

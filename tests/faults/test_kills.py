@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from tests.faults.harness import END, KILLED, ROOT, Workspace, ok, write_landing
+from tests.harness import END, KILLED, ROOT, Workspace, ok, write_landing
 
 # (point, how many times the mutated landing below reaches it in one run)
 KILL_POINTS = {

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.faults.harness import END, KILLED, NOBODY, Workspace, ok, one_error_line
+from tests.harness import END, KILLED, NOBODY, Workspace, ok, one_error_line
 
 # Tests run as root, whom file modes do not stop: permission cases run the CLI as `nobody`.
 AS_NOBODY = pytest.mark.skipif(

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
+from tests.balance_landing import write_topups  # noqa: F401 (the funding tests import it here)
 from tests.stripe_fake import FakeStripe
 from usage_model import clock
 from usage_model.config import Settings
@@ -26,6 +24,7 @@ from usage_model.warehouse import connect
 CREDITS_PER_CENT = 10_000  # 1 USD = 1,000,000 credits (docs/funding.md)
 # Funding tests run on a frozen clock (any instant works: fixtures are dated relative to it).
 FUNDING_NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+NOW = FUNDING_NOW  # the reconciliation's "now" in tests
 
 
 @pytest.fixture(autouse=True)
@@ -35,30 +34,10 @@ def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
     return FUNDING_NOW
 
 
-def clock_iso(before: timedelta = timedelta(0)) -> str:
-    """`now() - before` as Downcity writes it (ISO with Z)."""
-    return (clock.now() - before).strftime("%Y-%m-%dT%H:%M:%SZ")
-NOW = FUNDING_NOW  # the reconciliation's "now" in tests
-
-
 @pytest.fixture
 def fake_stripe() -> Iterator[FakeStripe]:
     with FakeStripe() as fake:
         yield fake
-
-
-def write_topups(settings: Settings, rows: list[dict], name: str = "part-0.parquet") -> Path:
-    folder = settings.balance_landing / "topups"
-    folder.mkdir(parents=True, exist_ok=True)
-    recent = clock_iso(timedelta(hours=2))  # younger than any stale-pending threshold
-    full = [{"topup_id": r["topup_id"], "user_id": r.get("user_id"), "amount": r.get("amount"),
-             "unit": r.get("unit", "credits"), "status": r.get("status", "pending"),
-             "note": None, "ref": None, "metadata_json": None,
-             "created_at": r.get("created_at", recent),
-             "updated_at": r.get("updated_at", recent)} for r in rows]
-    path = folder / name
-    pq.write_table(pa.Table.from_pylist(full), path)
-    return path
 
 
 @dataclass

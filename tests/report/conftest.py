@@ -10,8 +10,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from tests.conftest import CONFIG_VARS
 from tests.dagster_runs import materialize_days
+from tests.environment import CONFIG_VARS
 from usage_model.config import Settings
 from usage_model.usage.sample import write_sample_landing
 from usage_model.warehouse import ensure_schema

@@ -7,7 +7,7 @@ import duckdb
 
 from assets.funding import definitions as funding_defs
 from pipelines.resources import build_resources
-from tests.funding.conftest import write_topups
+from tests.balance_landing import write_topups
 
 
 def test_reconciliation_report_row_count_is_the_whole_table(settings, dagster_instance):

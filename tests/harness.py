@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from polars.testing import assert_frame_equal
 
 from tests.cli_process import CLI, ROOT
-from tests.conftest import CONFIG_VARS
+from tests.environment import CONFIG_VARS
 from usage_model.usage.sample import write_sample_landing
 from usage_model.usage.summaries import DAILY_TABLES, MONTHLY_TABLES
 
