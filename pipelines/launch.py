@@ -68,12 +68,6 @@ def launch_run(
     tags: Mapping[str, str] | None = None,
 ) -> RunReport:
     """Materialize `asset_keys` (with their checks) as one run of a job named `job_name`."""
-    job = dg.define_asset_job(job_name, selection=list(asset_keys), description=description)
-    resolved = dg.Definitions(
-        assets=list(defs.assets or []) + list(defs.asset_checks or []),
-        jobs=[job],
-        resources=defs.resources,
-    ).resolve_job_def(job_name)
     run_tags = {**process_tags(), **(tags or {})}
     if distributed():
         # The steps run on the Celery workers; this process orchestrates (docs/scale.md).
@@ -83,6 +77,13 @@ def launch_run(
             run_tags[PARTITION_TAG] = partition_key
         result = celery_mode.execute(job_name, asset_keys, instance, run_tags, QUIET_LOGS)
     else:
+        # Resolved only here: a distributed run's workers rebuild their own job.
+        job = dg.define_asset_job(job_name, selection=list(asset_keys), description=description)
+        resolved = dg.Definitions(
+            assets=list(defs.assets or []) + list(defs.asset_checks or []),
+            jobs=[job],
+            resources=defs.resources,
+        ).resolve_job_def(job_name)
         result = resolved.execute_in_process(
             instance=instance, partition_key=partition_key, tags=run_tags,
             run_config=QUIET_LOGS, raise_on_error=False,
