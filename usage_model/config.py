@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from usage_model.funding.config import FundingConfig, parse_sync_start
@@ -39,6 +39,28 @@ def _var(name: str, default: Any, description: str, shown: str | None = None) ->
     extra = {"shown_default": shown} if shown is not None else None
     return Field(default, validation_alias=name, description=description,
                  json_schema_extra=extra)
+
+
+def _time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not an IANA time zone") from None
+
+
+def _instant(value: str) -> None:
+    from usage_model.clock import parse_instant  # the clock reads its variable via raw()
+
+    parse_instant(value)
+
+
+# The text-valued variables with a format of their own, and the parser that checks it.
+_TEXT_PARSERS = {
+    "timezone": _time_zone,
+    "stripe_sync_start": parse_sync_start,
+    "now": _instant,
+    "credits_per_minor_unit": parse_rates,
+}
 
 
 class Environment(BaseSettings):
@@ -123,35 +145,13 @@ class Environment(BaseSettings):
                                   "Fault injection for tests: fire once across processes, "
                                   "marked by creating this file.")
 
-    @field_validator("timezone")
+    @field_validator("timezone", "stripe_sync_start", "now", "credits_per_minor_unit")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("not an IANA time zone") from None
-        return value
-
-    @field_validator("stripe_sync_start")
-    @classmethod
-    def _start(cls, value: str | None) -> str | None:
+    def _parses(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Text values stay text (their readers parse them) but are checked here, so a bad one
+        is reported at load time, naming its variable."""
         if value is not None:
-            parse_sync_start(value)
-        return value
-
-    @field_validator("now")
-    @classmethod
-    def _instant(cls, value: str | None) -> str | None:
-        from usage_model.clock import parse_instant  # the clock reads its variable via raw()
-
-        if value is not None:
-            parse_instant(value)
-        return value
-
-    @field_validator("credits_per_minor_unit")
-    @classmethod
-    def _rates(cls, value: str | None) -> str | None:
-        parse_rates(value)
+            _TEXT_PARSERS[info.field_name](value)
         return value
 
     @classmethod

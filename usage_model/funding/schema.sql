@@ -51,8 +51,7 @@ CREATE TABLE IF NOT EXISTS downcity_topups (
     metadata_json  VARCHAR,
     created_at     TIMESTAMPTZ,
     updated_at     TIMESTAMPTZ,
-    source_file    VARCHAR NOT NULL,
-    source_row     BIGINT NOT NULL
+    source_file VARCHAR NOT NULL, source_row BIGINT NOT NULL  -- provenance: the landed file and row
 );
 
 CREATE TABLE IF NOT EXISTS downcity_payments (
@@ -70,8 +69,7 @@ CREATE TABLE IF NOT EXISTS downcity_payments (
     metadata_json        VARCHAR,
     created_at           TIMESTAMPTZ,
     updated_at           TIMESTAMPTZ,
-    source_file          VARCHAR NOT NULL,
-    source_row           BIGINT NOT NULL
+    source_file VARCHAR NOT NULL, source_row BIGINT NOT NULL  -- provenance: the landed file and row
 );
 
 CREATE TABLE IF NOT EXISTS downcity_ledger (
@@ -84,8 +82,7 @@ CREATE TABLE IF NOT EXISTS downcity_ledger (
     ref            VARCHAR,
     metadata_json  VARCHAR,
     created_at     TIMESTAMPTZ,
-    source_file    VARCHAR NOT NULL,
-    source_row     BIGINT NOT NULL
+    source_file VARCHAR NOT NULL, source_row BIGINT NOT NULL  -- provenance: the landed file and row
 );
 
 CREATE TABLE IF NOT EXISTS downcity_accounts (
@@ -93,8 +90,7 @@ CREATE TABLE IF NOT EXISTS downcity_accounts (
     credits      BIGINT NOT NULL,
     created_at   TIMESTAMPTZ,
     updated_at   TIMESTAMPTZ,
-    source_file  VARCHAR NOT NULL,
-    source_row   BIGINT NOT NULL
+    source_file VARCHAR NOT NULL, source_row BIGINT NOT NULL  -- provenance: the landed file and row
 );
 
 CREATE TABLE IF NOT EXISTS downcity_charges (
@@ -106,8 +102,7 @@ CREATE TABLE IF NOT EXISTS downcity_charges (
     ref            VARCHAR,
     metadata_json  VARCHAR,
     created_at     TIMESTAMPTZ,
-    source_file    VARCHAR NOT NULL,
-    source_row     BIGINT NOT NULL
+    source_file VARCHAR NOT NULL, source_row BIGINT NOT NULL  -- provenance: the landed file and row
 );
 
 -- Landed Downcity rows that could not be used, with the reason (never dropped silently).

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 from pydantic import ValidationInfo, field_validator
@@ -262,8 +262,31 @@ def _sort_key(item: tuple) -> tuple:
     return tuple("" if v is None else str(v) for v in item[0])
 
 
+class _PerUserPlan:
+    """A plan priced per (user, city) from one count of `unit`: a subclass (a frozen dataclass
+    with `unit` and `included` fields) says what a count costs, in `charge`."""
+
+    grain = ("user_id", "city_id")
+    name: ClassVar[str]
+    params_model: ClassVar[type[Section]]
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], base_dir: Path) -> Any:
+        return cls(**parse_params(cls.params_model, params, base_dir).model_dump())
+
+    def over(self, used: int) -> int:
+        return max(0, used - self.included)  # type: ignore[attr-defined]
+
+    def charge(self, used: int) -> tuple[int, str]:
+        raise NotImplementedError
+
+    def __call__(self, usage: pa.Table, ctx: HookContext) -> list[dict[str, Any]]:
+        return _per_user_charges(self.name, self.unit, usage, ctx,  # type: ignore[attr-defined]
+                                 self.charge)
+
+
 @dataclass(frozen=True)
-class QuotaPlan:
+class QuotaPlan(_PerUserPlan):
     """A plan: `plan_credits` per period per (user, city) with usage; `included` units
     (calls, success_calls or tokens = input + output) come with it. Usage past the quota is
     not priced here (see the entitlement hook); the line's description states it."""
@@ -271,26 +294,19 @@ class QuotaPlan:
     plan_credits: int
     included: int
     unit: str = "calls"
-    grain = ("user_id", "city_id")
     name = "quota_plan"
+    params_model = QuotaPlanParams
 
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any], base_dir: Path) -> QuotaPlan:
-        return cls(**parse_params(QuotaPlanParams, params, base_dir).model_dump())
-
-    def __call__(self, usage: pa.Table, ctx: HookContext) -> list[dict[str, Any]]:
-        def charge(used: int) -> tuple[int, str]:
-            over = max(0, used - self.included)
-            return self.plan_credits, (
-                f"plan: {self.included} {self.unit} included, {used} used"
-                + (f", {over} over quota" if over else "")
-            )
-
-        return _per_user_charges(self.name, self.unit, usage, ctx, charge)
+    def charge(self, used: int) -> tuple[int, str]:
+        over = self.over(used)
+        return self.plan_credits, (
+            f"plan: {self.included} {self.unit} included, {used} used"
+            + (f", {over} over quota" if over else "")
+        )
 
 
 @dataclass(frozen=True)
-class IncludedOverage:
+class IncludedOverage(_PerUserPlan):
     """`base_credits` per period, `included` units free, then `overage_credits` per
     `per_units` units (a decimal, e.g. '2.5' credits per 1000 tokens), rounded half up."""
 
@@ -299,25 +315,18 @@ class IncludedOverage:
     per_units: int = 1
     base_credits: int = 0
     unit: str = "tokens"
-    grain = ("user_id", "city_id")
     name = "included_overage"
+    params_model = IncludedOverageParams
 
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any], base_dir: Path) -> IncludedOverage:
-        return cls(**parse_params(IncludedOverageParams, params, base_dir).model_dump())
-
-    def __call__(self, usage: pa.Table, ctx: HookContext) -> list[dict[str, Any]]:
-        def charge(used: int) -> tuple[int, str]:
-            over = max(0, used - self.included)
-            amount = self.base_credits + credits_half_up(
-                Decimal(over) * self.overage_credits / Decimal(self.per_units)
-            )
-            return amount, (
-                f"{self.base_credits} base + {over} {self.unit} over {self.included} included "
-                f"at {self.overage_credits}/{self.per_units}"
-            )
-
-        return _per_user_charges(self.name, self.unit, usage, ctx, charge)
+    def charge(self, used: int) -> tuple[int, str]:
+        over = self.over(used)
+        amount = self.base_credits + credits_half_up(
+            Decimal(over) * self.overage_credits / Decimal(self.per_units)
+        )
+        return amount, (
+            f"{self.base_credits} base + {over} {self.unit} over {self.included} included "
+            f"at {self.overage_credits}/{self.per_units}"
+        )
 
 
 BUILT_INS: dict[str, Any] = {

@@ -33,34 +33,32 @@ MEASURES = (
 )
 DEFAULT_GRAIN = ("user_id", "city_id")
 
-CHARGE_SCHEMA = pa.schema(
-    [
-        ("period", pa.date32()),
-        ("user_id", pa.string()),
-        ("city_id", pa.string()),
-        ("amount_credits", pa.int64()),
-        ("description", pa.string()),
-        ("ref", pa.string()),
-        ("reason", pa.string()),
-    ]
-)
+# Fields both hook outputs carry, declared once: the period and who the row is about.
+PERIOD = pa.field("period", pa.date32())
+USER_ID = pa.field("user_id", pa.string())
+CITY_ID = pa.field("city_id", pa.string())
 
-ENTITLEMENT_SCHEMA = pa.schema(
-    [
-        ("period", pa.date32()),
-        ("scope", pa.string()),
-        ("subject_id", pa.string()),
-        ("user_id", pa.string()),
-        ("city_id", pa.string()),
-        ("unit", pa.string()),
-        ("included", pa.int64()),
-        ("limit_value", pa.int64()),
-        ("used", pa.int64()),
-        ("remaining", pa.int64()),
-        ("overage", pa.int64()),
-        ("over_limit", pa.bool_()),
-    ]
-)
+CHARGE_SCHEMA = pa.schema([
+    PERIOD, USER_ID, CITY_ID,
+    ("amount_credits", pa.int64()),
+    ("description", pa.string()),
+    ("ref", pa.string()),
+    ("reason", pa.string()),
+])
+
+ENTITLEMENT_SCHEMA = pa.schema([
+    PERIOD,
+    ("scope", pa.string()),
+    ("subject_id", pa.string()),
+    USER_ID, CITY_ID,
+    ("unit", pa.string()),
+    ("included", pa.int64()),
+    ("limit_value", pa.int64()),
+    ("used", pa.int64()),
+    ("remaining", pa.int64()),
+    ("overage", pa.int64()),
+    ("over_limit", pa.bool_()),
+])
 
 
 class ParamError(ValueError):

@@ -22,11 +22,12 @@ from usage_model.usage.ingest import day_path
 from usage_model.usage.intents import DAILY_TABLES, MONTHLY_TABLES
 from usage_model.warehouse import transaction
 
-# The temp view of the window's events and the temp table grouped from it, both named to the
-# statements in sql/ (`{{events}}`, `{{rollup}}`). Daily tables in FROM_ROLLUP are computed
-# from the rollup (one grouped pass over the events) rather than from the events themselves.
-EVENTS, ROLLUP = "summary_events", "summary_rollup"
-SUMMARY_INPUTS = {"events": EVENTS, "rollup": ROLLUP}
+# The temp view of the window's events and the temp tables grouped from it, named to the
+# statements in sql/ (`{{events}}`, `{{rollup}}`, `{{keyed}}`). Daily tables in FROM_ROLLUP
+# are read from the keyed measures (summary_keyed.sql, grouped from the rollup: one grouped
+# pass over the events) rather than from the events themselves.
+EVENTS, ROLLUP, KEYED = "summary_events", "summary_rollup", "summary_keyed"
+SUMMARY_INPUTS = {"events": EVENTS, "rollup": ROLLUP, "keyed": KEYED}
 FROM_ROLLUP = ("usage_daily_by_model", "usage_daily_by_city", "usage_daily_by_user")
 
 
@@ -84,6 +85,7 @@ def build_daily(
                 continue  # no events that day: no rows
             if any(table in FROM_ROLLUP for table in tables):
                 run_sql(conn, __file__, "summary_rollup", idents=SUMMARY_INPUTS)
+                run_sql(conn, __file__, "summary_keyed", idents=SUMMARY_INPUTS)
             for table in tables:
                 run_sql(conn, __file__, table, idents=SUMMARY_INPUTS)
         intents.clear(conn, tables, days)
@@ -93,7 +95,8 @@ def build_daily(
             for table in tables
         }
         fault_point("before_daily_commit")
-    run_sql(conn, __file__, "drop_table", idents={"table": ROLLUP})
+    for temp in (ROLLUP, KEYED):
+        run_sql(conn, __file__, "drop_table", idents={"table": temp})
     return written
 
 
