@@ -37,7 +37,7 @@ def write_events(settings: Settings, events: list[dict]) -> None:
     for e in events:
         by_day[e["day"]].append(e)
     for day, rows in by_day.items():
-        target = layout.day_path(settings.events_root, day)
+        target = Path(layout.day_path(settings.events_location(), day))
         target.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(rows, schema=CURATED_SCHEMA), target)
 

@@ -30,6 +30,7 @@ from usage_model import clock
 from usage_model.config import Settings
 from usage_model.faults import fault_point
 from usage_model.sql import load_sql, run_sql
+from usage_model.storage import location
 from usage_model.usage import id_index, intents, layout, scanned
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.landing import (
@@ -110,7 +111,8 @@ BUILD_PASSES = 3
 
 
 def day_path(settings: Settings, day: date) -> Path:
-    return layout.day_path(settings.events_root, day)
+    """A day's file in a local curated folder (settings.events_root: an error on S3)."""
+    return Path(layout.day_path(location(settings.events_root), day))
 
 
 def _future_limit(settings: Settings, now: datetime | None) -> datetime:
