@@ -43,7 +43,8 @@ class Location:
     def write_atomic(self, path: str, write: Callable[[pafs.FileSystem, str], None]) -> None:
         """Call `write(fs, target)` so that `path` appears complete or not at all."""
         parent = path.rsplit("/", 1)[0]
-        self.fs.create_dir(parent, recursive=True)
+        if self.is_local:  # S3 folders are key prefixes: a marker object would cost a PUT each
+            self.fs.create_dir(parent, recursive=True)
         temporary = f"{parent}/.tmp-{uuid.uuid4().hex}-{path.rsplit('/', 1)[-1]}"
         try:
             write(self.fs, temporary)
