@@ -11,6 +11,7 @@ from datetime import date
 
 import duckdb
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
@@ -23,8 +24,6 @@ V1, V2 = b"complete first version", b"the second version, never finished"
 
 def _objects(where) -> dict[str, bytes]:
     """Every object under the location, by path, with its bytes (listed with pyarrow)."""
-    import pyarrow.fs as pafs
-
     selector = pafs.FileSelector(where.root, recursive=True, allow_not_found=True)
     found = {}
     for info in where.fs.get_file_info(selector):
@@ -136,6 +135,10 @@ def test_layout_lists_reads_and_removes_day_files_on_s3(s3: S3Server):
         layout.register_events(conn, events, [], "none")
         assert conn.sql("SELECT count(*) FROM none").fetchall() == [(0,)]
         assert [c[0] for c in conn.sql("SELECT * FROM none").description] == CURATED_SCHEMA.names
+
+    assert layout.remove_temporaries(events) == 1
+    assert not events.exists(events.path("day=2026-03-03/.tmp-1-part-0.parquet"))
+    assert events.exists(events.path("day=2026-03-04/other.parquet"))  # not ours to delete
 
     layout.remove_day(events, date(2026, 3, 2))
     layout.remove_day(events, date(2026, 3, 9))  # no such day: nothing to do

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
+# The name prefix of write_atomic's temporaries (hidden: dataset discovery skips them).
+TEMPORARY_PREFIX = ".tmp-"
+
 
 @dataclass(frozen=True)
 class Location:
@@ -45,7 +48,7 @@ class Location:
         parent = path.rsplit("/", 1)[0]
         if self.is_local:  # S3 folders are key prefixes: a marker object would cost a PUT each
             self.fs.create_dir(parent, recursive=True)
-        temporary = f"{parent}/.tmp-{uuid.uuid4().hex}-{path.rsplit('/', 1)[-1]}"
+        temporary = f"{parent}/{TEMPORARY_PREFIX}{uuid.uuid4().hex}-{path.rsplit('/', 1)[-1]}"
         try:
             write(self.fs, temporary)
             if self.is_local:

@@ -333,7 +333,8 @@ def _conflict_raw_rows(conn: duckdb.DuckDBPyConnection, settings: Settings) -> N
 
 
 def clear_staging(settings: Settings) -> int:
-    """Remove the staging files of builds that died before their rename; returns how many.
+    """Remove the staging files of builds that died before their rename (and the hidden
+    temporaries of S3 uploads that died before their copy into place); returns how many.
 
     Safe while building: only the process holding the warehouse's write lock writes here.
     """
@@ -341,7 +342,7 @@ def clear_staging(settings: Settings) -> int:
     leftovers = list(staging.glob("*.parquet")) if staging.exists() else []
     for leftover in leftovers:
         leftover.unlink(missing_ok=True)
-    return len(leftovers)
+    return len(leftovers) + layout.remove_temporaries(settings.events_location())
 
 
 def _write_day(conn: duckdb.DuckDBPyConnection, settings: Settings, day: date) -> int:

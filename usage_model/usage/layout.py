@@ -16,7 +16,7 @@ import duckdb
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
-from usage_model.storage import Location
+from usage_model.storage import TEMPORARY_PREFIX, Location
 from usage_model.usage.event_model import CURATED_SCHEMA
 
 PREFIX = "day="
@@ -92,6 +92,19 @@ def register_events(
     (`register`, not `relation.create_view`: that would store a view in the warehouse file.)"""
     conn.register(name, events_relation(conn, events, files))
     return len(files)
+
+
+def remove_temporaries(events: Location) -> int:
+    """Delete the hidden temporaries (`.tmp-…`, storage.Location.write_atomic) a writer killed
+    between its upload and the copy into place left in day folders; returns how many. Only
+    the build holding the warehouse's write lock may call this (it is the one writer)."""
+    selector = pafs.FileSelector(events.root, recursive=True, allow_not_found=True)
+    leftovers = [info.path for info in events.fs.get_file_info(selector)
+                 if info.type == pafs.FileType.File
+                 and info.path.rpartition("/")[2].startswith(TEMPORARY_PREFIX)]
+    for path in leftovers:
+        events.fs.delete_file(path)
+    return len(leftovers)
 
 
 def remove_day(events: Location, day: date) -> None:
