@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 import duckdb
 
-from usage_model.report.data import curated_day_parts
 from usage_model.reporting import query_markdown
+from usage_model.storage import Location
+from usage_model.usage import layout
 from usage_model.warehouse import POOL, WRITER_OP_TAGS, fetch_one
 
 OWNERS = ["team:city-usage"]
@@ -87,12 +87,11 @@ def day_figures(
     days: Sequence[date],
     calls: str = "sum(calls)",
     errors: str = "sum(error_calls)",
-    params: Mapping[str, object] | None = None,
 ) -> dict[str, dict[str, object]]:
     """Row count, calls, error calls and rate, tokens of each day in `relation` (a table or
-    `read_parquet($files)`), keyed by partition key; a day without rows gets zeros."""
+    a view), keyed by partition key; a day without rows gets zeros."""
     sql = _DAY_FIGURES.format(calls=calls, errors=errors, relation=relation)
-    rows = conn.execute(sql, {"days": list(days), **(params or {})}).fetchall()
+    rows = conn.execute(sql, {"days": list(days)}).fetchall()
     return _by_partition(days, {row[0]: row[1:] for row in rows})
 
 
@@ -111,15 +110,15 @@ def _by_partition(days: Sequence[date], found: Mapping[str, tuple]) -> dict[str,
     return figures
 
 
-def curated_day_figures(events_root: Path, days: Sequence[date]) -> dict[str, dict[str, object]]:
+def curated_day_figures(events: Location, days: Sequence[date]) -> dict[str, dict[str, object]]:
     """day_figures of the curated events (one row per accepted call), read from their files."""
-    parts = curated_day_parts(events_root, min(days), max(days)) if days else []
+    parts = [path for _, path in layout.day_files(events, min(days), max(days))] if days else []
     if not parts:
         return _by_partition(days, {})
     with duckdb.connect() as conn:
-        return day_figures(conn, "read_parquet($files)", days, calls="count(*)",
-                           errors="count(*) FILTER (WHERE status = 'error')",
-                           params={"files": [str(p) for p in parts]})
+        layout.register_events(conn, events, parts, "curated_days")
+        return day_figures(conn, "curated_days", days, calls="count(*)",
+                           errors="count(*) FILTER (WHERE status = 'error')")
 
 
 def add_partition_metadata(

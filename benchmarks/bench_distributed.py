@@ -104,7 +104,8 @@ def bench_layout(name: str, workers: str, landing: Path, scratch: Path) -> dict[
         env = {**_base_env(), **_read_env(scratch / ".cluster" / "env")}
         _upload(landing, env)
         wall = _materialize(env)
-        return {"layout": name, "workers": workers, "cluster_ready_s": round(ready, 1),
+        return {"layout": name, "workers": workers, "curated": env["CITY_USAGE_CURATED"],
+                "cluster_ready_s": round(ready, 1),
                 "materialize_s": round(wall, 2), **_step_figures(env)}
     finally:
         subprocess.run([str(ROOT / "cluster" / "down.sh")], env=up_env, cwd=ROOT,

@@ -89,7 +89,7 @@ def landing_files(settings: Settings, days: list[date]) -> list[Path]:
 
 
 def curated_files(settings: Settings, days: list[date]) -> list[Path]:
-    return [p for d in days if (p := layout.day_path(settings.events_root, d)).exists()]
+    return [Path(p) for p in layout.existing_day_files(settings.events_location(), days)]
 
 
 # Random-looking ids (a UUID laid out from an MD5 of the generator's id): nothing in the id

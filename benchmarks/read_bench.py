@@ -84,7 +84,7 @@ def generate(settings: Settings, events: int, days: int) -> float:
     for k in range(days):
         n = per_day + (1 if k < extra else 0)
         day = FIRST_DAY + timedelta(days=k)
-        path = layout.day_path(settings.events_root, day)
+        path = Path(layout.day_path(settings.events_location(), day))
         path.parent.mkdir(parents=True, exist_ok=True)
         conn.execute(DAY_EVENTS_SQL.format(path=str(path).replace("'", "''")),
                      {"n": n, "offset": offset, "day": day})

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Start a distributed city-usage stack on 127.0.0.1 (see docs/scale.md): PostgreSQL for the
-# Dagster instance, Redis as the Celery broker, moto's S3 server for landing, two Celery
-# workers. All state lives under $CITY_USAGE_DATA_DIR/cluster; every started process is
-# recorded in $CLUSTER_DIR/pids ("name pid" lines, a process group each) so down.sh stops
-# exactly those. Writes $CLUSTER_DIR/env: `source` it to point city-usage at the stack.
+# Dagster instance, Redis as the Celery broker, moto's S3 server for the usage landing and the
+# curated events, two Celery workers. All state lives under $CITY_USAGE_DATA_DIR/cluster;
+# every started process is recorded in $CLUSTER_DIR/pids ("name pid" lines, a process group
+# each) so down.sh stops exactly those. Writes $CLUSTER_DIR/env: `source` it to point city-usage at the stack.
 #
 # Settings (environment): CITY_USAGE_DATA_DIR (default ./data), CLUSTER_DIR (default
 # ./.cluster), CLUSTER_BUCKET (default city-usage), CLUSTER_PG_PORT / CLUSTER_REDIS_PORT /
@@ -90,7 +90,7 @@ export CITY_USAGE_DATA_DIR="$DATA"
 export DAGSTER_HOME="$STATE/dagster"
 export CITY_USAGE_LANDING="s3://$BUCKET/landing"
 export CITY_USAGE_WAREHOUSE="$DATA/warehouse.duckdb"
-export CITY_USAGE_CURATED="$DATA/curated"
+export CITY_USAGE_CURATED="s3://$BUCKET/curated"
 export CITY_USAGE_EXECUTOR="celery"
 export CITY_USAGE_CELERY_BROKER="redis://127.0.0.1:$REDIS_PORT/0"
 export CITY_USAGE_CELERY_BACKEND="redis://127.0.0.1:$REDIS_PORT/1"

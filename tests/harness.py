@@ -16,18 +16,20 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from polars.testing import assert_frame_equal
 
 from tests.cli_process import CLI, ROOT
 from tests.environment import CONFIG_VARS
+from usage_model.storage import Location, location, s3_options_from_env
 from usage_model.usage.sample import write_sample_landing
 from usage_model.usage.summaries import DAILY_TABLES, MONTHLY_TABLES
 
@@ -47,6 +49,10 @@ class Workspace:
     root: Path
     landing: Path  # CITY_USAGE_LANDING: usage files live under landing/usage
     uid: int | None = None  # run the CLI as this user (permission faults need a non-root one)
+    # CITY_USAGE_CURATED when the curated data is on S3 (else the data dir's curated/), and
+    # the variables the CLI needs besides (the S3 endpoint and keys).
+    curated_uri: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def data(self) -> Path:
@@ -70,7 +76,14 @@ class Workspace:
 
     @property
     def staging(self) -> Path:
-        return self.data / "curated" / "_staging"
+        return (self.data / "work" if self.curated_uri else self.data / "curated") / "_staging"
+
+    def events_location(self) -> Location:
+        """The curated events, where the CLI writes them (local, or the S3 prefix)."""
+        if self.curated_uri:
+            return location(self.curated_uri.rstrip("/") + "/events",
+                            s3_options_from_env(self.extra_env))
+        return location(self.events_root)
 
     @classmethod
     def create(cls, root: Path, landing: Path | None = None, uid: int | None = None) -> Workspace:
@@ -95,6 +108,9 @@ class Workspace:
             CITY_USAGE_CONFIG=str(self.root / "no-config.yaml"),
             DAGSTER_HOME=str(self.home),
         )
+        if self.curated_uri:
+            env["CITY_USAGE_CURATED"] = self.curated_uri
+        env.update(self.extra_env)
         if fault:
             env["CITY_USAGE_FAULT_POINT"] = fault
         return env
@@ -207,18 +223,26 @@ def snapshot(ws: Workspace) -> Snapshot:
         # A day rebuilt after its last file went away keeps a load row of zeros; a clean run
         # never built that day. Both say "no rows that day".
         state["usage_day_loads"] = state["usage_day_loads"].filter(pl.col("rows_indexed") > 0)
-        files = sorted(ws.events_root.rglob("*.parquet")) if ws.events_root.exists() else []
-        state["curated_files"] = pl.DataFrame(
-            {"file": [p.relative_to(ws.events_root).as_posix() for p in files]},
-            schema={"file": pl.String},
-        )
-        if files:
-            listing = "[" + ", ".join(f"'{p.as_posix()}'" for p in files) + "]"
-            events = conn.sql(f"SELECT * FROM read_parquet({listing}, hive_partitioning = false)")
-            state["curated_events"] = _sorted(pl.from_arrow(events.to_arrow_table()))
-        else:
-            state["curated_events"] = pl.DataFrame()
+    events = ws.events_location()
+    files = curated_parquet_files(events)
+    state["curated_files"] = pl.DataFrame(
+        {"file": [path.removeprefix(events.root + "/") for path in files]},
+        schema={"file": pl.String},
+    )
+    if files:
+        tables = [pq.ParquetFile(events.fs.open_input_file(path)).read() for path in files]
+        state["curated_events"] = _sorted(pl.from_arrow(pa.concat_tables(tables)))
+    else:
+        state["curated_events"] = pl.DataFrame()
     return state
+
+
+def curated_parquet_files(events: Location) -> list[str]:
+    """Every Parquet file under the curated events root (a stray one too), listed with
+    pyarrow's filesystem (not through the project's layout code), sorted."""
+    selector = pafs.FileSelector(events.root, recursive=True, allow_not_found=True)
+    return sorted(info.path for info in events.fs.get_file_info(selector)
+                  if info.type == pafs.FileType.File and info.path.endswith(".parquet"))
 
 
 def assert_same_state(actual: Snapshot, expected: Snapshot) -> None:
@@ -244,8 +268,9 @@ def conservation(ws: Workspace) -> dict[str, int]:
                 "+ coalesce(sum(row_count) FILTER (WHERE source_row IS NULL), 0) "
                 "FROM usage_quarantine"),
         }
-    files = sorted(ws.events_root.rglob("*.parquet")) if ws.events_root.exists() else []
-    counts["curated"] = sum(pq.read_metadata(path).num_rows for path in files)
+    events = ws.events_location()
+    counts["curated"] = sum(pq.read_metadata(events.fs.open_input_file(path)).num_rows
+                            for path in curated_parquet_files(events))
     return counts
 
 

@@ -77,9 +77,10 @@ class Environment(BaseSettings):
                                "<CITY_USAGE_DATA_DIR>/landing")
     warehouse: Path | None = _var("CITY_USAGE_WAREHOUSE", None, "The DuckDB warehouse file.",
                                   "<CITY_USAGE_DATA_DIR>/warehouse.duckdb")
-    curated: Path | None = _var("CITY_USAGE_CURATED", None,
-                                "Curated events, one Parquet folder per day.",
-                                "<CITY_USAGE_DATA_DIR>/curated")
+    curated: str | None = _var("CITY_USAGE_CURATED", None,
+                               "Curated events, one Parquet folder per day; an "
+                               "`s3://bucket/prefix` puts them on object storage.",
+                               "<CITY_USAGE_DATA_DIR>/curated")
     exports: Path | None = _var("CITY_USAGE_EXPORTS", None, "Where the files sink writes.",
                                 "<CITY_USAGE_DATA_DIR>/exports")
     timezone: str = _var("CITY_USAGE_TIMEZONE", "UTC",
@@ -166,12 +167,16 @@ class Environment(BaseSettings):
         data_dir = self.data_dir.absolute()
         remote = bool(self.landing) and is_remote(self.landing)
         landing = Path(self.landing if self.landing and not remote else data_dir / "landing")
+        curated_remote = bool(self.curated) and is_remote(self.curated)
+        curated = Path(self.curated if self.curated and not curated_remote
+                       else data_dir / "curated")
         return Settings(
             data_dir=data_dir,
             landing=landing.absolute(),
             landing_uri=self.landing if remote else None,
             warehouse=(self.warehouse or data_dir / "warehouse.duckdb").absolute(),
-            curated=(self.curated or data_dir / "curated").absolute(),
+            curated=curated.absolute(),
+            curated_uri=self.curated if curated_remote else None,
             exports=(self.exports or data_dir / "exports").absolute(),
             timezone=self.timezone,
             partition_start=self.partition_start.isoformat(),
@@ -246,7 +251,8 @@ def effective() -> list[tuple[str, str, str]]:
     env = Environment.load()
     resolved = env.settings()
     paths = {"data_dir": resolved.data_dir, "landing": resolved.landing,
-             "warehouse": resolved.warehouse, "curated": resolved.curated,
+             "warehouse": resolved.warehouse,
+             "curated": resolved.curated_uri or resolved.curated,
              "exports": resolved.exports, "config_file": resolved.config_file,
              "dagster_home": env.dagster_home_path()}
     rows = []
@@ -328,6 +334,9 @@ class Settings:
     # usage files are then read from `<it>/usage`; `landing` stays the local folder of the
     # balance and Stripe landings.
     landing_uri: str | None = None
+    # CITY_USAGE_CURATED as given when it is an object-store prefix: curated events are then
+    # written to and read from `<it>/events`, and the build's working state goes to `work_root`.
+    curated_uri: str | None = None
 
     @property
     def usage_landing(self) -> Path:
@@ -356,10 +365,29 @@ class Settings:
         """Where the usage_report asset writes the HTML report."""
         return self.data_dir / "report.html"
 
+    def curated_location(self) -> Location:
+        """The curated root, as a local folder or an `s3://` prefix."""
+        if self.curated_uri:
+            return location(self.curated_uri, self.s3_options())
+        return location(self.curated)
+
+    def events_location(self) -> Location:
+        """Curated events: one folder per day, `events/day=YYYY-MM-DD/part-0.parquet`."""
+        return self.curated_location().child("events")
+
     @property
     def events_root(self) -> Path:
-        """Curated events: one folder per day, `events/day=YYYY-MM-DD/part-0.parquet`."""
+        """The local folder of `events_location()`; an error when curated is on S3."""
+        if self.curated_uri:
+            raise ValueError(f"curated events are at {self.curated_uri}, not in a local folder")
         return self.curated / "events"
+
+    @property
+    def work_root(self) -> Path:
+        """The build's working state (scanned rows, id index, staging): beside the curated
+        events when they are local (a staged day file is renamed into place), else a local
+        folder of the host that runs the build (the warehouse host)."""
+        return self.data_dir / "work" if self.curated_uri else self.curated
 
     @property
     def tz(self) -> ZoneInfo:

@@ -1,13 +1,17 @@
 """Where data files live: a local folder or an object-store prefix (`s3://bucket/prefix`),
 always through pyarrow's filesystem layer so no caller assumes a local path.
 
-Writes are atomic from a reader's point of view: a file is either absent or complete. Locally
-that is a write to a hidden temporary name in the same folder and a rename; on S3 a PUT (or a
-completed multipart upload) is already all-or-nothing, so the object is written in place.
+Writes are atomic from a reader's point of view: a file is either absent or complete. Both
+write to a hidden temporary name (`.tmp-…`, which readers and dataset discovery skip) in the
+target's folder and then publish it: locally a rename; on S3 a server-side copy (CopyObject)
+of the complete temporary object, then its deletion. Not in place: pyarrow's S3 output stream
+completes the upload when it is closed, and it is closed on an exception too (a `with` block,
+or the stream's destructor), so a write that failed half-way would publish half an object.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import suppress
@@ -15,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.fs as pafs
+
+# The name prefix of write_atomic's temporaries (hidden: dataset discovery skips them).
+TEMPORARY_PREFIX = ".tmp-"
 
 
 @dataclass(frozen=True)
@@ -39,18 +46,43 @@ class Location:
     def write_atomic(self, path: str, write: Callable[[pafs.FileSystem, str], None]) -> None:
         """Call `write(fs, target)` so that `path` appears complete or not at all."""
         parent = path.rsplit("/", 1)[0]
-        self.fs.create_dir(parent, recursive=True)
-        if not self.is_local:
-            write(self.fs, path)
-            return
-        temporary = f"{parent}/.tmp-{uuid.uuid4().hex}-{path.rsplit('/', 1)[-1]}"
+        if self.is_local:  # S3 folders are key prefixes: a marker object would cost a PUT each
+            self.fs.create_dir(parent, recursive=True)
+        temporary = f"{parent}/{TEMPORARY_PREFIX}{uuid.uuid4().hex}-{path.rsplit('/', 1)[-1]}"
         try:
             write(self.fs, temporary)
-            self.fs.move(temporary, path)
+            if self.is_local:
+                self.fs.move(temporary, path)
+            else:  # S3 has no rename: the copy makes `path` appear whole, in one request
+                self.fs.copy_file(temporary, path)
+                self.fs.delete_file(temporary)
         except BaseException:
             with suppress(OSError):  # nothing was written, or it is already gone
                 self.fs.delete_file(temporary)
             raise
+
+    def publish(self, local_file: Path, path: str) -> None:
+        """Make the complete local file `local_file` appear at `path`, whole or not at all.
+        Locally it is synced and renamed (it must be on the same filesystem as this root);
+        on S3 it is uploaded through `write_atomic` and then removed."""
+        if self.is_local:
+            with open(local_file, "rb") as handle:
+                os.fsync(handle.fileno())
+            self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+            os.replace(local_file, path)
+            return
+        self.write_atomic(path, lambda fs, target: pafs.copy_files(
+            str(local_file), target, source_filesystem=pafs.LocalFileSystem(),
+            destination_filesystem=fs))
+        Path(local_file).unlink()
+
+    def exists(self, path: str) -> bool:
+        return self.fs.get_file_info(path).type != pafs.FileType.NotFound
+
+    def remove_folder(self, path: str) -> None:
+        """Delete the folder (on S3: every object under the prefix) `path`, if it exists."""
+        if self.exists(path):
+            self.fs.delete_dir(path)
 
 
 def is_remote(uri: str | Path) -> bool:

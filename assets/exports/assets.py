@@ -102,7 +102,7 @@ def _hook_runs(conn: duckdb.DuckDBPyConnection, build: Callable[..., HookRun], h
     the period (the rows of earlier periods stay committed: each period is replaced whole)."""
     for period in periods:
         try:
-            yield period, build(conn, hook, period, cfg.events_root,
+            yield period, build(conn, hook, period, cfg.events_location(),
                                 record_errors=cfg.record_errors)
         except HookResultError as exc:
             raise dg.Failure(description=f"{period.key}: {exc}") from None

@@ -108,7 +108,8 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
             f"{build.identical_duplicates} identical duplicates, {build.conflicts} conflicts; "
             f"scan: {len(scan.new_files)} new and {len(scan.changed_files)} changed files"
         )
-        add_partition_metadata(context, EVENTS.key, curated_day_figures(cfg.events_root, days))
+        figures = curated_day_figures(cfg.events_location(), days)
+        add_partition_metadata(context, EVENTS.key, figures)
         yield dg.MaterializeResult(
             asset_key=EVENTS.key,
             metadata={

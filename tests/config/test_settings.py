@@ -94,6 +94,28 @@ def test_s3_options_are_pyarrow_keywords_and_keep_the_secret_out_of_repr(monkeyp
     pafs.S3FileSystem(**env.s3_options())  # accepted as keyword arguments
 
 
+def test_an_s3_curated_prefix_keeps_the_build_working_state_on_local_disk(monkeypatch, tmp_path):
+    from usage_model.config import effective
+
+    monkeypatch.setenv("CITY_USAGE_DATA_DIR", str(tmp_path))
+    local = Environment.load().settings()
+    assert local.curated_uri is None and local.work_root == tmp_path / "curated"
+    assert local.events_location().uri == str(tmp_path / "curated" / "events")
+
+    monkeypatch.setenv("CITY_USAGE_CURATED", "s3://lake/city/curated/")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    remote = Environment.load().settings()
+    assert remote.curated_uri == "s3://lake/city/curated/"
+    assert remote.work_root == tmp_path / "work"
+    events = remote.events_location()
+    assert (events.is_local, events.root, events.uri) == (
+        False, "lake/city/curated/events", "s3://lake/city/curated/events")
+    with pytest.raises(ValueError, match="s3://lake/city/curated/, not in a local folder"):
+        _ = remote.events_root
+    shown = {name: value for name, value, _ in effective()}
+    assert shown["CITY_USAGE_CURATED"] == "s3://lake/city/curated/"
+
+
 @pytest.mark.parametrize(("name", "value", "problem"), [
     ("CITY_USAGE_LOCK_TIMEOUT_S", "soon", "CITY_USAGE_LOCK_TIMEOUT_S='soon': Input should be a "
                                           "valid number"),

@@ -73,8 +73,9 @@ class Cluster:
 
     @property
     def workspace(self) -> Workspace:
-        """The cluster's data dir seen as a workspace (warehouse, curated events)."""
-        return Workspace(self.root, self.root / "landing")
+        """The cluster's data dir seen as a workspace (warehouse; curated events on S3)."""
+        return Workspace(self.root, self.root / "landing",
+                         curated_uri=self.env["CITY_USAGE_CURATED"], extra_env=self.env)
 
     def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=ROOT,

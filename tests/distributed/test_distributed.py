@@ -100,9 +100,13 @@ def test_same_results_as_embedded_despite_a_killed_worker_and_concurrent_runs(
     assert cluster.killed_marker.exists(), "the worker crash point never fired"
     # Once materialize exits no worker holds the warehouse: this process can open it to write.
     duckdb.connect(str(cluster.workspace.warehouse)).close()
+    # The curated events compared are the objects under the cluster's S3 prefix (listed with
+    # pyarrow), against the embedded run's local day files.
     assert_same_state(snapshot(cluster.workspace), snapshot(embedded))
     conserved = assert_conserved(cluster.workspace)
     assert conserved["quarantined"] > 0 and conserved["identical"] > 0  # the mess was there
+    assert conserved["curated"] > 0
+    assert not (cluster.workspace.data / "curated").exists(), "curated data on local disk"
 
     # The killed step ran again to success on the worker that owns the warehouse.
     scans = [s for s in _all_steps(instance) if s.step_key == "build_usage_events"]

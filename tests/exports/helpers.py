@@ -36,10 +36,11 @@ def write_events(settings: Settings, events: list[dict]) -> None:
     by_day: dict[date, list[dict]] = defaultdict(list)
     for e in events:
         by_day[e["day"]].append(e)
+    where = settings.events_location()  # a local folder or an S3 prefix
     for day, rows in by_day.items():
-        target = layout.day_path(settings.events_root, day)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(rows, schema=CURATED_SCHEMA), target)
+        table = pa.Table.from_pylist(rows, schema=CURATED_SCHEMA)
+        where.write_atomic(layout.day_path(where, day),
+                           lambda fs, path, t=table: pq.write_table(t, path, filesystem=fs))
 
 
 def write_daily_by_user(settings: Settings, rows: list[tuple]) -> None:

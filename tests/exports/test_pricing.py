@@ -23,7 +23,7 @@ def _pricing(tmp_path: Path, text: str):
 
 
 def _charges(settings: Settings, config) -> dict[tuple, dict]:
-    run = run_hook(config.pricing, MARCH, settings.events_root, CHARGE_SCHEMA, "pricing",
+    run = run_hook(config.pricing, MARCH, settings.events_location(), CHARGE_SCHEMA, "pricing",
                    record_errors=settings.record_errors)
     return {(r["user_id"], r["city_id"]): r for r in run.table.to_pylist()}
 
@@ -65,7 +65,7 @@ def test_per_model_dated_prices_cached_tokens_rounding_and_unpriced(
         event("2026-03-11", "u1", model=None, inp=5),
     ])
     config = _pricing(tmp_path, "pricing: {hook: per_model, params: {prices: prices.csv}}\n")
-    run = run_hook(config.pricing, MARCH, settings.events_root, CHARGE_SCHEMA, "pricing")
+    run = run_hook(config.pricing, MARCH, settings.events_location(), CHARGE_SCHEMA, "pricing")
     lines = run.table.to_pylist()
     priced = sorted(r["amount_credits"] for r in lines if r["amount_credits"] is not None)
     # credits = tokens x USD per million tokens (1 USD = 1e6 credits), half up per line:
@@ -123,7 +123,7 @@ def test_entitlements_per_user_with_overrides(settings: Settings, tmp_path: Path
                                 " unit: calls, included: 3, limit: 4,"
                                 " overrides: {u2: {included: 10}}}}\n")
     with connect(settings.warehouse) as conn:
-        build_entitlements(conn, config.entitlements, MARCH, settings.events_root)
+        build_entitlements(conn, config.entitlements, MARCH, settings.events_location())
         rows = conn.execute("SELECT subject_id, included, limit_value, used, remaining, overage,"
                             " over_limit FROM entitlement_status ORDER BY 1").fetchall()
     assert rows == [("u1", 3, 4, 5, 0, 2, True), ("u2", 10, 10, 2, 8, 0, False)]
@@ -149,7 +149,7 @@ def test_user_hook_returning_polars_and_bad_results(settings: Settings, tmp_path
     write_events(settings, [event("2026-03-02", "u1"), event("2026-03-02", "u1", model="m2")])
     config = _pricing(tmp_path, "pricing: {hook: 'my_pricing:price', params: {rate: 7}}\n")
     with connect(settings.warehouse) as conn:
-        run = build_charges(conn, config.pricing, MARCH, settings.events_root)
+        run = build_charges(conn, config.pricing, MARCH, settings.events_location())
         assert run.grain == ("user_id", "city_id", "model_id")
         stored = conn.execute("SELECT user_id, amount_credits, ref, hook FROM charges").fetchall()
         assert stored == [("u1", 14, "r:u1", "my_pricing:price")]
@@ -157,15 +157,15 @@ def test_user_hook_returning_polars_and_bad_results(settings: Settings, tmp_path
             "null_amount_without_reason": 0, "duplicate_refs": 0, "negative_amounts": 0}
     config = _pricing(tmp_path, "pricing: {hook: 'my_pricing:broken'}\n")
     with pytest.raises(HookResultError, match="amount_credits must be an integer, got 1.5"):
-        run_hook(config.pricing, MARCH, settings.events_root, CHARGE_SCHEMA, "pricing")
+        run_hook(config.pricing, MARCH, settings.events_location(), CHARGE_SCHEMA, "pricing")
 
 
 def test_rebuilding_a_period_replaces_it(settings: Settings, tmp_path: Path) -> None:
     config = _pricing(tmp_path, "pricing: {hook: per_call, params: {credits_per_call: 1}}\n")
     write_events(settings, [event("2026-03-02", "u1")])
     with connect(settings.warehouse) as conn:
-        build_charges(conn, config.pricing, MARCH, settings.events_root)
+        build_charges(conn, config.pricing, MARCH, settings.events_location())
         write_events(settings, [event("2026-03-02", "u1"), event("2026-03-02", "u1")])
-        build_charges(conn, config.pricing, MARCH, settings.events_root)
+        build_charges(conn, config.pricing, MARCH, settings.events_location())
         assert conn.execute("SELECT count(*), sum(amount_credits) FROM charges").fetchall() == [
             (1, 2)]

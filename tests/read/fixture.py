@@ -72,7 +72,7 @@ SUMMARY_INSERTS = {
 
 
 def day_path(settings: Settings, day: date) -> Path:
-    return layout.day_path(settings.events_root, day)
+    return Path(layout.day_path(settings.events_location(), day))
 
 
 def write_curated(settings: Settings, rows: Sequence[dict]) -> list[Path]:
@@ -99,7 +99,7 @@ def build_summaries(settings: Settings, *, record_errors: bool = True,
                     months: Iterable[date] | None = None) -> None:
     """(Re)fill every summary table from the curated files, a month at a time."""
     by_month: dict[date, list[str]] = defaultdict(list)
-    for day, f in layout.day_files(settings.events_root):
+    for day, f in layout.day_files(settings.events_location()):
         by_month[day.replace(day=1)].append(str(f))
     keep = "true" if record_errors else "status = 'success'"
     with connect(settings.warehouse) as conn:

@@ -18,9 +18,10 @@ from usage_model.usage import layout
 
 
 def _accepted_events(settings) -> int:
-    files = layout.day_glob(settings.events_root)
+    files = [path for _, path in layout.day_files(settings.events_location())]
     with duckdb.connect() as conn:
-        return conn.execute(f"SELECT count(*) FROM read_parquet('{files}')").fetchone()[0]
+        return conn.execute("SELECT count(*) FROM read_parquet($files)", {"files": files}
+                            ).fetchone()[0]
 
 
 def test_usage_report_asset_links_the_file_and_shows_the_headline(report_warehouse):

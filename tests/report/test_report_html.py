@@ -67,10 +67,10 @@ def _report(settings: Settings, first: date = FIRST, last: date = LAST):
 
 
 def _curated_count(settings: Settings, where: str = "true") -> int:
-    files = layout.day_glob(settings.events_root)
+    files = [path for _, path in layout.day_files(settings.events_location())]
     with duckdb.connect() as conn:
-        return conn.execute(f"SELECT count(*) FROM read_parquet('{files}') WHERE {where}"
-                            ).fetchone()[0]
+        return conn.execute(f"SELECT count(*) FROM read_parquet($files) WHERE {where}",
+                            {"files": files}).fetchone()[0]
 
 
 def _number(text: str) -> int:

@@ -129,7 +129,7 @@ def _rows(conn: Any, sql: str) -> list[dict[str, Any]]:
 
 def read_curated(settings: Settings) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for _, path in layout.day_files(settings.events_root):
+    for _, path in layout.day_files(settings.events_location()):
         rows.extend(pq.read_table(path).to_pylist())
     return rows
 

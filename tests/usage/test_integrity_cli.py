@@ -49,7 +49,7 @@ def _snapshot(settings: Settings) -> dict[str, pl.DataFrame]:
     }
     # A day built empty and a day never built hold the same (no) events.
     tables["usage_day_loads"] = tables["usage_day_loads"].filter(pl.col("rows_indexed") > 0)
-    curated = [path for _, path in layout.day_files(settings.events_root)]
+    curated = [path for _, path in layout.day_files(settings.events_location())]
     tables["curated"] = pl.concat([pl.read_parquet(p) for p in curated]) if curated else None
     return tables
 

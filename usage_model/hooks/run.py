@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -25,6 +24,7 @@ from usage_model.hooks.protocol import (
 )
 from usage_model.hooks.usage import usage_at_grain
 from usage_model.sql import run_sql
+from usage_model.storage import Location
 from usage_model.warehouse import transaction
 
 
@@ -38,14 +38,14 @@ class HookRun:
 def run_hook(
     hook: HookConfig,
     period: Period,
-    events_root: Path,
+    events: Location,
     schema: pa.Schema,
     what: str,
     *,
     record_errors: bool = True,
 ) -> HookRun:
     grain = hook_grain(hook.hook)
-    usage = usage_at_grain(events_root, period, grain, record_errors=record_errors)
+    usage = usage_at_grain(events, period, grain, record_errors=record_errors)
     try:
         result = hook.hook(usage, HookContext(period=period, params=hook.params))
     except HookResultError:
@@ -81,10 +81,10 @@ def _hook_table_builder(schema: pa.Schema, role: str, table_name: str):
     """A builder that runs the period's hook of one role and replaces its rows in one table."""
 
     def build(
-        conn: duckdb.DuckDBPyConnection, hook: HookConfig, period: Period, events_root: Path,
+        conn: duckdb.DuckDBPyConnection, hook: HookConfig, period: Period, events: Location,
         *, record_errors: bool = True,
     ) -> HookRun:
-        run = run_hook(hook, period, events_root, schema, role, record_errors=record_errors)
+        run = run_hook(hook, period, events, schema, role, record_errors=record_errors)
         _replace_period(conn, table_name, run, period, hook.hook_name)
         return run
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 import pyarrow as pa
@@ -33,18 +32,17 @@ from usage_model.read.request import (
 )
 from usage_model.read.stream import BATCH_ROWS, EventStream
 from usage_model.usage import layout
-from usage_model.usage.event_model import CURATED_SCHEMA
 
 NEXT_CURSOR_KEY = b"next_cursor"
 SOURCE_KEY = b"source"
-_EMPTY_EVENTS = "curated_events_empty"
 
 
 def curated_day_files(
     settings: Settings, first: date | None = None, last: date | None = None
-) -> list[tuple[date, Path]]:
-    """The curated day files with first <= day <= last (open ends: no bound), by day."""
-    return layout.day_files(settings.events_root, first, last)
+) -> list[tuple[date, str]]:
+    """The curated day files with first <= day <= last (open ends: no bound), by day: paths
+    on the filesystem of `settings.events_location()` (a local folder or an S3 bucket)."""
+    return layout.day_files(settings.events_location(), first, last)
 
 
 class Filters(TypedDict, total=False):
@@ -113,15 +111,10 @@ def run_plan(chosen: Plan, settings: Settings | None = None) -> pa.Table:
     params = sql.summary_params(req)
     if chosen.from_events:
         last = req.end - timedelta(days=1) if req.end else None
-        files = [str(p) for _, p in curated_day_files(settings, req.start, last)]
+        files = [p for _, p in curated_day_files(settings, req.start, last)]
         with engine() as conn:
-            if files:
-                query = sql.summary_sql(chosen)
-                params["files"] = files
-            else:
-                conn.register(_EMPTY_EVENTS, CURATED_SCHEMA.empty_table())
-                query = sql.summary_sql(chosen, events_source=_EMPTY_EVENTS)
-            table = conn.sql(query, params=params).to_arrow_table()
+            layout.register_events(conn, settings.events_location(), files, sql.EVENTS_VIEW)
+            table = conn.sql(sql.summary_sql(chosen), params=params).to_arrow_table()
     else:
         with warehouse_reader(settings.warehouse) as conn:
             table = small_result(conn, sql.summary_sql(chosen), params)
@@ -196,7 +189,7 @@ def stream_events(*, batch_rows: int = BATCH_ROWS, **query: Unpack[EventQuery]) 
     params: dict[str, object] = {f"f_{c}": v for c, v in filters.items()}
     params.update({k: v for k, v in (("start", t0), ("end", t1), ("after_t", after_t),
                                       ("after_e", after_e)) if v is not None})
-    return EventStream(page_sql, params, files, limit, batch_rows)
+    return EventStream(page_sql, params, settings.events_location(), files, limit, batch_rows)
 
 
 def events(**query: Unpack[EventQuery]) -> pa.Table:

@@ -1,6 +1,7 @@
 """SQL of the read surface. Identifiers come only from the fixed lists in `request` and
-`catalog`; every value (ids, dates, instants, file lists, the bucket size) is a bound `$name`
-parameter.
+`catalog`; every value (ids, dates, instants, the bucket size) is a bound `$name` parameter.
+Curated events are the session view `EVENTS_VIEW`, which the caller registers over the day
+files it needs (`layout.register_events`: local files or S3 objects alike).
 
 Unlike the rest of the package, these statements are composed here rather than kept in
 `sql/*.sql` files: a summary request chooses its dimensions, measures, filters and the number
@@ -12,8 +13,8 @@ from __future__ import annotations
 from usage_model.read.planner import Part, Plan
 from usage_model.read.request import DISTINCT_MEASURES, PERCENTILE_MEASURES, SummaryRequest
 
-# Curated events, from the list of day files bound as $files.
-EVENTS_SOURCE = "read_parquet($files, hive_partitioning = false)"
+# Curated events: the view the caller registers over the request's day files.
+EVENTS_VIEW = "curated_events"
 
 PART_SQL = """
 SELECT {select_list}
@@ -34,7 +35,7 @@ AFTER_CURSOR = "(occurred_at > $after_t OR (occurred_at = $after_t AND event_id 
 
 EVENTS_PAGE_SQL = """
 SELECT *
-FROM read_parquet($files, hive_partitioning = false)
+FROM {events}
 WHERE {where}
 ORDER BY occurred_at, event_id
 LIMIT $limit
@@ -86,7 +87,7 @@ def _where(req: SummaryRequest, time_column: str, from_events: bool) -> str:
     return " AND ".join(clauses)
 
 
-def part_sql(part: Part, req: SummaryRequest, events_source: str = EVENTS_SOURCE) -> str:
+def part_sql(part: Part, req: SummaryRequest) -> str:
     time_column = part.aggregate.time_column if part.aggregate else "day"
     bucket = _bucket_expr(req, time_column)
     select = [f"{bucket} AS {req.time_column}"] if bucket else []
@@ -94,18 +95,18 @@ def part_sql(part: Part, req: SummaryRequest, events_source: str = EVENTS_SOURCE
     select += [f"{_measure_expr(m, how)} AS {m}" for m, how in part.methods]
     return PART_SQL.format(
         select_list=",\n       ".join(select),
-        source=part.aggregate.table if part.aggregate else events_source,
+        source=part.aggregate.table if part.aggregate else EVENTS_VIEW,
         where=_where(req, time_column, part.aggregate is None),
     )
 
 
-def summary_sql(plan: Plan, events_source: str = EVENTS_SOURCE) -> str:
+def summary_sql(plan: Plan) -> str:
     """One query: each part a CTE, joined on bucket and dimensions (nulls match nulls)."""
     req = plan.request
     keys = ([req.time_column] if req.time_column else []) + list(req.dims)
     names = [f"p{i}" for i in range(len(plan.parts))]
     ctes = ",\n".join(
-        f"{n} AS ({part_sql(p, req, events_source)})"
+        f"{n} AS ({part_sql(p, req)})"
         for n, p in zip(names, plan.parts, strict=True)
     )
     joined = names[0]
@@ -138,4 +139,4 @@ def events_page_sql(filters: list[str], *, has_start: bool, has_end: bool, has_a
     if has_after:
         clauses.append(AFTER_CURSOR)
     clauses += [f"{col} = $f_{col}" for col in filters]
-    return EVENTS_PAGE_SQL.format(where=" AND ".join(clauses))
+    return EVENTS_PAGE_SQL.format(events=EVENTS_VIEW, where=" AND ".join(clauses))

@@ -14,13 +14,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from usage_model.read.cursor import encode_cursor
 from usage_model.read.engine import engine
+from usage_model.read.sql import EVENTS_VIEW
+from usage_model.storage import Location
+from usage_model.usage import layout
 from usage_model.usage.event_model import CURATED_SCHEMA
 
 BATCH_ROWS = 16_384
@@ -43,11 +45,13 @@ def _bounded(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 @dataclass
 class EventStream:
-    """The events of one request; iterate once. `next_cursor` is known after the last batch."""
+    """The events of one request; iterate once. `next_cursor` is known after the last batch.
+    `query` reads the view `EVENTS_VIEW`, registered over each group of `files` in turn."""
 
     query: str
     params: dict[str, object]
-    files: list[Path]
+    events: Location
+    files: list[str]
     limit: int
     batch_rows: int = BATCH_ROWS
     schema: pa.Schema = CURATED_SCHEMA
@@ -60,8 +64,8 @@ class EventStream:
             while start < len(self.files) and self.rows < self.limit:
                 group = self.files[start:start + size]
                 start += len(group)
-                params = {**self.params, "files": [str(p) for p in group],
-                          "limit": self.limit - self.rows}
+                layout.register_events(conn, self.events, group, EVENTS_VIEW)
+                params = {**self.params, "limit": self.limit - self.rows}
                 reader = conn.sql(self.query, params=params).to_arrow_reader(self.batch_rows)
                 try:
                     for batch in reader:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from usage_model.config import Settings
 from usage_model.sql import load_sql, run_sql
+from usage_model.storage import Location
 from usage_model.usage import layout
 
 TOP_N = 10
@@ -44,6 +44,8 @@ SECTIONS: dict[str, str] = {
 # Labels and limits the statements take as parameters.
 LABELS = {"unknown_model": UNKNOWN_MODEL, "anonymous": ANONYMOUS, "top_n": TOP_N,
           "top_wallets": TOP_WALLETS}
+# The session view of the range's curated events the latency statement reads (`{{events}}`).
+RANGE_EVENTS = {"events": "range_events"}
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,13 @@ class ReportData:
         }
 
 
-def _fetch(conn: duckdb.DuckDBPyConnection, name: str, params: dict[str, object]) -> Rows:
+def _fetch(conn: duckdb.DuckDBPyConnection, name: str, params: dict[str, object],
+           idents: dict[str, str] | None = None) -> Rows:
     """The rows of `sql/<name>.sql` as dicts; of `params`, the statement gets those it names
     (DuckDB refuses a parameter a statement does not use)."""
-    text = load_sql(__file__, name)
-    result = run_sql(conn, __file__, name, **{k: v for k, v in params.items() if f"${k}" in text})
+    text = load_sql(__file__, name, idents)
+    result = run_sql(conn, __file__, name, idents=idents,
+                     **{k: v for k, v in params.items() if f"${k}" in text})
     names = [d[0] for d in result.description]
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
@@ -107,20 +111,15 @@ def _has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(run_sql(conn, __file__, "has_table", table=name).fetchall()[0][0])
 
 
-def curated_day_parts(root: Path, first: date, last: date) -> list[Path]:
-    """The curated events' day files (`day=YYYY-MM-DD/part-0.parquet`) within first..last."""
-    return [part for _, part in layout.day_files(root, first, last)]
-
-
 def latency_by_model(
-    conn: duckdb.DuckDBPyConnection, events_root: Path, first: date, last: date
+    conn: duckdb.DuckDBPyConnection, events: Location, first: date, last: date
 ) -> Rows:
     """Exact p50/p95 latency per model over the range (quantiles do not add up across days)."""
-    parts = curated_day_parts(events_root, first, last)
+    parts = [path for _, path in layout.day_files(events, first, last)]
     if not parts:
         return []
-    return _fetch(conn, "latency_by_model",
-                  {**LABELS, "parts": [str(p) for p in parts]})
+    layout.register_events(conn, events, parts, RANGE_EVENTS["events"])
+    return _fetch(conn, "latency_by_model", LABELS, RANGE_EVENTS)
 
 
 def summarized_days(conn: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
@@ -160,5 +159,5 @@ def load_report_data(
         timezone=settings.timezone,
         built_at=built_at or datetime.now(UTC),
         sections=sections,
-        latency_by_model=latency_by_model(conn, settings.events_root, first, last),
+        latency_by_model=latency_by_model(conn, settings.events_location(), first, last),
     )

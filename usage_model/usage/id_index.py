@@ -71,7 +71,7 @@ class Segment:
 
 
 def location(settings: Settings) -> storage.Location:
-    return storage.location(settings.curated / FOLDER)
+    return storage.location(settings.work_root / FOLDER)
 
 
 def _bucket_folder(bucket: int) -> str:

@@ -17,8 +17,6 @@ the scan) is scanned again during the build, so its rows never leave the curated
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from usage_model import clock
 from usage_model.config import Settings
 from usage_model.faults import fault_point
 from usage_model.sql import load_sql, run_sql
+from usage_model.storage import location
 from usage_model.usage import id_index, intents, layout, scanned
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.landing import (
@@ -112,7 +111,8 @@ BUILD_PASSES = 3
 
 
 def day_path(settings: Settings, day: date) -> Path:
-    return layout.day_path(settings.events_root, day)
+    """A day's file in a local curated folder (settings.events_root: an error on S3)."""
+    return Path(layout.day_path(location(settings.events_root), day))
 
 
 def _future_limit(settings: Settings, now: datetime | None) -> datetime:
@@ -333,37 +333,35 @@ def _conflict_raw_rows(conn: duckdb.DuckDBPyConnection, settings: Settings) -> N
 
 
 def clear_staging(settings: Settings) -> int:
-    """Remove the staging files of builds that died before their rename; returns how many.
+    """Remove the staging files of builds that died before their rename (and the hidden
+    temporaries of S3 uploads that died before their copy into place); returns how many.
 
     Safe while building: only the process holding the warehouse's write lock writes here.
     """
-    staging = settings.curated / "_staging"
+    staging = settings.work_root / "_staging"
     leftovers = list(staging.glob("*.parquet")) if staging.exists() else []
     for leftover in leftovers:
         leftover.unlink(missing_ok=True)
-    return len(leftovers)
+    return len(leftovers) + layout.remove_temporaries(settings.events_location())
 
 
 def _write_day(conn: duckdb.DuckDBPyConnection, settings: Settings, day: date) -> int:
-    """Replace one day's curated file whole: temporary name, then rename."""
-    target = day_path(settings, day)
+    """Replace one day's curated file whole: a local staging file, then published in one step
+    (a rename, or an upload to S3 that appears whole; see storage.Location.publish)."""
+    events = settings.events_location()
     count = fetch_one(conn, load_sql(__file__, "day_accepted_count"), {"day": day})[0]
     if count == 0:
-        if target.parent.exists():
-            shutil.rmtree(target.parent)
+        layout.remove_day(events, day)
         return 0
-    staging = settings.curated / "_staging"
+    staging = settings.work_root / "_staging"
     staging.mkdir(parents=True, exist_ok=True)
     temporary = staging / f"{day.isoformat()}-{uuid.uuid4().hex}.parquet"
     # The relation API writes the file: its path is a value, never spliced into SQL text.
     accepted = conn.sql(load_sql(__file__, "day_accepted_rows"), params={"day": day})
     accepted.project(CURATED_COLUMNS).write_parquet(
         temporary.as_posix(), compression="zstd", row_group_size=122880)
-    with temporary.open("rb") as handle:
-        os.fsync(handle.fileno())
-    target.parent.mkdir(parents=True, exist_ok=True)
     fault_point("before_day_replace")
-    os.replace(temporary, target)
+    events.publish(temporary, layout.day_path(events, day))
     fault_point("after_day_replace")
     return count
 

@@ -35,7 +35,7 @@ PREFIX_CHARS = 16
 
 
 def folder(settings: Settings) -> Path:
-    return settings.curated / "_scanned"
+    return settings.work_root / "_scanned"
 
 
 def path_of(settings: Settings, file_id: int, fingerprint: str) -> Path:

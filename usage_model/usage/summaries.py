@@ -16,9 +16,7 @@ import duckdb
 from usage_model.config import Settings
 from usage_model.faults import fault_point
 from usage_model.sql import run_sql
-from usage_model.usage import intents
-from usage_model.usage.event_model import CURATED_SCHEMA
-from usage_model.usage.ingest import day_path
+from usage_model.usage import intents, layout
 from usage_model.usage.intents import DAILY_TABLES, MONTHLY_TABLES
 from usage_model.warehouse import transaction
 
@@ -48,17 +46,12 @@ def create_events_view(
     *,
     apply_record_errors: bool = True,
 ) -> int:
-    """A temp view `name` over the curated files of `days`; returns how many files it reads.
-
-    Built with DuckDB's relation API and `register` (a session-only view): the file list is a
-    value, never spliced into SQL text. Not `relation.create_view`: that stores a persistent
-    view in the warehouse file, which a later `register` of the same name would shadow."""
-    files = [p for p in (day_path(settings, d) for d in sorted(set(days))) if p.exists()]
-    if not files:  # an empty window: the same columns, no rows
-        conn.register(name, CURATED_SCHEMA.empty_table())
-        return 0
-    events = conn.read_parquet([p.as_posix() for p in files], hive_partitioning=False)
-    if not settings.record_errors and apply_record_errors:
+    """A temp view `name` over the curated files of `days` (local or on S3, see layout.py);
+    returns how many files it reads. An empty window: the same columns, no rows."""
+    events_at = settings.events_location()
+    files = layout.existing_day_files(events_at, days)
+    events = layout.events_relation(conn, events_at, files)
+    if files and not settings.record_errors and apply_record_errors:
         events = events.filter("status <> 'error'")
     conn.register(name, events)
     return len(files)

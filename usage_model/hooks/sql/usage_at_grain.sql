@@ -10,6 +10,6 @@ SELECT COLUMNS(lambda c: list_contains($grain, c)),
        coalesce(sum(cached_input_tokens), 0)::BIGINT           AS cached_input_tokens,
        coalesce(sum(reasoning_tokens), 0)::BIGINT              AS reasoning_tokens,
        coalesce(sum(cost_credits), 0)::BIGINT                  AS cost_credits
-FROM read_parquet($files, hive_partitioning = false)
+FROM {{events}}
 WHERE day >= $start AND day < $end AND ($record_errors OR status = 'success')
 GROUP BY ALL

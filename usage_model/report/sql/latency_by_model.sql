@@ -4,5 +4,5 @@ SELECT coalesce(model_id, $unknown_model) AS model,
        count(latency_ms) AS timed_calls,
        round(quantile_cont(latency_ms, 0.5), 1) AS p50_ms,
        round(quantile_cont(latency_ms, 0.95), 1) AS p95_ms
-FROM read_parquet($parts) WHERE latency_ms IS NOT NULL
+FROM {{events}} WHERE latency_ms IS NOT NULL
 GROUP BY ALL ORDER BY p95_ms DESC, model
