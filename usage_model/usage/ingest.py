@@ -65,7 +65,7 @@ _DUCKDB_TYPES = {
 BUILD_ROWS_DDL = (
     "CREATE OR REPLACE TEMP TABLE build_rows ("
     + ", ".join(f"{f.name} {_DUCKDB_TYPES[f.type]}" for f in CURATED_SCHEMA)
-    + ", content_hash UHUGEINT)"
+    + ", id_hash UBIGINT, content_hash UHUGEINT)"
 )
 
 

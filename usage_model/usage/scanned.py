@@ -30,7 +30,11 @@ CURATED_COLUMNS = ", ".join(f.name for f in CURATED_SCHEMA)
 # Parquet has no 128-bit integer (DuckDB would write the content hash as a DOUBLE): it is kept
 # as two 64-bit halves and joined again on read.
 # (sql/scanned_rows.sql splits it, sql/scanned_insert.sql joins it.)
-KEPT_COLUMNS = f"{CURATED_COLUMNS}, content_hash_hi, content_hash_lo"
+# id_hash: the id's 64-bit hash the scan computed once (sql/validate.sql); the index and
+# the build use it, never hashing the id again.
+KEPT_COLUMNS = f"{CURATED_COLUMNS}, id_hash, content_hash_hi, content_hash_lo"
+# A scanned file without these (written by an older version) is scanned again by the build.
+REQUIRED_COLUMNS = ("id_hash",)
 PREFIX_CHARS = 16
 
 
@@ -86,11 +90,14 @@ def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
 
 
 def holds(path: Path, rows: int) -> bool:
-    """Whether a scanned file exists, is readable Parquet and holds `rows` rows."""
+    """Whether a scanned file exists, is readable Parquet of this version's layout and holds
+    `rows` rows."""
     try:
-        return pq.ParquetFile(path).metadata.num_rows == rows
+        parquet = pq.ParquetFile(path)
     except Exception:  # missing, truncated or not Parquet: the build scans the file again
         return False
+    names = set(parquet.schema_arrow.names)
+    return parquet.metadata.num_rows == rows and all(c in names for c in REQUIRED_COLUMNS)
 
 
 def insert_rows(conn: duckdb.DuckDBPyConnection, table: str, paths: list[Path],

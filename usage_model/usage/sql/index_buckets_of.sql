@@ -1,2 +1,2 @@
--- The id buckets the ids of a table fall in.
-SELECT DISTINCT md5_number_lower(event_id) % $buckets FROM {{ids}}
+-- The id buckets the ids of a table (with its stored id_hash column) fall in.
+SELECT DISTINCT id_hash % $buckets FROM {{ids}}

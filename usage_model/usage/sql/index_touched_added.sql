@@ -1,3 +1,3 @@
 -- Ids whose set of copies changes, when no rows leave the index: every newly indexed id.
 CREATE OR REPLACE TEMP TABLE index_touched AS
-SELECT DISTINCT event_id FROM index_new WHERE list_contains($new_files::BIGINT[], file_id)
+SELECT DISTINCT event_id, id_hash FROM index_new WHERE list_contains($new_files::BIGINT[], file_id)
