@@ -1,14 +1,15 @@
 """The all-time event id index, partitioned by a stable hash bucket of `event_id`.
 
-Every valid landed row has one index row (id_hash, event_id, day, file_id, source_row,
-content hash). They live in Parquet segment files beside the curated data, one folder per
-bucket: `<curated>/_index/bucket=NNN/<seq>-<random>.parquet`. The bucket of an id is
-`id_hash % BUCKETS`, where id_hash is `md5_number_lower(event_id)` (the low 64 bits of the MD5
-digest, little-endian), computed once by the scan and carried by the scanned rows: MD5
-(RFC 1321) gives the same value on every DuckDB version and machine, unlike `hash()`.
-A lookup reads only the segments of the buckets its ids fall in, first their 8-byte id_hash
-column, then the full rows of the hashes that matched. Files go through `usage_model.storage`,
-so the same code writes to S3.
+Every valid landed row has one index row (id_hash, event_id, day, file_id, source_row); the
+rows' content is not indexed (the build compares the few copies of repeated ids from their
+scanned rows, see sql/copy_outcomes.sql). They live in Parquet segment files beside the
+curated data, one folder per bucket: `<curated>/_index/bucket=NNN/<seq>-<random>.parquet`.
+The bucket of an id is `id_hash % BUCKETS`, where id_hash is `md5_number_lower(event_id)` (the
+low 64 bits of the MD5 digest, little-endian), computed once by the scan and carried by the
+scanned rows: MD5 (RFC 1321) gives the same value on every DuckDB version and machine,
+unlike `hash()`. A lookup reads only the segments of the buckets its ids fall in, first their
+8-byte id_hash column, then the full rows of the hashes that matched. Files go through
+`usage_model.storage`, so the same code writes to S3.
 
 Which segments are current is said by the warehouse alone (`usage_index_segments`), and which
 manifest files they hold by `usage_files.indexed`. A scan commits a file's manifest entry
@@ -124,7 +125,7 @@ def find_copies(
     target: str,
     exclude_days: Iterable[date] = (),
 ) -> str:
-    """Fill temp table `target` (event_id, path, source_row, content_hash, day, file_id) with
+    """Fill temp table `target` (event_id, id_hash, path, source_row, day, file_id) with
     the index rows sharing an event_id with `ids_table` (event_id and id_hash columns),
     on days other than `exclude_days`; reads only the buckets those ids fall in."""
     buckets = [
