@@ -54,6 +54,7 @@ FOLDER = "_index"
 # Above this many matched hashes a literal list stops paying (bulk copies): join on ids only.
 LITERAL_HASHES_MAX = 2000
 WRITERS = 4  # segment files written at once (pyarrow releases the GIL while it encodes)
+ROWS_PER_WRITE = 1_000_000  # index rows sorted and held as Arrow at once by an update
 
 
 class Touched(Protocol):
@@ -177,6 +178,14 @@ def _folded(bucket_segments: list[Segment], stale: set[str], new_rows: int) -> l
     return chosen
 
 
+def _bucket_ranges(rows: int) -> list[tuple[int, int]]:
+    """Contiguous bucket ranges of about ROWS_PER_WRITE rows each (ids spread evenly over
+    buckets), so the rows an update holds in memory at once stay bounded however big it is."""
+    parts = min(BUCKETS, max(1, -(-rows // ROWS_PER_WRITE)))
+    bounds = [BUCKETS * k // parts for k in range(parts + 1)]
+    return [(bounds[k], bounds[k + 1] - 1) for k in range(parts)]
+
+
 def _write_segments(where: storage.Location, rows: pa.Table, seq: int) -> list[Segment]:
     """One new segment per bucket present in `rows` (sorted by bucket, then hash)."""
     if rows.num_rows == 0:
@@ -237,9 +246,11 @@ def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched)
     if replaced:
         run_sql(conn, __file__, "index_carried", carried=[_uri(where, s) for s in replaced],
                 kept_files=kept)
-    rows = conn.sql(load_sql(__file__, "index_bucket_rows"),
-                    params={"buckets": BUCKETS}).to_arrow_table()
-    written = _write_segments(where, rows, next_seq)
+    written = []
+    for first, last in _bucket_ranges(run_sql(conn, __file__, "index_new_count").fetchall()[0][0]):
+        rows = conn.sql(load_sql(__file__, "index_bucket_rows"),
+                        params={"buckets": BUCKETS, "first": first, "last": last})
+        written += _write_segments(where, rows.to_arrow_table(), next_seq)
     fault_point("before_index_commit")
     with transaction(conn):
         run_sql(conn, __file__, "index_segments_forget",
