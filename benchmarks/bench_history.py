@@ -32,9 +32,9 @@ CHUNK_DAYS = 30  # history days folded into the index per update
 
 _SYNTHETIC_SCANNED = """
 COPY (
-    SELECT uuid()::VARCHAR AS event_id, $day::DATE AS day, i AS source_row,
+    SELECT event_id, md5_number_lower(event_id) AS id_hash, $day::DATE AS day, i AS source_row,
            hash(i, $day) AS content_hash_hi, hash($day, i) AS content_hash_lo
-    FROM range($n) t(i)
+    FROM (SELECT uuid()::VARCHAR AS event_id, i FROM range($n) t(i))
 ) TO '{target}' (FORMAT parquet, COMPRESSION lz4_raw)
 """
 

@@ -93,3 +93,15 @@ def test_segment_files_the_warehouse_does_not_list_are_ignored_and_removed(setti
     out = ingest(settings)
     assert not where.fs.get_file_info(stray).is_file
     assert out.build.conflicts == 0 and sorted(out.by_id()) == ["a1", "a2", "b1"]
+
+
+def test_an_update_larger_than_one_write_covers_every_bucket_once(settings: Settings, monkeypatch):
+    # 200 new ids written 30 rows' worth of buckets at a time: several bucket ranges
+    monkeypatch.setattr(id_index, "ROWS_PER_WRITE", 30)
+    ids = [f"a{k}" for k in range(200)]
+    land(settings, "a.parquet", [valid_row(i) for i in ids])
+    ingest(settings)
+    segments = _segments(settings)
+    assert set(segments) == {_bucket(i) for i in ids}
+    assert all(len(names) == 1 for names in segments.values())  # one segment per bucket
+    assert _index(settings) == sorted((i, D1, "a.parquet", k) for k, i in enumerate(ids))

@@ -5,6 +5,7 @@ Parquet files, a real DuckDB file."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from tests.usage.helpers_landing import T0, assert_conserved, ingest, land, valid_row
@@ -68,3 +69,51 @@ def test_scanned_rows_of_forgotten_files_and_dead_scans_are_removed(settings: Se
     out = ingest(settings)
     assert out.accepted_ids() == ["b1"]
     assert_conserved(settings, rows_landed=1)
+
+
+
+def _land_winner_then_copies_on_the_next_day(settings: Settings) -> Settings:
+    """`w` first seen in a.parquet on D1. Then the same instant (10:00 UTC) lands in b.parquet
+    (identical) and c.parquet (other tokens) and is scanned in a zone where it falls on the
+    next day (UTC+14), so the winner is a copy on another day. Returns those settings."""
+    land(settings, "a.parquet", [valid_row("w", input_tokens=5), valid_row("a1")])
+    ingest(settings)
+    land(settings, "b.parquet", [valid_row("w", input_tokens=5)])
+    land(settings, "c.parquet", [valid_row("w", input_tokens=6)])
+    return replace(settings, timezone="Pacific/Kiritimati")
+
+
+def _build_next_day_only(settings: Settings):
+    """Scan, then build only the day after D1 (as a run for that one partition would)."""
+    with connect(settings.warehouse) as conn:
+        scan_landing(conn, settings)
+        build = build_days(conn, settings, [D1 + timedelta(days=1)])
+        quarantine = conn.execute(
+            "SELECT source_file, source_row, reason, detail FROM usage_quarantine").fetchall()
+    return build, quarantine
+
+
+def test_copies_of_a_winner_on_another_day_are_compared_with_its_scanned_row(
+    settings: Settings,
+):
+    shifted = _land_winner_then_copies_on_the_next_day(settings)
+    build, quarantine = _build_next_day_only(shifted)
+    assert build.days == [D1 + timedelta(days=1)]  # the winner's day stays outside the window
+    assert (build.accepted, build.identical_duplicates, build.conflicts) == (0, 1, 1)
+    assert [q[:3] for q in quarantine] == [("c.parquet", 0, "duplicate_conflict")]
+    assert "first-seen copy at a.parquet row 0" in quarantine[0][3]
+
+
+def test_a_winner_on_another_day_whose_scanned_rows_are_lost_is_scanned_again(
+    settings: Settings,
+):
+    shifted = _land_winner_then_copies_on_the_next_day(settings)
+    (scanned.folder(settings) / _scanned_files(settings)[0]).unlink()  # a.parquet's
+    build, quarantine = _build_next_day_only(shifted)
+    assert build.rescan.changed_files == ["a.parquet"]
+    # a.parquet is scanned again (in the new zone: its rows move to the next day); its old
+    # day is rebuilt too
+    assert build.days == [D1, D1 + timedelta(days=1)]
+    assert build.per_day == {D1: 0, D1 + timedelta(days=1): 2}
+    assert (build.accepted, build.identical_duplicates, build.conflicts) == (2, 1, 1)
+    assert [q[:3] for q in quarantine] == [("c.parquet", 0, "duplicate_conflict")]

@@ -1,13 +1,15 @@
 """The all-time event id index, partitioned by a stable hash bucket of `event_id`.
 
-Every valid landed row has one index row (id_hash, event_id, day, file_id, source_row,
-content hash). They live in Parquet segment files beside the curated data, one folder per
-bucket: `<curated>/_index/bucket=NNN/<seq>-<random>.parquet`. The bucket of an id is
-`md5_number_lower(event_id) % BUCKETS` (the low 64 bits of the MD5 digest, little-endian):
-MD5 (RFC 1321) gives the same value on every DuckDB version and machine, unlike `hash()`.
-A lookup reads only the segments of the buckets its ids fall in, first their 8-byte id_hash
-column, then the full rows of the hashes that matched. Files go through `usage_model.storage`,
-so the same code writes to S3.
+Every valid landed row has one index row (id_hash, event_id, day, file_id, source_row); the
+rows' content is not indexed (the build compares the few copies of repeated ids from their
+scanned rows, see sql/copy_outcomes.sql). They live in Parquet segment files beside the
+curated data, one folder per bucket: `<curated>/_index/bucket=NNN/<seq>-<random>.parquet`.
+The bucket of an id is `id_hash % BUCKETS`, where id_hash is `md5_number_lower(event_id)` (the
+low 64 bits of the MD5 digest, little-endian), computed once by the scan and carried by the
+scanned rows: MD5 (RFC 1321) gives the same value on every DuckDB version and machine,
+unlike `hash()`. A lookup reads only the segments of the buckets its ids fall in, first their
+8-byte id_hash column, then the full rows of the hashes that matched. Files go through
+`usage_model.storage`, so the same code writes to S3.
 
 Which segments are current is said by the warehouse alone (`usage_index_segments`), and which
 manifest files they hold by `usage_files.indexed`. A scan commits a file's manifest entry
@@ -52,6 +54,7 @@ FOLDER = "_index"
 # Above this many matched hashes a literal list stops paying (bulk copies): join on ids only.
 LITERAL_HASHES_MAX = 2000
 WRITERS = 4  # segment files written at once (pyarrow releases the GIL while it encodes)
+ROWS_PER_WRITE = 1_000_000  # index rows sorted and held as Arrow at once by an update
 
 
 class Touched(Protocol):
@@ -123,8 +126,8 @@ def find_copies(
     target: str,
     exclude_days: Iterable[date] = (),
 ) -> str:
-    """Fill temp table `target` (event_id, path, source_row, content_hash, day, file_id) with
-    the index rows sharing an event_id with `ids_table` (any table with an event_id column),
+    """Fill temp table `target` (event_id, id_hash, path, source_row, day, file_id) with
+    the index rows sharing an event_id with `ids_table` (event_id and id_hash columns),
     on days other than `exclude_days`; reads only the buckets those ids fall in."""
     buckets = [
         r[0]
@@ -173,6 +176,14 @@ def _folded(bucket_segments: list[Segment], stale: set[str], new_rows: int) -> l
         chosen.append(segment)
         total += segment.rows
     return chosen
+
+
+def _bucket_ranges(rows: int) -> list[tuple[int, int]]:
+    """Contiguous bucket ranges of about ROWS_PER_WRITE rows each (ids spread evenly over
+    buckets), so the rows an update holds in memory at once stay bounded however big it is."""
+    parts = min(BUCKETS, max(1, -(-rows // ROWS_PER_WRITE)))
+    bounds = [BUCKETS * k // parts for k in range(parts + 1)]
+    return [(bounds[k], bounds[k + 1] - 1) for k in range(parts)]
 
 
 def _write_segments(where: storage.Location, rows: pa.Table, seq: int) -> list[Segment]:
@@ -235,9 +246,11 @@ def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched)
     if replaced:
         run_sql(conn, __file__, "index_carried", carried=[_uri(where, s) for s in replaced],
                 kept_files=kept)
-    rows = conn.sql(load_sql(__file__, "index_bucket_rows"),
-                    params={"buckets": BUCKETS}).to_arrow_table()
-    written = _write_segments(where, rows, next_seq)
+    written = []
+    for first, last in _bucket_ranges(run_sql(conn, __file__, "index_new_count").fetchall()[0][0]):
+        rows = conn.sql(load_sql(__file__, "index_bucket_rows"),
+                        params={"buckets": BUCKETS, "first": first, "last": last})
+        written += _write_segments(where, rows.to_arrow_table(), next_seq)
     fault_point("before_index_commit")
     with transaction(conn):
         run_sql(conn, __file__, "index_segments_forget",

@@ -3,7 +3,7 @@
 `scan_landing` reads each new or changed landed file once, records it in `usage_files`,
 quarantines its invalid rows and files, and keeps its valid rows, normalized, as the file's
 scanned rows (`scanned.py`); the scan then folds the new files into the all-time id index
-(event_id, day, file, row, content hash; partitioned by id bucket, see id_index.py).
+(id hash, event_id, day, file, row; partitioned by id bucket, see id_index.py).
 `build_days` then rebuilds whole days: it reads the scanned rows of the files whose days
 overlap the window (never the landed files again), deduplicates against the index (so copies
 in other files and other days count), writes one curated Parquet file per day (temporary
@@ -61,11 +61,14 @@ _DUCKDB_TYPES = {
     pa.date32(): "DATE",
     pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
 }
-BUILD_ROWS_DDL = (
-    "CREATE OR REPLACE TEMP TABLE build_rows ("
-    + ", ".join(f"{f.name} {_DUCKDB_TYPES[f.type]}" for f in CURATED_SCHEMA)
-    + ", content_hash UHUGEINT)"
+# Scanned rows being built (build_rows), or read for their content (elsewhere_winners); the
+# build sets `outcome` (classify.sql).
+_ROWS_COLUMNS = (
+    ", ".join(f"{f.name} {_DUCKDB_TYPES[f.type]}" for f in CURATED_SCHEMA)
+    + ", id_hash UBIGINT, outcome VARCHAR DEFAULT 'accepted'"
 )
+BUILT_TABLES = ("build_rows", "copies_elsewhere", "winners", "elsewhere_winners",
+                "copy_outcomes", "conflict_raw")
 
 
 @dataclass
@@ -309,11 +312,34 @@ def _collect_build_rows(
     conn: duckdb.DuckDBPyConnection, settings: Settings, days: list[date], files: list[tuple]
 ) -> int:
     """Valid rows of the window, from the scanned rows of every file that touches it."""
-    conn.execute(BUILD_ROWS_DDL)  # composed once, from the curated schema's own columns
+    _create_rows_table(conn, "build_rows")
     paths = [scanned.path_of(settings, row[0], row[7] or "") for row in files]
     if paths:
         scanned.insert_rows(conn, "build_rows", paths, days)
     return len(paths)
+
+
+def _create_rows_table(conn: duckdb.DuckDBPyConnection, table: str) -> None:
+    # Composed from the curated schema's own columns and a fixed table name.
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({_ROWS_COLUMNS})")
+
+
+def _rank_copies(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, days: list[date]
+) -> list[str]:
+    """Rank the copies of the window's repeated ids (`winners`) and read the winners outside
+    the window from their files' scanned rows (`elsewhere_winners`); returns the paths of
+    such files that changed or lost their scanned rows (to be scanned again first)."""
+    id_index.find_copies(conn, settings, "build_rows", "copies_elsewhere", exclude_days=days)
+    run_sql(conn, __file__, "winners")
+    owners = run_sql(conn, __file__, "elsewhere_winner_files").fetchall()
+    differing = [row[1] for row in owners if not _still_scanned(settings, row)]
+    if not differing:
+        _create_rows_table(conn, "elsewhere_winners")
+        if owners:
+            scanned.insert_winner_rows(conn, "elsewhere_winners", [
+                scanned.path_of(settings, row[0], row[7] or "") for row in owners])
+    return differing
 
 
 def _conflict_raw_rows(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
@@ -388,9 +414,10 @@ def _gather(
     future_limit: datetime,
 ) -> None:
     """Fill build_rows with every valid row the manifest holds for the window's days, from the
-    scan's rows of each file. A file whose landed bytes changed since the scan (unreadable
-    now, or rewritten) or whose scanned rows are missing is scanned again first (quarantined,
-    or indexed anew, with its days added to the window)."""
+    scan's rows of each file, and rank the copies of repeated ids (`_rank_copies`). A file
+    whose landed bytes changed since the scan (unreadable now, or rewritten) or whose scanned
+    rows are missing, in the window or holding a winner outside it, is scanned again first
+    (quarantined, or indexed anew, with its days added to the window)."""
     for _ in range(BUILD_PASSES):
         # Files a killed scan left unindexed, or just scanned again, join the index first.
         id_index.update(conn, settings, result.rescan)
@@ -400,7 +427,9 @@ def _gather(
         differing = [row[1] for row in files if not _still_scanned(settings, row)]
         if not differing:
             result.files_read = _collect_build_rows(conn, settings, days, files)
-            return
+            differing = _rank_copies(conn, settings, days)
+            if not differing:
+                return
         _rescan_paths(conn, settings, differing, future_limit, result.rescan)
     raise LandingChangedError(
         f"{', '.join(differing)}: changed again while being built "
@@ -426,8 +455,7 @@ def build_days(
     days = result.days
     result.rows_in_manifest = fetch_one(conn, load_sql(__file__, "rows_in_manifest"),
                                         {"days": days})[0]
-    id_index.find_copies(conn, settings, "build_rows", "copies_elsewhere", exclude_days=days)
-    run_sql(conn, __file__, "winners")
+    run_sql(conn, __file__, "copy_outcomes")
     run_sql(conn, __file__, "classify")
     _conflict_raw_rows(conn, settings)
     clear_staging(settings)
@@ -444,6 +472,6 @@ def build_days(
         fault_point("before_build_commit")
     fault_point("after_build_commit")
     (result.rows_indexed, result.accepted, result.identical_duplicates, result.conflicts) = totals
-    for name in ("build_rows", "copies_elsewhere", "winners", "classified", "conflict_raw"):
+    for name in BUILT_TABLES:
         run_sql(conn, __file__, "drop_table", idents={"table": name})
     return result

@@ -261,7 +261,7 @@ def prepare(table: pa.Table) -> PreparedFile | FileRejection:
 
 def normalize_sql(prepared: PreparedFile) -> str:
     """SQL over the registered Arrow table `typed_rows`: canonical rows with `day`,
-    `content_hash`, `reason` and `detail`. Parameters: tz, future_limit, source_file, time_column.
+    `id_hash`, `reason` and `detail`. Parameters: tz, future_limit, source_file, time_column.
     """
     is_text_time = pa.types.is_string(prepared.typed.schema.field("occurred_at").type)
     parts = dict(TEXT_TIME if is_text_time else TYPED_TIME)

@@ -1,7 +1,7 @@
 """What the scan keeps of each landed file, so that the build never reads landing again.
 
 The scan validates and normalizes a landed file once and writes its valid rows, with their
-content hash, to one Parquet file under `<curated>/_scanned/`, named by the manifest's
+id hash, to one Parquet file under `<curated>/_scanned/`, named by the manifest's
 `file_id` and the file's content fingerprint: `file=<file_id>-<sha256 prefix>.parquet`. The
 build reads these (one `read_parquet` over the window's files, filtered by day) instead of
 reading and normalizing the landed files again.
@@ -27,10 +27,11 @@ from usage_model.sql import load_sql, run_sql
 from usage_model.usage.event_model import CURATED_SCHEMA
 
 CURATED_COLUMNS = ", ".join(f.name for f in CURATED_SCHEMA)
-# Parquet has no 128-bit integer (DuckDB would write the content hash as a DOUBLE): it is kept
-# as two 64-bit halves and joined again on read.
-# (sql/scanned_rows.sql splits it, sql/scanned_insert.sql joins it.)
-KEPT_COLUMNS = f"{CURATED_COLUMNS}, content_hash_hi, content_hash_lo"
+# id_hash: the id's 64-bit hash the scan computed once (sql/validate.sql); the index and
+# the build use it, never hashing the id again.
+KEPT_COLUMNS = f"{CURATED_COLUMNS}, id_hash"
+# A scanned file without these (written by an older version) is scanned again by the build.
+REQUIRED_COLUMNS = ("id_hash",)
 PREFIX_CHARS = 16
 
 
@@ -44,7 +45,7 @@ def path_of(settings: Settings, file_id: int, fingerprint: str) -> Path:
 
 def write(conn: duckdb.DuckDBPyConnection, settings: Settings, file_id: int,
           fingerprint: str, rows_table: str) -> Path:
-    """Write the valid rows of the temp table `rows_table` (curated columns, content_hash and
+    """Write the valid rows of the temp table `rows_table` (curated columns, id_hash and
     a null `reason`) as the file's scanned rows: temporary name, fsync, rename, so a reader
     sees all or nothing."""
     target = path_of(settings, file_id, fingerprint)
@@ -86,16 +87,26 @@ def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
 
 
 def holds(path: Path, rows: int) -> bool:
-    """Whether a scanned file exists, is readable Parquet and holds `rows` rows."""
+    """Whether a scanned file exists, is readable Parquet of this version's layout and holds
+    `rows` rows."""
     try:
-        return pq.ParquetFile(path).metadata.num_rows == rows
+        parquet = pq.ParquetFile(path)
     except Exception:  # missing, truncated or not Parquet: the build scans the file again
         return False
+    names = set(parquet.schema_arrow.names)
+    return parquet.metadata.num_rows == rows and all(c in names for c in REQUIRED_COLUMNS)
 
 
 def insert_rows(conn: duckdb.DuckDBPyConnection, table: str, paths: list[Path],
                 days: list[date]) -> None:
-    """Append the scanned rows of `paths` on `days` (curated columns and content_hash) to the
+    """Append the scanned rows of `paths` on `days` (curated columns and id_hash) to the
     temp table `table`."""
     run_sql(conn, __file__, "scanned_insert", idents={"table": table},
             files=[p.as_posix() for p in paths], days=days)
+
+
+def insert_winner_rows(conn: duckdb.DuckDBPyConnection, table: str, paths: list[Path]) -> None:
+    """Append the rows of `paths` that temp table `winners` names (winner_file, winner_row)
+    to the temp table `table`."""
+    run_sql(conn, __file__, "scanned_winner_rows", idents={"table": table},
+            files=[p.as_posix() for p in paths])

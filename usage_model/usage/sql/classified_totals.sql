@@ -1,4 +1,4 @@
 SELECT count(*), count(*) FILTER (WHERE outcome = 'accepted'),
        count(*) FILTER (WHERE outcome = 'identical'),
        count(*) FILTER (WHERE outcome = 'conflict')
-FROM classified
+FROM build_rows

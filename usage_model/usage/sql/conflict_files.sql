@@ -1,1 +1,1 @@
-SELECT DISTINCT source_file FROM classified WHERE outcome = 'conflict'
+SELECT DISTINCT source_file FROM copy_outcomes WHERE outcome = 'conflict'

@@ -1,1 +1,1 @@
-SELECT count(*) FROM classified WHERE outcome = 'accepted' AND day = $day
+SELECT count(*) FROM build_rows WHERE outcome = 'accepted' AND day = $day

@@ -6,5 +6,5 @@ SELECT d.day,
        count(*) FILTER (WHERE c.outcome = 'conflict'),
        now()
 FROM (SELECT unnest($days::DATE[]) AS day) d
-LEFT JOIN classified c ON c.day = d.day
+LEFT JOIN build_rows c ON c.day = d.day
 GROUP BY d.day

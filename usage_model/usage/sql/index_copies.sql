@@ -3,9 +3,7 @@
 -- matched) is pushed into the Parquet scan, so the wide columns are read for those rows only;
 -- NULL when too many matched for a literal list (bulk copies): the id join alone filters.
 CREATE OR REPLACE TEMP TABLE {{target}} AS
-SELECT i.event_id, f.path, i.source_row,
-       ((i.content_hash_hi::UHUGEINT << 64) | i.content_hash_lo::UHUGEINT) AS content_hash,
-       i.day, i.file_id
+SELECT i.event_id, i.id_hash, f.path, i.source_row, i.day, i.file_id
 FROM read_parquet($segments::VARCHAR[], hive_partitioning = false) i
 JOIN usage_files f ON f.file_id = i.file_id AND f.status = 'ok' AND f.indexed
 WHERE ($hashes::UBIGINT[] IS NULL OR list_contains($hashes::UBIGINT[], i.id_hash))

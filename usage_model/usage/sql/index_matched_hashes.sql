@@ -4,4 +4,4 @@
 SELECT DISTINCT i.id_hash
 FROM read_parquet($segments::VARCHAR[], hive_partitioning = false) i
 WHERE i.day NOT IN (SELECT unnest($exclude_days::DATE[]))
-  AND i.id_hash IN (SELECT md5_number_lower(event_id) FROM {{ids}})
+  AND i.id_hash IN (SELECT id_hash FROM {{ids}})

@@ -1,3 +1,2 @@
 CREATE OR REPLACE TEMP TABLE index_new (
-    id_hash UBIGINT, event_id VARCHAR, day DATE, file_id BIGINT, source_row BIGINT,
-    content_hash_hi UBIGINT, content_hash_lo UBIGINT)
+    id_hash UBIGINT, event_id VARCHAR, day DATE, file_id BIGINT, source_row BIGINT)

@@ -1,1 +1,1 @@
-SELECT id_hash % $buckets, count(*) FROM index_new GROUP BY ALL
+SELECT id_hash % $buckets::UBIGINT, count(*) FROM index_new GROUP BY ALL
