@@ -12,6 +12,7 @@ Secrets are `SecretStr`: their value is never in a repr, a log line or an error.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,12 +55,21 @@ def _instant(value: str) -> None:
     parse_instant(value)
 
 
+_MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
+def _memory_size(value: str) -> None:
+    if not _MEMORY_SIZE.fullmatch(value.strip()):
+        raise ValueError("expected a size such as 512MB or 2GB")
+
+
 # The text-valued variables with a format of their own, and the parser that checks it.
 _TEXT_PARSERS = {
     "timezone": _time_zone,
     "stripe_sync_start": parse_sync_start,
     "now": _instant,
     "credits_per_minor_unit": parse_rates,
+    "duckdb_memory_limit": _memory_size,
 }
 
 
@@ -99,6 +109,10 @@ class Environment(BaseSettings):
                              "The hooks and exports file (absent: no hooks, no exports).")
     lock_timeout_s: float = _var("CITY_USAGE_LOCK_TIMEOUT_S", 300.0,
                                  "Seconds to wait for another process's warehouse lock.")
+    duckdb_memory_limit: str | None = _var(
+        "CITY_USAGE_DUCKDB_MEMORY_LIMIT", None,
+        "DuckDB `memory_limit` of the pipeline's warehouse connections, e.g. `2GB`; past it "
+        "sorts, joins and aggregates spill to disk.", "DuckDB's: 80% of RAM")
     credits_per_minor_unit: str | None = _var(
         "CITY_USAGE_CREDITS_PER_MINOR_UNIT", None,
         "Credits per minor currency unit, `usd=10000,eur=11000`.", "usd=10000")
@@ -146,7 +160,8 @@ class Environment(BaseSettings):
                                   "Fault injection for tests: fire once across processes, "
                                   "marked by creating this file.")
 
-    @field_validator("timezone", "stripe_sync_start", "now", "credits_per_minor_unit")
+    @field_validator("timezone", "stripe_sync_start", "now", "credits_per_minor_unit",
+                     "duckdb_memory_limit")
     @classmethod
     def _parses(cls, value: str | None, info: ValidationInfo) -> str | None:
         """Text values stay text (their readers parse them) but are checked here, so a bad one

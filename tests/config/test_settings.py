@@ -129,6 +129,8 @@ def test_an_s3_curated_prefix_keeps_the_build_working_state_on_local_disk(monkey
     ("CITY_USAGE_CREDITS_PER_MINOR_UNIT", "eur=-1", "CITY_USAGE_CREDITS_PER_MINOR_UNIT='eur=-1':"
                                                     " credits-per-minor-unit 'eur=-1'"),
     ("CITY_USAGE_NOW", "yesterday", "CITY_USAGE_NOW='yesterday' is not an ISO-8601 instant"),
+    ("CITY_USAGE_DUCKDB_MEMORY_LIMIT", "lots", "CITY_USAGE_DUCKDB_MEMORY_LIMIT='lots': expected a"
+                                               " size such as 512MB or 2GB"),
 ])
 def test_a_bad_value_is_one_line_naming_the_variable(monkeypatch, name, value, problem):
     monkeypatch.setenv(name, value)
@@ -171,6 +173,20 @@ def test_resources_are_built_from_the_settings(monkeypatch, tmp_path):
     assert resources["duckdb"].database == str(tmp_path / "warehouse.duckdb")
     assert resources["settings"].funding().lookback == timedelta(seconds=60)
     assert resources["settings"].get().curated == tmp_path / "curated"
+
+
+def test_the_warehouse_connections_take_the_memory_limit(monkeypatch, tmp_path):
+    from pipelines.resources import build_resources
+
+    monkeypatch.setenv("CITY_USAGE_DATA_DIR", str(tmp_path))
+    with build_resources()["duckdb"].get_connection() as conn:
+        unbounded = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    monkeypatch.setenv("CITY_USAGE_DUCKDB_MEMORY_LIMIT", "300MB")
+    with build_resources()["duckdb"].get_connection() as conn:
+        capped = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    # DuckDB reports the cap in binary units: 300 MB = 286.1 MiB.
+    assert capped == "286.1 MiB"
+    assert unbounded != capped
 
 
 def test_partitions_follow_the_environment_when_definitions_load(monkeypatch):
