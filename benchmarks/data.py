@@ -47,6 +47,8 @@ def bench_env(root: Path, memory_limit: str) -> dict[str, str]:
         "CITY_USAGE_PARTITION_START": "2025-01-01",
         "DAGSTER_HOME": str(home),
         "BENCH_MEMORY_LIMIT": memory_limit,
+        # The real CLI process (end to end) caps its warehouse connections the same way.
+        "CITY_USAGE_DUCKDB_MEMORY_LIMIT": memory_limit,
     }
 
 
