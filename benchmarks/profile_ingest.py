@@ -24,9 +24,10 @@ from usage_model.warehouse import ensure_schema
 
 
 def _cpu() -> float:
-    """CPU seconds of this process so far, DuckDB's threads included."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """CPU seconds of this process so far, DuckDB's threads included, and of its finished
+    children (the scan's worker processes, CITY_USAGE_SCAN_WORKERS)."""
+    return sum(usage.ru_utime + usage.ru_stime for usage in (
+        resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 class TimedConnection:

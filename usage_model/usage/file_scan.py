@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from usage_model.faults import fault_point
 from usage_model.sql import load_sql, run_sql
 from usage_model.usage import scanned
 from usage_model.usage.landing import LandedFile, read_landed_bytes
@@ -92,8 +93,8 @@ def read_file(conn: duckdb.DuckDBPyConnection, job: ScanJob) -> FileScan:
     scan = FileScan(
         *identity, shape=prepared.shape,
         totals=tuple(fetch_one(conn, load_sql(__file__, "scan_totals"))),
-        day_counts=run_sql(conn, __file__, "scan_day_counts").fetch_arrow_table(),
-        quarantine=run_sql(conn, __file__, "scan_quarantine_rows").fetch_arrow_table(),
+        day_counts=conn.sql(load_sql(__file__, "scan_day_counts")).to_arrow_table(),
+        quarantine=conn.sql(load_sql(__file__, "scan_quarantine_rows")).to_arrow_table(),
         temporary=temporary,
     )
     run_sql(conn, __file__, "scan_cleanup")
@@ -104,6 +105,7 @@ def read_file(conn: duckdb.DuckDBPyConnection, job: ScanJob) -> FileScan:
 
 def _read_in_worker(job: ScanJob) -> FileScan:
     """A worker process's scan of one file, in its own in-memory DuckDB."""
+    fault_point("scan_worker_file", job.landed.path)  # fires in workers only (tests/faults)
     with duckdb.connect(config={"threads": 1}) as conn:
         conn.execute("SET TimeZone = $tz", {"tz": job.session_time_zone})
         return read_file(conn, job)
