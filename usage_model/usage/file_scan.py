@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -64,6 +65,7 @@ class FileScan:
     day_counts: pa.Table | None = None  # day, rows (scan_day_counts.sql)
     quarantine: pa.Table | None = None  # the invalid rows (scan_quarantine_rows.sql)
     temporary: Path | None = None  # the valid rows, to be published under the file's id
+    worker_cpu_seconds: float = 0.0  # CPU a worker process spent on it (0: read in-process)
 
 
 def create_raw_json_view(conn: duckdb.DuckDBPyConnection, prepared: PreparedFile) -> None:
@@ -106,19 +108,24 @@ def read_file(conn: duckdb.DuckDBPyConnection, job: ScanJob) -> FileScan:
 def _read_in_worker(job: ScanJob) -> FileScan:
     """A worker process's scan of one file, in its own in-memory DuckDB."""
     fault_point("scan_worker_file", job.landed.path)  # fires in workers only (tests/faults)
-    with duckdb.connect(config={"threads": 1}) as conn:
+    began = time.process_time()
+    with duckdb.connect(config={"threads": 1}) as conn:  # the pool is the parallelism
         conn.execute("SET TimeZone = $tz", {"tz": job.session_time_zone})
-        return read_file(conn, job)
+        scan = read_file(conn, job)
+    return replace(scan, worker_cpu_seconds=time.process_time() - began)
 
 
 @contextmanager
 def file_scans(jobs: list[ScanJob], workers: int) -> Iterator[Iterator[FileScan | None]]:
-    """The jobs' scans, in the jobs' order, read by `workers` processes (spawned: DuckDB's
-    threads must not be forked). A job whose worker failed (an error, or the process died)
-    yields None: the caller reads that file itself, so it takes the usual path (rejected as
-    unreadable, or the run fails naming it) and no row is lost. On exit, jobs not started
-    are cancelled; temporary files of scans never recorded are orphans for remove_orphans."""
-    context = multiprocessing.get_context("spawn")
+    """The jobs' scans, in the jobs' order, read by `workers` processes. They are forked
+    from a forkserver (never from this process: DuckDB's and pyarrow's threads must not be
+    forked) that imported this module once, so a pool starts without importing again.
+    A job whose worker failed (an error, or the process died) yields None: the caller reads
+    that file itself, so it takes the usual path (rejected as unreadable, or the run fails
+    naming it) and no row is lost. On exit, jobs not started are cancelled; temporary files
+    of scans never recorded are orphans for scanned.remove_orphans."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
     pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context)
     try:
         futures = [pool.submit(_read_in_worker, job) for job in jobs]

@@ -91,6 +91,9 @@ class ScanResult:
     # rewritten file's old rows, and days holding another copy of an event_id the scan
     # added or removed (its winner may have moved, docs/event-model.md rule 7).
     rebuild_days: set[date] = field(default_factory=set)
+    # CPU seconds scan worker processes spent (CITY_USAGE_SCAN_WORKERS > 1): not this
+    # process's, so profiles add it.
+    worker_cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -209,6 +212,7 @@ def _record_scan(
     """Record one file's scan under `file_id`: its scanned rows, days, quarantine, rebuild
     intents and manifest entry (in the caller's transaction)."""
     identity = (scan.fingerprint, scan.footer_sha256)
+    result.worker_cpu_seconds += scan.worker_cpu_seconds
     if scan.rejection is not None:
         _record_rejected_file(conn, landed, file_id, identity, scan.rejection, result)
         return
