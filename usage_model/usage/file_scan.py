@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -23,6 +24,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from usage_model import config
 from usage_model.faults import fault_point
 from usage_model.sql import load_sql, run_sql
 from usage_model.usage import scanned
@@ -105,6 +107,19 @@ def read_file(conn: duckdb.DuckDBPyConnection, job: ScanJob) -> FileScan:
     return scan
 
 
+# A forkserver's workers inherit the environment of the moment the server started, not this
+# run's: the fault-injection variables (read by faults.fault_point) are handed over.
+_FAULT_VARIABLES = ("CITY_USAGE_FAULT_POINT", "CITY_USAGE_FAULT_ONCE")
+
+
+def _adopt_fault_settings(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def _read_in_worker(job: ScanJob) -> FileScan:
     """A worker process's scan of one file, in its own in-memory DuckDB."""
     fault_point("scan_worker_file", job.landed.path)  # fires in workers only (tests/faults)
@@ -126,7 +141,9 @@ def file_scans(jobs: list[ScanJob], workers: int) -> Iterator[Iterator[FileScan 
     of scans never recorded are orphans for scanned.remove_orphans."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context,
+                               initializer=_adopt_fault_settings,
+                               initargs=({name: config.raw(name) for name in _FAULT_VARIABLES},))
     try:
         futures = [pool.submit(_read_in_worker, job) for job in jobs]
         yield (_outcome(future, job) for future, job in zip(futures, jobs, strict=True))
