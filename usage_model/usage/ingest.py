@@ -4,6 +4,9 @@
 quarantines its invalid rows and files, and keeps its valid rows, normalized, as the file's
 scanned rows (`scanned.py`); the scan then folds the new files into the all-time id index
 (id hash, event_id, day, file, row; partitioned by id bucket, see id_index.py).
+The per-file read (file_scan.read_file) runs in this process, or on a pool of worker
+processes with CITY_USAGE_SCAN_WORKERS above 1; either way this process records the files in
+landing order, one transaction each.
 `build_days` then rebuilds whole days: it reads the scanned rows of the files whose days
 overlap the window (never the landed files again), deduplicates against the index (so copies
 in other files and other days count), writes one curated Parquet file per day (temporary
