@@ -336,6 +336,17 @@ def environment_set(name: str, value: str) -> Iterator[None]:
             os.environ[name] = previous
 
 
+def adopt(values: dict[str, str | None]) -> None:
+    """Set (None: unset) declared variables for the rest of this process: a worker process
+    taking its parent's values (see usage/file_scan.py)."""
+    for name, value in values.items():
+        raw(name)  # declared?
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def export_dagster_home(home: Path) -> None:
     """Point DAGSTER_HOME at `home` for this process (Dagster reads it itself)."""
     os.environ["DAGSTER_HOME"] = str(home)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -112,14 +111,6 @@ def read_file(conn: duckdb.DuckDBPyConnection, job: ScanJob) -> FileScan:
 _FAULT_VARIABLES = ("CITY_USAGE_FAULT_POINT", "CITY_USAGE_FAULT_ONCE")
 
 
-def _adopt_fault_settings(values: dict[str, str | None]) -> None:
-    for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-
-
 def _read_in_worker(job: ScanJob) -> FileScan:
     """A worker process's scan of one file, in its own in-memory DuckDB."""
     fault_point("scan_worker_file", job.landed.path)  # fires in workers only (tests/faults)
@@ -142,7 +133,7 @@ def file_scans(jobs: list[ScanJob], workers: int) -> Iterator[Iterator[FileScan 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
     pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context,
-                               initializer=_adopt_fault_settings,
+                               initializer=config.adopt,
                                initargs=({name: config.raw(name) for name in _FAULT_VARIABLES},))
     try:
         futures = [pool.submit(_read_in_worker, job) for job in jobs]
