@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from usage_model.config import Settings
+from usage_model.config import Environment, Settings
 from usage_model.sql import load_sql
 from usage_model.usage import layout, sample
 
@@ -32,7 +32,9 @@ def bench_settings(root: Path) -> Settings:
     data = root / "data"
     base = Settings(data_dir=data, landing=data / "landing", warehouse=data / "warehouse.duckdb",
                     curated=data / "curated", exports=data / "exports")
-    return replace(base, timezone="UTC")
+    # The scan's pool size is the one knob taken from the environment (CITY_USAGE_SCAN_WORKERS):
+    # the profile compares one process with a pool.
+    return replace(base, timezone="UTC", scan_workers=Environment.load().scan_workers)
 
 
 def bench_env(root: Path, memory_limit: str) -> dict[str, str]:

@@ -24,7 +24,8 @@ from usage_model.warehouse import ensure_schema
 
 
 def _cpu() -> float:
-    """CPU seconds of this process so far, DuckDB's threads included."""
+    """CPU seconds of this process so far, DuckDB's threads included (the scan's worker
+    processes report theirs: ScanResult.worker_cpu_seconds)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
@@ -81,7 +82,9 @@ def main() -> None:
           f"({build.accepted:,} accepted, {build.identical_duplicates:,} identical, "
           f"{scan.rows_invalid:,} invalid); {rows / (built - began):,.0f} events/s")
     print(profiler.output_text(unicode=False, color=False, show_all=False))
-    print(f"CPU: scan {cpu_scanned - cpu_began:.2f} s, build {cpu_built - cpu_scanned:.2f} s")
+    workers = scan.worker_cpu_seconds
+    print(f"CPU: scan {cpu_scanned - cpu_began + workers:.2f} s "
+          f"(scan worker processes: {workers:.2f} s), build {cpu_built - cpu_scanned:.2f} s")
     print("DuckDB statements (CPU seconds, summed):")
     for key, seconds in sorted(conn.seconds.items(), key=lambda kv: -kv[1])[:15]:
         print(f"  {seconds:7.2f}  {key}")

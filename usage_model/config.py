@@ -113,6 +113,9 @@ class Environment(BaseSettings):
         "CITY_USAGE_DUCKDB_MEMORY_LIMIT", None,
         "DuckDB `memory_limit` of the pipeline's warehouse connections, e.g. `2GB`; past it "
         "sorts, joins and aggregates spill to disk.", "DuckDB's: 80% of RAM")
+    scan_workers: int = _var("CITY_USAGE_SCAN_WORKERS", 1,
+                             "Processes that read and validate new landed files in parallel "
+                             "(1: one after another in the pipeline's process).")
     credits_per_minor_unit: str | None = _var(
         "CITY_USAGE_CREDITS_PER_MINOR_UNIT", None,
         "Credits per minor currency unit, `usd=10000,eur=11000`.", "usd=10000")
@@ -170,6 +173,13 @@ class Environment(BaseSettings):
             _TEXT_PARSERS[info.field_name](value)
         return value
 
+    @field_validator("scan_workers")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
     @classmethod
     def load(cls) -> Environment:
         """The environment of this moment; a bad value is one `BadSetting` line."""
@@ -199,6 +209,7 @@ class Environment(BaseSettings):
             future_skew=timedelta(hours=self.future_skew_hours),
             quarantine_rate_max=self.quarantine_rate_max,
             config_file=self.config_file.absolute(),
+            scan_workers=self.scan_workers,
         )
 
     def funding(self) -> FundingConfig:
@@ -325,6 +336,17 @@ def environment_set(name: str, value: str) -> Iterator[None]:
             os.environ[name] = previous
 
 
+def adopt(values: dict[str, str | None]) -> None:
+    """Set (None: unset) declared variables for the rest of this process: a worker process
+    taking its parent's values (see usage/file_scan.py)."""
+    for name, value in values.items():
+        raw(name)  # declared?
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def export_dagster_home(home: Path) -> None:
     """Point DAGSTER_HOME at `home` for this process (Dagster reads it itself)."""
     os.environ["DAGSTER_HOME"] = str(home)
@@ -345,6 +367,7 @@ class Settings:
     future_skew: timedelta = field(default=timedelta(days=1))
     quarantine_rate_max: float = 0.05
     config_file: Path = Path("city-usage.yaml")
+    scan_workers: int = 1
     # CITY_USAGE_LANDING as given when it is an object-store prefix (`s3://bucket/prefix`):
     # usage files are then read from `<it>/usage`; `landing` stays the local folder of the
     # balance and Stripe landings.

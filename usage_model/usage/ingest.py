@@ -4,6 +4,9 @@
 quarantines its invalid rows and files, and keeps its valid rows, normalized, as the file's
 scanned rows (`scanned.py`); the scan then folds the new files into the all-time id index
 (id hash, event_id, day, file, row; partitioned by id bucket, see id_index.py).
+The per-file read (file_scan.read_file) runs in this process, or on a pool of worker
+processes with CITY_USAGE_SCAN_WORKERS above 1; either way this process records the files in
+landing order, one transaction each.
 `build_days` then rebuilds whole days: it reads the scanned rows of the files whose days
 overlap the window (never the landed files again), deduplicates against the index (so copies
 in other files and other days count), writes one curated Parquet file per day (temporary
@@ -17,8 +20,10 @@ the scan) is scanned again during the build, so its rows never leave the curated
 
 from __future__ import annotations
 
+import itertools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -33,6 +38,13 @@ from usage_model.sql import load_sql, run_sql
 from usage_model.storage import location
 from usage_model.usage import id_index, intents, layout, scanned
 from usage_model.usage.event_model import CURATED_SCHEMA
+from usage_model.usage.file_scan import (
+    FileScan,
+    ScanJob,
+    create_raw_json_view,
+    file_scans,
+    read_file,
+)
 from usage_model.usage.landing import (
     LandedFile,
     StoredIdentity,
@@ -45,11 +57,8 @@ from usage_model.usage.landing import (
 from usage_model.usage.normalize import (
     FileRejection,
     PreparedFile,
-    normalize_params,
-    normalize_sql,
     parse_landed_bytes,
     prepare,
-    raw_json_sql,
 )
 from usage_model.warehouse import fetch_one, transaction
 
@@ -85,6 +94,9 @@ class ScanResult:
     # rewritten file's old rows, and days holding another copy of an event_id the scan
     # added or removed (its winner may have moved, docs/event-model.md rule 7).
     rebuild_days: set[date] = field(default_factory=set)
+    # CPU seconds scan worker processes spent (CITY_USAGE_SCAN_WORKERS > 1): not this
+    # process's, so profiles add it.
+    worker_cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -178,12 +190,6 @@ def _record_rejected_file(
     result.rows_invalid += rejection.row_count or 0
 
 
-def _create_raw_json_view(conn: duckdb.DuckDBPyConnection, prepared: PreparedFile) -> None:
-    """`raw_json_rows`: each landed row as JSON. Composed, not loaded: its expression lists
-    the columns this file has (normalize.raw_json_sql), which no static statement can."""
-    conn.execute("CREATE OR REPLACE TEMP VIEW raw_json_rows AS " + raw_json_sql(prepared))
-
-
 def _load_file(landed: LandedFile) -> PreparedFile | FileRejection:
     read = read_landed_bytes(landed.absolute, landed.fs)
     table = parse_landed_bytes(read.data, read.error)
@@ -192,44 +198,41 @@ def _load_file(landed: LandedFile) -> PreparedFile | FileRejection:
     return prepare(table)
 
 
-def _scan_file(
+def _scan_job(conn: duckdb.DuckDBPyConnection, settings: Settings, landed: LandedFile,
+              future_limit: datetime) -> ScanJob:
+    time_zone = fetch_one(conn, "SELECT current_setting('TimeZone')")[0]
+    return ScanJob(landed, scanned.folder(settings), settings.timezone, future_limit, time_zone)
+
+
+def _record_scan(
     conn: duckdb.DuckDBPyConnection,
     settings: Settings,
     landed: LandedFile,
     file_id: int,
-    future_limit: datetime,
+    scan: FileScan,
     result: ScanResult,
 ) -> None:
-    read = read_landed_bytes(landed.absolute, landed.fs)
-    identity = (read.fingerprint, read.footer_sha256)
-    table = parse_landed_bytes(read.data, read.error)
-    del read  # the bytes are parsed: free them before the rows are normalized
-    prepared = table if isinstance(table, FileRejection) else prepare(table)
-    if isinstance(prepared, FileRejection):
-        _record_rejected_file(conn, landed, file_id, identity, prepared, result)
+    """Record one file's scan under `file_id`: its scanned rows, days, quarantine, rebuild
+    intents and manifest entry (in the caller's transaction)."""
+    identity = (scan.fingerprint, scan.footer_sha256)
+    result.worker_cpu_seconds += scan.worker_cpu_seconds
+    if scan.rejection is not None:
+        _record_rejected_file(conn, landed, file_id, identity, scan.rejection, result)
         return
-    conn.register("typed_rows", prepared.typed)
-    conn.register("raw_rows", prepared.raw)
-    params = normalize_params(
-        prepared, source_file=landed.path, timezone=settings.timezone, future_limit=future_limit
-    )
-    # Composed: the validation statement fits this file's columns (normalize.normalize_sql).
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE scan_rows AS {normalize_sql(prepared)}", params)
+    conn.register("scan_file_days", scan.day_counts)
+    conn.register("scan_quarantine", scan.quarantine)
     run_sql(conn, __file__, "file_days_insert", file_id=file_id)
-    scanned.write(conn, settings, file_id, identity[0] or "", "scan_rows")
-    _create_raw_json_view(conn, prepared)
+    scanned.publish(settings, scan.temporary, file_id, scan.fingerprint or "")
     run_sql(conn, __file__, "scan_insert_quarantine", source_file=landed.path)
-    rows, valid, min_day, max_day, min_at, max_at = fetch_one(
-        conn, load_sql(__file__, "scan_totals"))
+    conn.unregister("scan_file_days")
+    conn.unregister("scan_quarantine")
+    rows, valid, min_day, max_day, min_at, max_at = scan.totals
     new_days = {r[0] for r in run_sql(conn, __file__, "file_days", file_id=file_id).fetchall()}
     intents.record(conn, [intents.EVENTS], new_days, "new_rows", landed.path)
     result.days_touched |= new_days
     run_sql(conn, __file__, "manifest_insert_ok", **_manifest_identity(file_id, landed, identity),
-            shape=prepared.shape, rows=rows, valid=valid, invalid=rows - valid,
+            shape=scan.shape, rows=rows, valid=valid, invalid=rows - valid,
             min_day=min_day, max_day=max_day, min_at=min_at, max_at=max_at)
-    run_sql(conn, __file__, "scan_cleanup")
-    conn.unregister("typed_rows")
-    conn.unregister("raw_rows")
     result.rows_read += rows
     result.rows_valid += valid
     result.rows_invalid += rows - valid
@@ -241,9 +244,11 @@ def _rescan_file(
     landed: LandedFile,
     future_limit: datetime,
     result: ScanResult,
+    scan: FileScan | None = None,
 ) -> None:
     """Replace one file's manifest entry, index rows, quarantine rows and the rebuild intents
-    they cause, in one transaction."""
+    they cause, in one transaction. `scan`: the file already read by a scan worker (else it is
+    read here)."""
     with transaction(conn):
         file_id = _forget_file(conn, settings, landed.path, result, "changed_file")
         if file_id is None:
@@ -251,7 +256,9 @@ def _rescan_file(
             result.new_files.append(landed.path)
         else:
             result.changed_files.append(landed.path)
-        _scan_file(conn, settings, landed, file_id, future_limit, result)
+        if scan is None:
+            scan = read_file(conn, _scan_job(conn, settings, landed, future_limit))
+        _record_scan(conn, settings, landed, file_id, scan, result)
     fault_point("after_scan_file", landed.absolute)
 
 
@@ -271,6 +278,22 @@ def _stored_identities(conn: duckdb.DuckDBPyConnection) -> dict[str, StoredIdent
     }
 
 
+@contextmanager
+def _scans(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, files: list[LandedFile],
+    future_limit: datetime,
+) -> Iterator[Iterator[FileScan | None]]:
+    """The scans of `files` in order, read by a process pool when CITY_USAGE_SCAN_WORKERS
+    allows more than one and there are at least two files; else all None (each file is read
+    in this process, inside its transaction)."""
+    if settings.scan_workers < 2 or len(files) < 2:
+        yield itertools.repeat(None)
+        return
+    jobs = [_scan_job(conn, settings, f, future_limit) for f in files]
+    with file_scans(jobs, settings.scan_workers) as scans:
+        yield scans
+
+
 def scan_landing(
     conn: duckdb.DuckDBPyConnection, settings: Settings, now: datetime | None = None
 ) -> ScanResult:
@@ -286,13 +309,17 @@ def scan_landing(
     for path in sorted(set(known) - {f.path for f in landed}):
         _remove_file(conn, settings, path, result)
     scanned.remove_orphans(conn, settings)
-    for file in landed:
-        stored = known.get(file.path)
-        if stored is None or not same_content(file, stored):
-            _rescan_file(conn, settings, file, future_limit, result)
-        elif (file.mtime_ns, file.ctime_ns) != (stored.mtime_ns, stored.ctime_ns):
-            run_sql(conn, __file__, "manifest_touch", mtime=file.mtime_ns, ctime=file.ctime_ns,
-                    path=file.path, footer=footer_fingerprint(file.absolute, file.fs))
+    changed = [f for f in landed
+               if f.path not in known or not same_content(f, known[f.path])]
+    with _scans(conn, settings, changed, future_limit) as scans:
+        for file in landed:
+            stored = known.get(file.path)
+            if stored is None or not same_content(file, stored):
+                _rescan_file(conn, settings, file, future_limit, result, next(scans))
+            elif (file.mtime_ns, file.ctime_ns) != (stored.mtime_ns, stored.ctime_ns):
+                run_sql(conn, __file__, "manifest_touch", mtime=file.mtime_ns,
+                        ctime=file.ctime_ns, path=file.path,
+                        footer=footer_fingerprint(file.absolute, file.fs))
     id_index.update(conn, settings, result)
     fault_point("after_scan")
     return result
@@ -352,7 +379,7 @@ def _conflict_raw_rows(conn: duckdb.DuckDBPyConnection, settings: Settings) -> N
         if isinstance(prepared, FileRejection):
             continue
         conn.register("raw_rows", prepared.raw)
-        _create_raw_json_view(conn, prepared)
+        create_raw_json_view(conn, prepared)
         run_sql(conn, __file__, "conflict_raw_insert", path=path)
         run_sql(conn, __file__, "raw_json_drop")
         conn.unregister("raw_rows")

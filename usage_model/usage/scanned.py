@@ -48,9 +48,16 @@ def write(conn: duckdb.DuckDBPyConnection, settings: Settings, file_id: int,
     """Write the valid rows of the temp table `rows_table` (curated columns, id_hash and
     a null `reason`) as the file's scanned rows: temporary name, fsync, rename, so a reader
     sees all or nothing."""
-    target = path_of(settings, file_id, fingerprint)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.parent / f"_{uuid.uuid4().hex}.tmp"
+    return publish(settings, write_temporary(conn, folder(settings), rows_table),
+                   file_id, fingerprint)
+
+
+def write_temporary(conn: duckdb.DuckDBPyConnection, root: Path, rows_table: str) -> Path:
+    """Write the valid rows of `rows_table` to a temporary file in `root` (the scanned
+    folder), synced to disk; `publish` gives it its name. A scan worker process writes here
+    before the manifest knows the file (remove_orphans clears those of dead scans)."""
+    root.mkdir(parents=True, exist_ok=True)
+    temporary = root / f"_{uuid.uuid4().hex}.tmp"
     # No sort (the build keys rows by source_row) and LZ4: these files are read back once
     # or twice and never leave the machine's curated folder, so writing fast beats small.
     # The relation API writes the file, so its path is a value, never spliced into SQL.
@@ -59,6 +66,12 @@ def write(conn: duckdb.DuckDBPyConnection, settings: Settings, file_id: int,
         temporary.as_posix(), compression="lz4_raw", row_group_size=122880)
     with temporary.open("rb") as handle:
         os.fsync(handle.fileno())
+    return temporary
+
+
+def publish(settings: Settings, temporary: Path, file_id: int, fingerprint: str) -> Path:
+    """Rename a `write_temporary` file to the scanned rows of manifest entry `file_id`."""
+    target = path_of(settings, file_id, fingerprint)
     os.replace(temporary, target)
     return target
 

@@ -1,7 +1,5 @@
--- Rows of one scanned file that broke a rule, with the row as it landed.
+-- Rows of one scanned file that broke a rule (the registered Arrow table `scan_quarantine`,
+-- see scan_quarantine_rows.sql).
 INSERT INTO usage_quarantine
-SELECT $source_file, s.source_row, nullif(s.event_id, ''), s.day, s.reason, s.detail, r.raw_json,
-       NULL, now()
-FROM scan_rows s
-JOIN raw_json_rows r USING (source_row)
-WHERE s.reason IS NOT NULL
+SELECT $source_file, source_row, event_id, day, reason, detail, raw_json, NULL, now()
+FROM scan_quarantine
