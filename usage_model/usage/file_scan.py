@@ -15,6 +15,7 @@ import multiprocessing
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -136,10 +137,19 @@ def file_scans(jobs: list[ScanJob], workers: int) -> Iterator[Iterator[FileScan 
                                initializer=config.adopt,
                                initargs=({name: config.raw(name) for name in _FAULT_VARIABLES},))
     try:
-        futures = [pool.submit(_read_in_worker, job) for job in jobs]
+        futures = [_submit(pool, job) for job in jobs]
         yield (_outcome(future, job) for future, job in zip(futures, jobs, strict=True))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _submit(pool: ProcessPoolExecutor, job: ScanJob) -> Future:
+    try:
+        return pool.submit(_read_in_worker, job)
+    except BrokenProcessPool as exc:  # a worker died while jobs were still being handed out
+        failed: Future = Future()
+        failed.set_exception(exc)
+        return failed
 
 
 def _outcome(future: Future, job: ScanJob) -> FileScan | None:
