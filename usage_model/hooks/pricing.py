@@ -269,20 +269,23 @@ class _PerUserPlan:
     grain = ("user_id", "city_id")
     name: ClassVar[str]
     params_model: ClassVar[type[Section]]
+    # Declared for the methods below; the subclass's dataclass fields provide them (a plain
+    # base class's annotations are not dataclass fields).
+    unit: str
+    included: int
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], base_dir: Path) -> Any:
         return cls(**parse_params(cls.params_model, params, base_dir).model_dump())
 
     def over(self, used: int) -> int:
-        return max(0, used - self.included)  # type: ignore[attr-defined]
+        return max(0, used - self.included)
 
     def charge(self, used: int) -> tuple[int, str]:
         raise NotImplementedError
 
     def __call__(self, usage: pa.Table, ctx: HookContext) -> list[dict[str, Any]]:
-        return _per_user_charges(self.name, self.unit, usage, ctx,  # type: ignore[attr-defined]
-                                 self.charge)
+        return _per_user_charges(self.name, self.unit, usage, ctx, self.charge)
 
 
 @dataclass(frozen=True)
