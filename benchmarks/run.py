@@ -33,14 +33,14 @@ from benchmarks.measure import load_average
 RESULTS = Path(__file__).parent / "results"
 FULL = {"scales": "1M,10M,50M", "incremental_per_day": 200_000, "backfill_per_day": 100_000,
         "backfill_days": 30, "memory_day": 20_000_000, "repeats": 3,
-        "end_to_end_per_day": 1_000_000, "history_per_day": 200_000,
-        "parts": "scale,incremental,backfill,memory,end_to_end,history"}
+        "end_to_end_per_day": 1_000_000, "history_new_day": 1_000_000,
+        "history_per_day": 200_000, "parts": "scale,incremental,backfill,memory,end_to_end,history"}
 # Quick: every code path once at toy sizes (the 1-day memory run is left out: the scale run
 # already reports peak RSS).
 QUICK = {"scales": "200K", "incremental_per_day": 5_000, "backfill_per_day": 5_000,
          "backfill_days": 10, "memory_day": 200_000, "repeats": 1,
-         "end_to_end_per_day": 20_000, "history_per_day": 2_000,
-         "parts": "scale,incremental,backfill,end_to_end,history"}
+         "end_to_end_per_day": 20_000, "history_new_day": 2_000,
+         "history_per_day": 2_000, "parts": "scale,incremental,backfill,end_to_end,history"}
 
 
 def parse_scale(text: str) -> int:
@@ -65,8 +65,10 @@ def main() -> None:
                         "scale,incremental,backfill,memory,end_to_end,history")
     parser.add_argument("--end-to-end-per-day", type=int,
                         help="events a day in the end-to-end part (10 days)")
+    parser.add_argument("--history-new-day", type=int,
+                        help="events of the new day in the new-day-vs-history part")
     parser.add_argument("--history-per-day", type=int,
-                        help="events a day in the new-day-vs-history part")
+                        help="ids a day of the synthetic history in that part")
     parser.add_argument("--root", type=Path,
                         default=Path(tempfile.gettempdir()) / "city-usage-bench")
     args = parser.parse_args()
@@ -75,6 +77,8 @@ def main() -> None:
         plan["scales"] = args.scales
     if args.end_to_end_per_day:
         plan["end_to_end_per_day"] = args.end_to_end_per_day
+    if args.history_new_day:
+        plan["history_new_day"] = args.history_new_day
     if args.history_per_day:
         plan["history_per_day"] = args.history_per_day
     bench_incremental.REPEATS = plan["repeats"]
@@ -105,9 +109,11 @@ def main() -> None:
                        f"{plan['end_to_end_per_day']:,} events",
                        lambda root: bench_end_to_end.run(root, plan["end_to_end_per_day"],
                                                          args.memory_limit)),
-        "history": (f"new day vs history, {plan['history_per_day']:,} events a day",
-                    lambda root: bench_history.run(root, plan["history_per_day"],
-                                                   args.memory_limit)),
+        "history": (f"new day of {plan['history_new_day']:,} events vs history of "
+                    f"{plan['history_per_day']:,} ids a day",
+                    lambda root: bench_history.run(root, plan["history_new_day"],
+                                                   args.memory_limit,
+                                                   history_per_day=plan["history_per_day"])),
     }
     for part, (label, run_part) in steps.items():
         if part in parts:
