@@ -83,7 +83,8 @@ class Environment(BaseSettings):
                           "Root of every local data folder (relative: to the working directory).")
     landing: str | None = _var("CITY_USAGE_LANDING", None,
                                "Where source files land (usage/, balance/, stripe/events/); an "
-                               "`s3://bucket/prefix` puts the usage landing on object storage.",
+                               "`s3://bucket/prefix` puts the usage and balance landings on object "
+                               "storage.",
                                "<CITY_USAGE_DATA_DIR>/landing")
     warehouse: Path | None = _var("CITY_USAGE_WAREHOUSE", None, "The DuckDB warehouse file.",
                                   "<CITY_USAGE_DATA_DIR>/warehouse.duckdb")
@@ -369,8 +370,8 @@ class Settings:
     config_file: Path = Path("city-usage.yaml")
     scan_workers: int = 1
     # CITY_USAGE_LANDING as given when it is an object-store prefix (`s3://bucket/prefix`):
-    # usage files are then read from `<it>/usage`; `landing` stays the local folder of the
-    # balance and Stripe landings.
+    # usage files are then read from `<it>/usage` and Downcity's balance exports from
+    # `<it>/balance`; `landing` stays the local folder of the Stripe webhook events.
     landing_uri: str | None = None
     # CITY_USAGE_CURATED as given when it is an object-store prefix: curated events are then
     # written to and read from `<it>/events`, and the build's working state goes to `work_root`.
@@ -392,7 +393,15 @@ class Settings:
 
     @property
     def balance_landing(self) -> Path:
+        """The local folder of the balance landing (`balance_landing_location` on S3)."""
         return self.landing / "balance"
+
+    def balance_landing_location(self) -> Location:
+        """Where Downcity's balance exports land: `<landing>/balance`, a local folder or,
+        when CITY_USAGE_LANDING is an `s3://` prefix, under it."""
+        if self.landing_uri:
+            return location(self.landing_uri.rstrip("/") + "/balance", self.s3_options())
+        return location(self.balance_landing)
 
     @property
     def stripe_events_landing(self) -> Path:

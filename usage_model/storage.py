@@ -109,10 +109,13 @@ def s3_options_from_env(env: Mapping[str, str]) -> dict[str, object]:
     return options
 
 
-def location(uri: str | Path, s3_options: Mapping[str, object] | None = None) -> Location:
-    """A Location for a local path or an `s3://bucket/prefix` URI. `s3_options` are
-    `pyarrow.fs.S3FileSystem` keyword arguments (endpoint_override, region, keys) that the
-    settings object supplies; nothing here reads the environment."""
+def location(uri: str | Path | Location,
+             s3_options: Mapping[str, object] | None = None) -> Location:
+    """A Location for a local path or an `s3://bucket/prefix` URI (a Location is returned as
+    it is). `s3_options` are `pyarrow.fs.S3FileSystem` keyword arguments (endpoint_override,
+    region, keys) that the settings object supplies; nothing here reads the environment."""
+    if isinstance(uri, Location):
+        return uri
     text = str(uri)
     if is_remote(text):
         fs = pafs.S3FileSystem(**dict(s3_options or {}))

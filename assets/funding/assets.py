@@ -37,7 +37,7 @@ BALANCE_LANDING = dg.AssetSpec(
 )
 def downcity_topups(duckdb: DuckDBResource, settings: CityUsageSettings) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
-        results = downcity.load(conn, settings.get().balance_landing)
+        results = downcity.load(conn, settings.get().balance_landing_location())
         extra = {f"{name}_{field}": dg.MetadataValue.int(getattr(r, field))
                  for name, r in results.items() for field in ("files", "rows", "rejected")}
         meta = table_metadata(conn, "downcity_topups", extra=extra)

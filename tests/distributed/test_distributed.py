@@ -125,10 +125,16 @@ def test_same_results_as_embedded_despite_a_killed_worker_and_concurrent_runs(
 def test_writers_run_on_the_warehouse_worker_one_at_a_time(
     cluster: Cluster, instance: dg.DagsterInstance
 ):
-    balance = Path(cluster.env["CITY_USAGE_DATA_DIR"]) / "landing"
-    write_sample_balance(balance / "balance", balance / "stripe" / "events",
+    # Downcity's exports land on S3 beside the usage files (CITY_USAGE_LANDING/balance).
+    balance = location(cluster.env["CITY_USAGE_LANDING"] + "/balance",
+                       s3_options_from_env(cluster.env))
+    events = Path(cluster.env["CITY_USAGE_DATA_DIR"]) / "landing" / "stripe" / "events"
+    write_sample_balance(balance, events,
                          [f"u-{i:04d}" for i in range(40)], seed=3, end=END - timedelta(days=1))
-    ok(cluster.cli("materialize", "--select", "key:balances"))
+    ok(cluster.cli("materialize", "--select", "key:downcity_topups or key:balances"))
+    with duckdb.connect(str(cluster.workspace.warehouse), read_only=True) as conn:
+        landed = conn.execute("SELECT count(*) FROM downcity_topups").fetchone()[0]
+    assert landed > 0  # read from the S3 balance landing by a worker
 
     steps = _all_steps(instance)
     host_of = {s.worker.split("@", 1)[0] for s in steps}

@@ -1,4 +1,5 @@
-"""Downcity exports landed as Parquet under `landing/balance/<folder>/**.parquet`.
+"""Downcity exports landed as Parquet under `landing/balance/<folder>/**.parquet` (a local
+folder or an `s3://` prefix: read through pyarrow's filesystem layer, see storage.py).
 
 Five exports of `@downcity/services` tables are read, each into its `downcity_<name>` table:
 
@@ -41,10 +42,13 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from usage_model import clock
 from usage_model.funding.ledger import replace_if_columns_differ
 from usage_model.sql import run_sql
+from usage_model.storage import Location, location
 from usage_model.warehouse import ensure_schema, transaction
 
 # Downcity's statuses plus the synonyms older exports used (compared case-insensitively).
@@ -151,11 +155,17 @@ class RowRejected(ValueError):
         self.reason = reason
 
 
-def _files(root: Path) -> list[Path]:
-    if not root.exists():
+def _files(root: Location, folder: str) -> list[str]:
+    """The export's Parquet files, as paths relative to the balance root, in path order
+    (hidden and `_`-prefixed names skipped: temporaries and markers)."""
+    try:
+        found = root.fs.get_file_info(pafs.FileSelector(root.path(folder), recursive=True))
+    except FileNotFoundError:
         return []
-    return sorted(p for p in root.rglob("*.parquet")
-                  if not p.name.startswith(("_", ".")) and p.is_file())
+    prefix = root.root.rstrip("/") + "/"
+    return sorted(info.path.removeprefix(prefix) for info in found
+                  if info.type == pafs.FileType.File and info.path.endswith(".parquet")
+                  and not info.base_name.startswith(("_", ".")))
 
 
 def _as_int(value: object) -> int | None:
@@ -262,19 +272,26 @@ def _check_row(spec: Export, record: dict[str, Any], unit: object) -> dict[str, 
     return out
 
 
-def _read_rows(conn: duckdb.DuckDBPyConnection, path: Path) -> tuple[list[str], list[tuple]]:
+def _read_rows(conn: duckdb.DuckDBPyConnection, root: Location,
+               rel: str) -> tuple[list[str], list[tuple]]:
+    """A landed file's columns and rows: read by pyarrow from its filesystem (a local folder
+    or S3), then through DuckDB, so values come out as for any warehouse query."""
+    with root.fs.open_input_file(root.path(rel)) as handle:
+        table = pq.read_table(handle)
     # A cursor of its own: a file DuckDB cannot read must not abort the load's transaction.
     reader = conn.cursor()
     try:
-        cur = run_sql(reader, __file__, "read_landed_file", path=str(path))
+        reader.register("landed_file", table)
+        cur = run_sql(reader, __file__, "read_landed_file")
         columns = [d[0] for d in cur.description]
         return columns, cur.fetchall()
     finally:
         reader.close()
 
 
-# DuckDB cannot open or decode the file; Python cannot hold a value (year 10000 and such).
-_UNREADABLE = (duckdb.Error, ValueError, OverflowError)
+# pyarrow cannot open or decode the file (ArrowInvalid is a ValueError, an I/O failure an
+# OSError); DuckDB cannot convert it; Python cannot hold a value (year 10000 and such).
+_UNREADABLE = (duckdb.Error, ValueError, OSError, OverflowError)
 
 
 class _Rejects:
@@ -300,15 +317,14 @@ def _version(record: Mapping[str, Any]) -> datetime:
     return record.get("updated_at") or record.get("created_at") or _NO_TIME
 
 
-def _load_export(conn: duckdb.DuckDBPyConnection, spec: Export, root: Path,
+def _load_export(conn: duckdb.DuckDBPyConnection, spec: Export, root: Location,
                  rejects: _Rejects) -> LoadResult:
-    files = _files(root / spec.folder)
+    files = _files(root, spec.folder)
     best: dict[str, tuple[tuple, dict[str, Any]]] = {}
     rows_total = rejected = 0
-    for path in files:
-        rel = path.relative_to(root).as_posix()
+    for rel in files:
         try:
-            names, rows = _read_rows(conn, path)
+            names, rows = _read_rows(conn, root, rel)
         except _UNREADABLE as exc:
             rejects.unreadable(rel, exc)
             rejected += 1
@@ -369,11 +385,13 @@ def _refresh_tables(conn: duckdb.DuckDBPyConnection) -> None:
         run_sql(conn, __file__, "delete_all", idents={"table": table})
 
 
-def load(conn: duckdb.DuckDBPyConnection, balance_root: Path,
+def load(conn: duckdb.DuckDBPyConnection, balance_root: Location | Path,
          now: datetime | None = None) -> dict[str, LoadResult]:
-    """Refresh every `downcity_<export>` table and `downcity_rejects` from the landed files."""
+    """Refresh every `downcity_<export>` table and `downcity_rejects` from the files landed
+    under `balance_root` (Settings.balance_landing_location(), or a local folder)."""
+    root = location(balance_root)
     rejects = _Rejects(conn, now or clock.now())
     with transaction(conn):
         _refresh_tables(conn)
-        return {name: _load_export(conn, spec, balance_root, rejects)
+        return {name: _load_export(conn, spec, root, rejects)
                 for name, spec in EXPORTS.items()}

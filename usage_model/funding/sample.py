@@ -14,7 +14,6 @@ Credits are USD cents x 10,000 (1 USD = 1,000,000 credits).
 from __future__ import annotations
 
 import json
-import os
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,6 +25,7 @@ import pyarrow.parquet as pq
 from usage_model.funding.downcity import CURRENT_COLUMNS as COLUMNS
 from usage_model.funding.downcity import INTEGER_COLUMNS as INTEGER
 from usage_model.funding.webhook import land_event
+from usage_model.storage import Location, location
 
 CREDITS_PER_CENT = 10_000
 PACKS_CENTS = (500, 1_000, 2_000, 2_500, 5_000, 10_000)  # the checkout's topup packs
@@ -277,24 +277,26 @@ def sample_balance(users: list[str], seed: int, end: date) -> tuple[dict[str, li
     return b.rows, b.events
 
 
-def _write(folder: Path, name: str, rows: list[dict], columns: tuple[str, ...]) -> None:
-    """Written to a hidden temporary name and renamed, so a reader never sees half a file."""
-    folder.mkdir(parents=True, exist_ok=True)
+def _write(root: Location, path: str, rows: list[dict], columns: tuple[str, ...]) -> None:
+    """Written whole or not at all (storage.Location.write_atomic): a reader never sees half
+    a file, locally or on S3."""
     schema = pa.schema([pa.field(c, pa.int64() if c in INTEGER else pa.string(),
                                  nullable=False) for c in columns])
-    tmp = folder / f".{name}.tmp"
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
-    os.replace(tmp, folder / name)
+    table = pa.Table.from_pylist(rows, schema=schema)
+    root.write_atomic(root.path(path), lambda fs, target: pq.write_table(
+        table, target, filesystem=fs))
 
 
-def write_sample_balance(balance_landing: Path, stripe_events: Path, users: list[str],
-                         seed: int, end: date) -> dict[str, int]:
-    """Write Downcity's five exports as `<export>/dt=<end>/<table>.parquet` and Stripe's
-    events as webhook files; return the rows per export and the `stripe_events` count."""
+def write_sample_balance(balance_landing: Location | Path, stripe_events: Path,
+                         users: list[str], seed: int, end: date) -> dict[str, int]:
+    """Write Downcity's five exports as `<export>/dt=<end>/<table>.parquet` under the balance
+    landing (a local folder or an S3 prefix) and Stripe's events as webhook files; return the
+    rows per export and the `stripe_events` count."""
     exports, events = sample_balance(users, seed, end)
+    root = location(balance_landing)
     for name, rows in exports.items():
-        _write(balance_landing / name / f"dt={end.isoformat()}", f"{TABLE_NAMES[name]}.parquet",
-               rows, COLUMNS[name])
+        _write(root, f"{name}/dt={end.isoformat()}/{TABLE_NAMES[name]}.parquet", rows,
+               COLUMNS[name])
     for event in events:
         land_event(stripe_events, event["id"], json.dumps(event).encode())
     return {**{k: len(v) for k, v in exports.items()}, "stripe_events": len(events)}

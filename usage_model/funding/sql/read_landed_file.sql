@@ -1,1 +1,2 @@
-SELECT * FROM read_parquet($path, hive_partitioning = false)
+-- A landed export file, registered as the Arrow table `landed_file` (downcity._read_rows).
+SELECT * FROM landed_file
