@@ -48,6 +48,7 @@ from usage_model.config import Settings
 from usage_model.faults import fault_point
 from usage_model.sql import load_sql, run_sql
 from usage_model.usage import intents, scanned
+from usage_model.usage.batching import bounded_runs
 from usage_model.warehouse import transaction
 
 # Changing this re-buckets nothing already written: keep it fixed for a warehouse's life.
@@ -184,15 +185,8 @@ def _bucket_ranges(rows_per_bucket: dict[int, int]) -> list[tuple[int, int]]:
     """Consecutive ranges of the buckets in `rows_per_bucket`, each holding about
     ROWS_PER_WRITE rows (a bucket bigger than that alone), so what an update holds and sorts
     at once stays bounded however big it is."""
-    ranges: list[list[int]] = []
-    held = 0
-    for bucket in sorted(rows_per_bucket):
-        if not ranges or held + rows_per_bucket[bucket] > ROWS_PER_WRITE:
-            ranges.append([bucket, bucket])
-            held = 0
-        ranges[-1][1] = bucket
-        held += rows_per_bucket[bucket]
-    return [(first, last) for first, last in ranges]
+    runs = bounded_runs(sorted(rows_per_bucket.items()), ROWS_PER_WRITE)
+    return [(run[0], run[-1]) for run in runs]
 
 
 def _write_segments(where: storage.Location, rows: pa.Table, seq: int) -> list[Segment]:
