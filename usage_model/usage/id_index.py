@@ -21,6 +21,11 @@ before that commit leaves unlisted segment files (removed as orphans) and uninde
 same way). Readers join `usage_files` on `indexed`, so rows of a file forgotten or rescanned
 since the last update are never seen.
 
+An update is linear in the rows it folds and holds a bounded part of them at once: one
+streaming pass writes the new rows, partitioned by bucket, to a local staging folder; then
+each range of buckets holding about ROWS_PER_WRITE rows (new and carried) is gathered,
+searched for other copies of its ids, sorted and written on its own.
+
 Each update appends at most one segment per touched bucket, folding in the newest segments
 while they are no larger than what it writes (a binary counter): a bucket holds O(log n)
 segments and a new day rewrites O(its own rows) amortized, whatever the history.

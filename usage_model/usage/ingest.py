@@ -10,7 +10,10 @@ landing order, one transaction each.
 `build_days` then rebuilds whole days: it reads the scanned rows of the files whose days
 overlap the window (never the landed files again), deduplicates against the index (so copies
 in other files and other days count), writes one curated Parquet file per day (temporary
-name, then rename) and replaces the window's conflicts and load counts in DuckDB.
+name, then rename) and replaces the window's conflicts and load counts in DuckDB. A window of
+any size is built in groups of consecutive days of at most GROUP_ROWS manifest rows, one
+commit each, so memory and spill stay bounded (copies on days outside a group come from the
+index, as those outside the window do).
 
 Every manifest change records, in its own transaction, the days it obliges to rebuild
 (`usage_rebuild_intents`, see intents.py); the build's commit clears them. A file whose
