@@ -1,7 +1,8 @@
 """Issue 11's scale target: 100M events (10 days × 10M random ids) landed at once, then the
 scan and the build of every day in one run, in a fresh process with the DuckDB memory limit
 set. Reports wall and CPU seconds, the process's peak RSS and the largest DuckDB spill folder
-(`<warehouse>.tmp`) and work folder seen while it ran (sampled every second)."""
+(`<warehouse>.tmp`) and curated folder (events, scanned rows, id index and the build's staging)
+seen while it ran (sampled every second)."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def run(root: Path, per_day: int, memory_limit: str, days: int = DAYS, log=print
     landed = data.write_random_id_days(settings, [data.day_of(k) for k in range(days)],
                                        per_day)
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    watch = _Watch({"spill": Path(f"{settings.warehouse}.tmp"), "work": settings.work_root},
+    watch = _Watch({"spill": Path(f"{settings.warehouse}.tmp"), "curated": settings.curated},
                    root)
     watch.start()
     try:
@@ -95,7 +96,7 @@ def run(root: Path, per_day: int, memory_limit: str, days: int = DAYS, log=print
            "memory_limit": memory_limit, "process_s": result["process_s"],
            "cpu_s": result["cpu_s"], "peak_rss_mb": result["peak_rss_mb"],
            "largest_spill_mb": round(watch.largest["spill"] / 2**20, 1),
-           "largest_work_mb": round(watch.largest["work"] / 2**20, 1),
+           "largest_curated_mb": round(watch.largest["curated"] / 2**20, 1),
            "least_free_disk_gb": round(watch.least_free / 2**30, 1),
            "load_avg_1m": result["load_avg_1m"],
            **{k: result[k] for k in ("scan_s", "build_s", "accepted", "identical",
