@@ -19,6 +19,7 @@ from usage_model import faults
 from usage_model.config import Settings
 from usage_model.usage import id_index, intents
 from usage_model.usage import ingest as ingest_module
+from usage_model.usage.batching import bounded_runs
 from usage_model.warehouse import connect
 
 D1, D2, D3 = (T0 + timedelta(days=k) for k in range(3))
@@ -183,3 +184,10 @@ def test_a_crash_between_two_groups_converges_on_the_next_run(settings, tmp_path
     assert left[0]["pending"] == {D2.date(), D3.date()}
     assert _summary(crashed)[1][4] == _summary(clean)[1][4]
     assert _state(twin) == _state(settings)
+
+
+def test_bounded_runs_keep_order_and_put_an_oversized_item_alone():
+    sized = [("a", 4), ("b", 3), ("c", 12), ("d", 1), ("e", 7), ("f", 0)]
+    # a run may reach the bound exactly (d, e, f: 8)
+    assert bounded_runs(sized, 8) == [["a", "b"], ["c"], ["d", "e", "f"]]
+    assert bounded_runs([], 8) == []
