@@ -50,6 +50,11 @@ def targets(out: dict) -> dict:
         rss = out["memory"]["peak_rss_mb"]
         met["big_day_peak_rss_under_2GB"] = {"value": rss, "events": out["memory"]["events"],
                                              "met": rss < 2048}
+    if out.get("big_run"):
+        big = out["big_run"]
+        met["hundred_million_run_peak_rss_under_4GB"] = {
+            "value": big["peak_rss_mb"], "events": big["landed_rows"],
+            "largest_spill_mb": big["largest_spill_mb"], "met": big["peak_rss_mb"] < 4096}
     return met
 
 
@@ -149,6 +154,13 @@ def markdown(out: dict) -> str:
         lines += [f"One day of {mm['events']:,} events through the pipeline: peak RSS "
                   f"{mm['peak_rss_mb']:.0f} MB, process {mm['process_s']:.1f} s "
                   f"(load {mm['load_avg_1m']:.1f}).", ""]
+    if out.get("big_run"):
+        big = out["big_run"]
+        lines += [f"{big['landed_rows']:,} events ({big['days']} days) scanned and built in one "
+                  f"run: process {big['process_s']:.1f} s (scan {big['scan_s']:.1f} s, build "
+                  f"{big['build_s']:.1f} s), CPU {big['cpu_s']:.1f} s, peak RSS "
+                  f"{big['peak_rss_mb']:.0f} MB, largest DuckDB spill "
+                  f"{big['largest_spill_mb']:.0f} MB (load {big['load_avg_1m']:.1f}).", ""]
     if out.get("end_to_end"):
         lines += end_to_end_lines(out["end_to_end"])
     if out.get("history"):

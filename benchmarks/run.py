@@ -21,6 +21,7 @@ import psutil
 
 from benchmarks import (
     bench_backfill,
+    bench_big_run,
     bench_end_to_end,
     bench_history,
     bench_incremental,
@@ -34,13 +35,15 @@ RESULTS = Path(__file__).parent / "results"
 FULL = {"scales": "1M,10M,50M", "incremental_per_day": 200_000, "backfill_per_day": 100_000,
         "backfill_days": 30, "memory_day": 20_000_000, "repeats": 3,
         "end_to_end_per_day": 1_000_000, "history_new_day": 1_000_000,
-        "history_per_day": 200_000, "parts": "scale,incremental,backfill,memory,end_to_end,history"}
+        "history_per_day": 200_000, "big_run_per_day": 10_000_000,
+        "parts": "scale,incremental,backfill,memory,end_to_end,history,big_run"}
 # Quick: every code path once at toy sizes (the 1-day memory run is left out: the scale run
 # already reports peak RSS).
 QUICK = {"scales": "200K", "incremental_per_day": 5_000, "backfill_per_day": 5_000,
          "backfill_days": 10, "memory_day": 200_000, "repeats": 1,
          "end_to_end_per_day": 20_000, "history_new_day": 2_000,
-         "history_per_day": 2_000, "parts": "scale,incremental,backfill,end_to_end,history"}
+         "history_per_day": 2_000, "big_run_per_day": 20_000,
+         "parts": "scale,incremental,backfill,end_to_end,history,big_run"}
 
 
 def parse_scale(text: str) -> int:
@@ -62,7 +65,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (about a minute)")
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit everywhere")
     parser.add_argument("--only", help="comma-separated parts: "
-                        "scale,incremental,backfill,memory,end_to_end,history")
+                        "scale,incremental,backfill,memory,end_to_end,history,big_run")
     parser.add_argument("--end-to-end-per-day", type=int,
                         help="events a day in the end-to-end part (10 days)")
     parser.add_argument("--history-new-day", type=int,
@@ -114,6 +117,9 @@ def main() -> None:
                     lambda root: bench_history.run(root, plan["history_new_day"],
                                                    args.memory_limit,
                                                    history_per_day=plan["history_per_day"])),
+        "big_run": (f"one run of {bench_big_run.DAYS} days × {plan['big_run_per_day']:,} events",
+                    lambda root: bench_big_run.run(root, plan["big_run_per_day"],
+                                                   args.memory_limit)),
     }
     for part, (label, run_part) in steps.items():
         if part in parts:

@@ -41,6 +41,11 @@ def _run(task: str, args: dict) -> dict:
     if task == "naive_polars":
         from benchmarks.naive_polars import naive_materialize
         return naive_materialize(args["files"], args["warehouse"])
+    if task == "big_run":
+        from pathlib import Path
+
+        from benchmarks.bench_big_run import scan_and_build
+        return scan_and_build(Path(args["root"]), args["memory_limit"])
     if task == "dagster_steps":
         from benchmarks.pipeline_task import all_step_seconds
         return all_step_seconds()

@@ -21,6 +21,11 @@ before that commit leaves unlisted segment files (removed as orphans) and uninde
 same way). Readers join `usage_files` on `indexed`, so rows of a file forgotten or rescanned
 since the last update are never seen.
 
+An update is linear in the rows it folds and holds a bounded part of them at once: one
+streaming pass writes the new rows, partitioned by bucket, to a local staging folder; then
+each range of buckets holding about ROWS_PER_WRITE rows (new and carried) is gathered,
+searched for other copies of its ids, sorted and written on its own.
+
 Each update appends at most one segment per touched bucket, folding in the newest segments
 while they are no larger than what it writes (a binary counter): a bucket holds O(log n)
 segments and a new day rewrites O(its own rows) amortized, whatever the history.
@@ -28,11 +33,13 @@ segments and a new day rewrites O(its own rows) amortized, whatever the history.
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Protocol
 
 import duckdb
@@ -46,6 +53,7 @@ from usage_model.config import Settings
 from usage_model.faults import fault_point
 from usage_model.sql import load_sql, run_sql
 from usage_model.usage import intents, scanned
+from usage_model.usage.batching import bounded_runs
 from usage_model.warehouse import transaction
 
 # Changing this re-buckets nothing already written: keep it fixed for a warehouse's life.
@@ -178,12 +186,12 @@ def _folded(bucket_segments: list[Segment], stale: set[str], new_rows: int) -> l
     return chosen
 
 
-def _bucket_ranges(rows: int) -> list[tuple[int, int]]:
-    """Contiguous bucket ranges of about ROWS_PER_WRITE rows each (ids spread evenly over
-    buckets), so the rows an update holds in memory at once stay bounded however big it is."""
-    parts = min(BUCKETS, max(1, -(-rows // ROWS_PER_WRITE)))
-    bounds = [BUCKETS * k // parts for k in range(parts + 1)]
-    return [(bounds[k], bounds[k + 1] - 1) for k in range(parts)]
+def _bucket_ranges(rows_per_bucket: dict[int, int]) -> list[tuple[int, int]]:
+    """Consecutive ranges of the buckets in `rows_per_bucket`, each holding about
+    ROWS_PER_WRITE rows (a bucket bigger than that alone), so what an update holds and sorts
+    at once stays bounded however big it is."""
+    runs = bounded_runs(sorted(rows_per_bucket.items()), ROWS_PER_WRITE)
+    return [(run[0], run[-1]) for run in runs]
 
 
 def _write_segments(where: storage.Location, rows: pa.Table, seq: int) -> list[Segment]:
@@ -208,53 +216,106 @@ def _write_segments(where: storage.Location, rows: pa.Table, seq: int) -> list[S
     return segments_out
 
 
+def _staging(settings: Settings) -> Path:
+    # Local working files of one update (the scanned rows it reads are local too).
+    return settings.work_root / "_index_staging"
+
+
+def _stage_new_rows(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, ready: list[tuple[int, str]]
+) -> dict[int, list[str]]:
+    """One streaming pass over the ready files' scanned rows: their index rows, written to the
+    staging folder partitioned by bucket. Returns each bucket's staged files."""
+    folder = _staging(settings)
+    shutil.rmtree(folder, ignore_errors=True)
+    if not ready:
+        return {}
+    folder.mkdir(parents=True)
+    rows = conn.sql(load_sql(__file__, "index_stage"), params={
+        "files": [path for _, path in ready], "file_ids": [file_id for file_id, _ in ready],
+        "buckets": BUCKETS})
+    # The relation API writes the files: the folder is a value, never spliced into SQL.
+    rows.write_parquet(folder.as_posix(), compression="lz4_raw", partition_by=["bucket"])
+    staged: dict[int, list[str]] = {}
+    for part in sorted(folder.glob("bucket=*/*.parquet")):
+        staged.setdefault(int(part.parent.name.split("=")[1]), []).append(part.as_posix())
+    return staged
+
+
+def _staged_rows(staged: dict[int, list[str]]) -> dict[int, int]:
+    return {bucket: sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+            for bucket, files in staged.items()}
+
+
+def _fold_range(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    staged: list[str],
+    replaced: list[str],
+    stale: list[str],
+    new_files: list[int],
+    kept: list[int],
+) -> set[date]:
+    """Gather one bucket range's rows into temp table index_new (its staged new rows and the
+    kept rows of the segments it replaces), and return the days holding another copy of an
+    id of the range whose copies change (looked up before anything changes: the current
+    segments with the files indexed so far are exactly the copies that were already there)."""
+    run_sql(conn, __file__, "index_new_create")
+    if staged:
+        run_sql(conn, __file__, "index_staged_insert", staged=staged)
+    if replaced:
+        run_sql(conn, __file__, "index_carried", carried=replaced, kept_files=kept)
+    if stale:
+        run_sql(conn, __file__, "index_touched", new_files=new_files or [-1], carried=stale,
+                kept_files=kept)
+    else:
+        run_sql(conn, __file__, "index_touched_added", new_files=new_files or [-1])
+    find_copies(conn, settings, "index_touched", "index_other_copies")
+    return {r[0] for r in run_sql(conn, __file__, "index_moved_days").fetchall()}
+
+
 def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched) -> int:
     """Fold every scanned-but-unindexed manifest file into the index and drop the rows of
     files the manifest no longer indexes; record (durably, in the same commit) the days
-    holding another copy of an id whose copies changed. Returns the rows newly indexed."""
+    holding another copy of an id whose copies changed. Returns the rows newly indexed.
+
+    Linear in the rows it folds, in bounded memory: one pass stages the new rows by bucket,
+    then each range of about ROWS_PER_WRITE rows' buckets is gathered, searched for other
+    copies, sorted and written on its own."""
     remove_orphans(conn, settings)
     ready = _ready_files(conn, settings)
     indexed = {r[0] for r in run_sql(conn, __file__, "index_indexed_files").fetchall()}
     current = segments(conn)
     stale = {s.name for s in current if not set(s.file_ids) <= indexed}
     if not ready and not stale:
+        shutil.rmtree(_staging(settings), ignore_errors=True)
         return 0
     new_files = [file_id for file_id, _ in ready]
-    kept = sorted(indexed)
+    kept = sorted(indexed) or [-1]
     where = location(settings)
-    run_sql(conn, __file__, "index_new_create")
-    for file_id, path in ready:
-        run_sql(conn, __file__, "index_added", file_id=file_id, scanned=path)
-    added = run_sql(conn, __file__, "index_new_count").fetchall()[0][0]
-    per_bucket = dict(run_sql(conn, __file__, "index_new_per_bucket",
-                              buckets=BUCKETS).fetchall())
-    stale_uris = [_uri(where, s) for s in current if s.name in stale]
-    if stale_uris:
-        run_sql(conn, __file__, "index_touched", new_files=new_files, carried=stale_uris,
-                kept_files=kept)
-    else:
-        run_sql(conn, __file__, "index_touched_added", new_files=new_files)
-    # Other copies are looked up before anything changes: the old segments with the files
-    # indexed so far are exactly the copies that were already there.
-    find_copies(conn, settings, "index_touched", "index_other_copies")
-    moved = {r[0] for r in run_sql(conn, __file__, "index_moved_days").fetchall()}
-
-    next_seq = max((s.seq for s in current), default=0) + 1
+    staged = _stage_new_rows(conn, settings, ready)
+    per_bucket = _staged_rows(staged)
     touched = sorted(set(per_bucket) | {s.bucket for s in current if s.name in stale})
-    replaced = [seg for bucket in touched for seg in _folded(
-        [s for s in current if s.bucket == bucket], stale, per_bucket.get(bucket, 0))]
-    if replaced:
-        run_sql(conn, __file__, "index_carried", carried=[_uri(where, s) for s in replaced],
-                kept_files=kept)
-    written = []
-    for first, last in _bucket_ranges(run_sql(conn, __file__, "index_new_count").fetchall()[0][0]):
+    replaced = {bucket: _folded([s for s in current if s.bucket == bucket], stale,
+                                per_bucket.get(bucket, 0)) for bucket in touched}
+    held = {b: per_bucket.get(b, 0) + sum(s.rows for s in replaced[b]) for b in touched}
+    next_seq = max((s.seq for s in current), default=0) + 1
+    moved: set[date] = set()
+    written: list[Segment] = []
+    for first, last in _bucket_ranges(held):
+        buckets = range(first, last + 1)
+        moved |= _fold_range(
+            conn, settings, [f for b in buckets for f in staged.get(b, [])],
+            [_uri(where, s) for b in buckets for s in replaced.get(b, [])],
+            [_uri(where, s) for b in buckets for s in replaced.get(b, []) if s.name in stale],
+            new_files, kept)
         rows = conn.sql(load_sql(__file__, "index_bucket_rows"),
                         params={"buckets": BUCKETS, "first": first, "last": last})
         written += _write_segments(where, rows.to_arrow_table(), next_seq)
     fault_point("before_index_commit")
     with transaction(conn):
         run_sql(conn, __file__, "index_segments_forget",
-                names=[s.name for s in replaced] or [""])
+                names=[s.name for b in touched for s in replaced[b]] or [""])
         for s in written:
             run_sql(conn, __file__, "index_segment_insert", bucket=s.bucket, segment=s.name,
                     seq=s.seq, rows=s.rows, file_ids=list(s.file_ids))
@@ -264,9 +325,10 @@ def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched)
     result.rebuild_days |= moved
     result.days_touched |= moved
     remove_orphans(conn, settings)
+    shutil.rmtree(_staging(settings), ignore_errors=True)
     for name in ("index_new", "index_touched", "index_other_copies"):
         run_sql(conn, __file__, "drop_table", idents={"table": name})
-    return added
+    return sum(per_bucket.values())
 
 
 def install_view(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:

@@ -10,7 +10,10 @@ landing order, one transaction each.
 `build_days` then rebuilds whole days: it reads the scanned rows of the files whose days
 overlap the window (never the landed files again), deduplicates against the index (so copies
 in other files and other days count), writes one curated Parquet file per day (temporary
-name, then rename) and replaces the window's conflicts and load counts in DuckDB.
+name, then rename) and replaces the window's conflicts and load counts in DuckDB. A window of
+any size is built in groups of consecutive days of at most GROUP_ROWS manifest rows, one
+commit each, so memory and spill stay bounded (copies on days outside a group come from the
+index, as those outside the window do).
 
 Every manifest change records, in its own transaction, the days it obliges to rebuild
 (`usage_rebuild_intents`, see intents.py); the build's commit clears them. A file whose
@@ -24,7 +27,7 @@ import itertools
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
 
@@ -37,6 +40,7 @@ from usage_model.faults import fault_point
 from usage_model.sql import load_sql, run_sql
 from usage_model.storage import location
 from usage_model.usage import id_index, intents, layout, scanned
+from usage_model.usage.batching import bounded_runs
 from usage_model.usage.event_model import CURATED_SCHEMA
 from usage_model.usage.file_scan import (
     FileScan,
@@ -98,6 +102,17 @@ class ScanResult:
     # process's, so profiles add it.
     worker_cpu_seconds: float = 0.0
 
+    def absorb(self, other: ScanResult) -> None:
+        """Add what another scan found (lists extended, sets joined, counts added)."""
+        for item in fields(self):
+            mine, theirs = getattr(self, item.name), getattr(other, item.name)
+            if isinstance(mine, set):
+                mine |= theirs
+            elif isinstance(mine, list):
+                mine.extend(theirs)
+            else:
+                setattr(self, item.name, mine + theirs)
+
 
 @dataclass
 class BuildResult:
@@ -115,6 +130,17 @@ class BuildResult:
     # (and their days added to the build) before the build went on.
     rescan: ScanResult = field(default_factory=ScanResult)
 
+    def absorb(self, group: BuildResult) -> None:
+        """Add the figures of one group of days built on the way."""
+        self.files_read += group.files_read
+        self.rows_indexed += group.rows_indexed
+        self.accepted += group.accepted
+        self.identical_duplicates += group.identical_duplicates
+        self.conflicts += group.conflicts
+        self.rows_in_manifest += group.rows_in_manifest
+        self.per_day.update(group.per_day)
+        self.rescan.absorb(group.rescan)
+
 
 class LandingChangedError(RuntimeError):
     """Landed files kept changing while the build read them; the message names them."""
@@ -123,6 +149,9 @@ class LandingChangedError(RuntimeError):
 # A build checks its files again at most this many times after finding some that differ from
 # the manifest (each time they are scanned again first); then it fails naming them.
 BUILD_PASSES = 3
+# Manifest rows a build holds at once, at most (a day with more is built alone): a window of
+# any size is built in groups of consecutive days, so memory and spill stay bounded.
+GROUP_ROWS = 10_000_000
 
 
 def day_path(settings: Settings, day: date) -> Path:
@@ -464,20 +493,22 @@ def _gather(
     )
 
 
-def build_days(
-    conn: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    days: Iterable[date],
-    now: datetime | None = None,
+def _day_groups(conn: duckdb.DuckDBPyConnection, days: list[date]) -> list[list[date]]:
+    """The window split into consecutive groups of days holding at most GROUP_ROWS manifest
+    rows each (a day bigger than that is a group of its own)."""
+    counts = dict(run_sql(conn, __file__, "manifest_day_rows", days=days).fetchall())
+    return bounded_runs([(day, counts.get(day, 0)) for day in days], GROUP_ROWS)
+
+
+def _build_group(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, days: list[date],
+    future_limit: datetime,
 ) -> BuildResult:
-    """Rebuild whole days of curated events; idempotent (the window is replaced). The commit
-    that records the new day loads also clears those days' rebuild intents and marks their
-    summaries stale; a crash after a curated file was replaced but before that commit leaves
-    the intent, so the next run builds the day again."""
-    result = BuildResult(days=sorted(set(days)))
-    if not result.days:
-        return result
-    future_limit = _future_limit(settings, now)
+    """Build one group of days (and any day a file scanned again on the way adds): gather
+    them, rank and classify their rows (copies on other days come from the index), write
+    their curated files and commit their conflicts, day loads and intents in one
+    transaction."""
+    result = BuildResult(days=days)
     _gather(conn, settings, result, future_limit)
     days = result.days
     result.rows_in_manifest = fetch_one(conn, load_sql(__file__, "rows_in_manifest"),
@@ -501,4 +532,36 @@ def build_days(
     (result.rows_indexed, result.accepted, result.identical_duplicates, result.conflicts) = totals
     for name in BUILT_TABLES:
         run_sql(conn, __file__, "drop_table", idents={"table": name})
+    return result
+
+
+def build_days(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    days: Iterable[date],
+    now: datetime | None = None,
+) -> BuildResult:
+    """Rebuild whole days of curated events; idempotent (the window is replaced). The window
+    is built in groups of consecutive days of bounded size (`_day_groups`), one commit each:
+    the commit that records a group's day loads also clears those days' rebuild intents and
+    marks their summaries stale. A crash after a curated file was replaced but before that
+    commit leaves the intents of that group and the later ones, so the next run builds those
+    days again."""
+    result = BuildResult(days=sorted(set(days)))
+    if not result.days:
+        return result
+    future_limit = _future_limit(settings, now)
+    # Files a killed scan left unindexed join the index before the window is split: the
+    # split counts the manifest's rows, and the days whose winner moved join the window.
+    id_index.update(conn, settings, result.rescan)
+    pending = sorted(set(result.days) | result.rescan.days_touched)
+    built: set[date] = set()
+    for group in _day_groups(conn, pending):
+        # (a file scanned again while building an earlier group may have added these days)
+        todo = [day for day in group if day not in built]
+        if todo:
+            part = _build_group(conn, settings, todo, future_limit)
+            built |= set(part.days)
+            result.absorb(part)
+    result.days = sorted(built)
     return result

@@ -1,1 +1,0 @@
-SELECT id_hash % $buckets::UBIGINT, count(*) FROM index_new GROUP BY ALL
