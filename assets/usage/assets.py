@@ -12,6 +12,7 @@ metadata and checks. The two assets are one graph (daily partitions, one run per
   builds the days.
 """
 
+import warnings
 from datetime import date
 from itertools import chain
 
@@ -227,20 +228,23 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
             metadata={"rate": rate.rate, "threshold": cfg.quarantine_rate_max},
         )
 
-    @dg.graph_multi_asset(
-        name="build_usage_events",
-        outs={name: dg.AssetOut.from_spec(spec.replace_attributes(deps=[]),
-                                          dagster_type=dg.Nothing)
-              for name, spec in _ASSET_OUTS.items()},
-        ins={"usage_landing": dg.AssetIn(key=LANDING.key, dagster_type=dg.Nothing)},
-        check_specs=CHECKS,
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        # Bound here, not in the code location's resources: no other asset uses it.
-        resource_defs={READS_IO_MANAGER: ReadsIOManager().get_resource_definition()},
-    )
-    def build_usage_events(usage_landing):
+    def compose(usage_landing):
         shares = plan_reads(usage_landing)
         return record_and_build(shares.map(read_files).collect())._asdict()
 
-    return build_usage_events
+    with warnings.catch_warnings():
+        # `resource_defs` (the asset's own IO manager) is a beta parameter of graph assets.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.graph_multi_asset(
+            name="build_usage_events",
+            outs={name: dg.AssetOut.from_spec(spec.replace_attributes(deps=[]),
+                                              dagster_type=dg.Nothing)
+                  for name, spec in _ASSET_OUTS.items()},
+            ins={"usage_landing": dg.AssetIn(key=LANDING.key, dagster_type=dg.Nothing)},
+            check_specs=CHECKS,
+            group_name=EVENTS.group_name,
+            partitions_def=partitions_def,
+            backfill_policy=dg.BackfillPolicy.single_run(),
+            # Bound here, not in the code location's resources: no other asset uses it.
+            resource_defs={READS_IO_MANAGER: ReadsIOManager().get_resource_definition()},
+        )(compose)
