@@ -22,6 +22,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.metadata import OWNERS, add_partition_metadata, curated_day_figures
 from assets.resources import READS_IO_MANAGER, CityUsageSettings, ReadsIOManager
+from usage_model.config import Settings
 from usage_model.reporting import query_markdown
 from usage_model.usage import file_reads, ingest, intents
 from usage_model.usage.checks import (
@@ -110,6 +111,16 @@ def read_files(context: dg.OpExecutionContext, settings: CityUsageSettings,
     return stored
 
 
+def _remove_spent_reads(context: dg.AssetExecutionContext, cfg: Settings) -> None:
+    """Delete this run's stored reads (recorded now) and those of runs that ended without
+    recording theirs (killed or failed); a run still going keeps its own."""
+    file_reads.remove_run(cfg, context.run.run_id)
+    for run_id in file_reads.stored_runs(cfg):
+        run = context.instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            file_reads.remove_run(cfg, run_id)
+
+
 def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.op(out=_NOTHING_OUTS, pool=POOL, tags=WRITER_OP_TAGS)
     def record_and_build(
@@ -135,7 +146,7 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
                 "coalesce(sum(row_count), 0) AS rows_in_rejected_files "
                 "FROM usage_quarantine GROUP BY reason ORDER BY 2 DESC",
             )
-        file_reads.remove_run(cfg, context.run.run_id)  # recorded: the stored reads are spent
+        _remove_spent_reads(context, cfg)
         context.log.info(
             f"days {window[0]}..{window[-1]} and {len(days) - len(window)} pending: "
             f"{build.accepted} accepted, "

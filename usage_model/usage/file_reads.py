@@ -192,6 +192,14 @@ def _fetch(settings: Settings, run_id: str, task: ReadTask) -> FileScan:
     return replace(scan, temporary=temporary)
 
 
+def stored_runs(settings: Settings) -> list[str]:
+    """The runs that have stored results (their ids: the exchange's top-level folders)."""
+    where = exchange_location(settings)
+    selector = pafs.FileSelector(where.root, allow_not_found=True)
+    return sorted(info.base_name for info in where.fs.get_file_info(selector)
+                  if info.type == pafs.FileType.Directory)
+
+
 def remove_run(settings: Settings, run_id: str) -> None:
     """Delete the results a run's read steps stored (once its warehouse step recorded them)."""
     where = exchange_location(settings)
