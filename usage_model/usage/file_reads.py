@@ -36,7 +36,6 @@ import pyarrow.fs as pafs
 
 from usage_model import clock
 from usage_model.config import Settings
-from usage_model.faults import fault_point
 from usage_model.storage import Location, location
 from usage_model.usage import ingest, scanned
 from usage_model.usage.file_scan import FileScan, ScanJob, file_scans, read_file
@@ -116,11 +115,23 @@ def read_and_store(settings: Settings, tasks: list[ReadTask], run_id: str) -> li
         jobs = [ScanJob(current[t.path], Path(scratch), t.timezone, t.future_limit,
                         t.session_time_zone) for t in fresh]
         for task, scan in zip(fresh, _read(jobs, settings.scan_workers), strict=True):
-            if scan is not None:
-                _store(settings, run_id, task, scan)
+            if scan is not None and _stored(settings, run_id, task, scan):
                 stored.append(task)
-                fault_point("after_read_stored", task.path)
     return stored
+
+
+def _stored(settings: Settings, run_id: str, task: ReadTask, scan: FileScan) -> bool:
+    try:
+        _store(settings, run_id, task, scan)
+    except Exception as exc:  # e.g. the object store refused: the warehouse step reads it
+        _warn(task.path, "storing its read failed", exc)
+        return False
+    return True
+
+
+def _warn(path: str, what: str, exc: Exception) -> None:
+    log.warning("%s: %s (%s); the warehouse step reads it", path, what,
+                " ".join(str(exc).split()) or type(exc).__name__)
 
 
 def _read(jobs: list[ScanJob], workers: int) -> Iterable[FileScan | None]:
@@ -135,8 +146,7 @@ def _read(jobs: list[ScanJob], workers: int) -> Iterable[FileScan | None]:
                 conn.execute("SET TimeZone = $tz", {"tz": job.session_time_zone})
                 yield read_file(conn, job)
         except Exception as exc:  # the warehouse step reads it again and names the problem
-            log.warning("%s: read step failed (%s); the warehouse step reads it",
-                        job.landed.path, " ".join(str(exc).split()) or type(exc).__name__)
+            _warn(job.landed.path, "read step failed", exc)
             yield None
 
 
@@ -171,8 +181,7 @@ def stored_scans(settings: Settings, stored: Iterable[ReadTask], run_id: str
         try:
             return _fetch(settings, run_id, task)
         except Exception as exc:
-            log.warning("%s: stored read unusable (%s); reading it in the warehouse step",
-                        landed.path, " ".join(str(exc).split()) or type(exc).__name__)
+            _warn(landed.path, "stored read unusable", exc)
             return None
 
     return fetch
