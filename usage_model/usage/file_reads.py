@@ -196,8 +196,11 @@ def _fetch(settings: Settings, run_id: str, task: ReadTask) -> FileScan:
     root = scanned.folder(settings)
     root.mkdir(parents=True, exist_ok=True)
     temporary = root / f"_{uuid.uuid4().hex}.tmp"  # an orphan until recorded (remove_orphans)
-    pafs.copy_files(f"{folder}/{ROWS_NAME}", str(temporary), source_filesystem=where.fs,
-                    destination_filesystem=_LOCAL)
+    if where.is_local:  # the same work root: a rename (a record step run again reads the file)
+        where.fs.move(f"{folder}/{ROWS_NAME}", str(temporary))
+    else:
+        pafs.copy_files(f"{folder}/{ROWS_NAME}", str(temporary), source_filesystem=where.fs,
+                        destination_filesystem=_LOCAL)
     return replace(scan, temporary=temporary)
 
 
