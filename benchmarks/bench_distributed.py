@@ -122,9 +122,11 @@ def run_wall(instance, run_id: str) -> float:
     return (record.end_time or 0) - (record.start_time or 0)
 
 
-def bench_layout(name: str, workers: str, landing: Path, scratch: Path) -> dict[str, object]:
+def bench_layout(name: str, workers: str, landing: Path, scratch: Path,
+                 read_steps: int) -> dict[str, object]:
     up_env = {**_base_env(), "CITY_USAGE_DATA_DIR": str(scratch / "data"),
-              "CLUSTER_DIR": str(scratch / ".cluster"), "CLUSTER_WORKERS": workers}
+              "CLUSTER_DIR": str(scratch / ".cluster"), "CLUSTER_WORKERS": workers,
+              "CITY_USAGE_READ_STEPS": str(read_steps)}
     began = time.perf_counter()
     subprocess.run([str(ROOT / "cluster" / "up.sh")], env=up_env, cwd=ROOT, check=True,
                    capture_output=True)
@@ -134,6 +136,7 @@ def bench_layout(name: str, workers: str, landing: Path, scratch: Path) -> dict[
         _upload(landing, env)
         wall = _materialize(env)
         return {"layout": name, "workers": workers, "curated": env["CITY_USAGE_CURATED"],
+                "read_steps": read_steps,
                 "cluster_ready_s": round(ready, 1),
                 "materialize_s": round(wall, 2), **_step_figures(env)}
     finally:
@@ -146,6 +149,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     # One landed file per day: enough files for every read step to have work.
     parser.add_argument("--days", type=int, default=8)
     parser.add_argument("--events-per-day", type=int, default=50_000)
+    parser.add_argument("--read-steps", type=int, default=4,
+                        help="CITY_USAGE_READ_STEPS of the cluster (as .cluster/env sets)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
         scratch = Path(tmp)
@@ -157,7 +162,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                         "CITY_USAGE_LANDING": str(landing),
                         "DAGSTER_HOME": str(scratch / "embedded" / "dagster")}
         embedded = _materialize(embedded_env)
-        layouts = [bench_layout(name, workers, landing, scratch / name.replace(" ", "-"))
+        layouts = [bench_layout(name, workers, landing, scratch / name.replace(" ", "-"),
+                                args.read_steps)
                    for name, workers in LAYOUTS.items()]
     result = {
         "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
