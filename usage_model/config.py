@@ -119,7 +119,7 @@ class Environment(BaseSettings):
     read_steps: int = _var("CITY_USAGE_READ_STEPS", 1,
                            "Dagster steps that share the reading of new landed files (distributed "
                            "mode: they run in parallel on the Celery workers; `.cluster/env` "
-                           "sets 4).")
+                           "sets 2).")
     credits_per_minor_unit: str | None = _var(
         "CITY_USAGE_CREDITS_PER_MINOR_UNIT", None,
         "Credits per minor currency unit, `usd=10000,eur=11000`.", "usd=10000")

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.distributed import StepRecord, step_records
-from tests.distributed.conftest import Cluster
+from tests.distributed.conftest import READ_STEPS, Cluster
 from tests.harness import (
     END,
     SELECT,
@@ -131,7 +131,7 @@ def test_read_steps_fan_out_across_both_workers(instance: dg.DagsterInstance):
     runs = [[s for s in step_records(instance, run.run_id) if s.step_key.startswith(READ_STEP)]
             for run in instance.get_runs()]
     first = max(runs, key=len)  # the first run read every landed file
-    assert len(first) == 4, [s.step_key for s in first]
+    assert len(first) == READ_STEPS, [s.step_key for s in first]
     assert all(s.succeeded and s.queue == "dagster" for s in first)
     assert {s.worker.split("@")[0] for s in first} == {WAREHOUSE_QUEUE_WORKER, OTHER_WORKER}
     by_worker = {}
