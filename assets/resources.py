@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from usage_model.config import Environment, Settings
 from usage_model.funding.config import FundingConfig
-from usage_model.usage.file_reads import exchange_location
+from usage_model.usage.file_reads import STEP_OUTPUTS, exchange_location
 from usage_model.warehouse import connect_waiting, ensure_schema
 
 
@@ -63,7 +63,7 @@ class ReadsIOManager(dg.ConfigurableIOManager):
     def _path(self, context: dg.OutputContext) -> tuple[Any, str]:
         where = exchange_location(Environment.load().settings())
         run_id, *step = context.get_identifier()
-        return where, where.path(run_id, "_steps", *step)
+        return where, where.path(run_id, STEP_OUTPUTS, *step)
 
     def handle_output(self, context: dg.OutputContext, obj: object) -> None:
         where, path = self._path(context)

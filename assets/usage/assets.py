@@ -112,9 +112,10 @@ def read_files(context: dg.OpExecutionContext, settings: CityUsageSettings,
 
 
 def _remove_spent_reads(context: dg.AssetExecutionContext, cfg: Settings) -> None:
-    """Delete this run's stored reads (recorded now) and those of runs that ended without
-    recording theirs (killed or failed); a run still going keeps its own."""
-    file_reads.remove_run(cfg, context.run.run_id)
+    """Delete this run's stored reads (recorded now; its steps' small outputs stay until a
+    later run, so this step delivered again still loads its inputs) and everything of runs
+    that have ended; a run still going keeps its own."""
+    file_reads.remove_reads(cfg, context.run.run_id)
     for run_id in file_reads.stored_runs(cfg):
         run = context.instance.get_run_by_id(run_id)
         if run is None or run.is_finished:

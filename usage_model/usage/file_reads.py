@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 _LOCAL = pafs.LocalFileSystem()
 ROWS_NAME = "rows.parquet"
 SCAN_NAME = "scan.pickle"
+# The run's folder where its steps' outputs are kept (assets/resources.py, ReadsIOManager).
+STEP_OUTPUTS = "_steps"
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,17 @@ def stored_runs(settings: Settings) -> list[str]:
                   if info.type == pafs.FileType.Directory)
 
 
+def remove_reads(settings: Settings, run_id: str) -> None:
+    """Delete the file results a run's read steps stored (once its warehouse step recorded
+    them), keeping the steps' outputs: a warehouse step delivered again still loads them."""
+    where = exchange_location(settings)
+    selector = pafs.FileSelector(where.path(run_id), allow_not_found=True)
+    for info in where.fs.get_file_info(selector):
+        if info.type == pafs.FileType.Directory and info.base_name != STEP_OUTPUTS:
+            where.fs.delete_dir(info.path)
+
+
 def remove_run(settings: Settings, run_id: str) -> None:
-    """Delete the results a run's read steps stored (once its warehouse step recorded them)."""
+    """Delete everything a run stored here (once it has ended)."""
     where = exchange_location(settings)
     where.remove_folder(where.path(run_id))
