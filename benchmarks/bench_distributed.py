@@ -1,10 +1,11 @@
 """Distributed mode against the embedded default on the same landing (docs/scale.md):
-`python -m benchmarks.bench_distributed [--days 3] [--events-per-day 20000]`.
+`python -m benchmarks.bench_distributed [--days 8] [--events-per-day 50000]`.
 
 For each worker layout a fresh cluster is started with cluster/up.sh in a temporary folder
-(one worker serving both queues; the default two: `w1` on the warehouse queue, `w2` on the
-others), the same sample landing is uploaded to its S3, and `city-usage materialize` over the
-usage and summary assets is timed; the embedded run is timed on a local copy. From the
+(one worker serving both queues; or the default two: `w1` on both queues, `w2` on the
+`dagster` queue, where the ingestion's CITY_USAGE_READ_STEPS read steps run), the same
+sample landing is uploaded to its S3, and `city-usage materialize` over the usage and
+summary assets is timed; the embedded run is timed on a local copy. From the
 cluster's event log: each step's run time, its dispatch latency (queued to started on a
 worker) and the per-step overhead of the Celery path (wall time not spent inside steps,
 divided by the steps). Writes benchmarks/results/distributed-<UTC time>.json.
@@ -26,7 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
 SELECT = "group:usage or group:summaries"
 CLI = [sys.executable, "-c", "from pipelines.cli import main; main()"]
-LAYOUTS = {"1 worker": "w1:warehouse,dagster", "2 workers": "w1:warehouse w2:dagster"}
+# Both layouts: `w1` owns the warehouse queue; the `dagster` queue (the read steps, the
+# other assets) is served by w1 alone, or by w1 and w2.
+LAYOUTS = {"1 worker": "w1:warehouse,dagster", "2 workers": "w1:warehouse,dagster w2:dagster"}
+INGEST = "build_usage_events."
 END = date(2026, 6, 30)
 
 
@@ -78,6 +82,7 @@ def _step_figures(env: dict[str, str]) -> dict[str, object]:
         walls = [run_wall(instance, run.run_id) for run in runs]
     inside = sum((s.finished or s.started) - s.started for s in steps)
     return {
+        "ingestion": _ingestion_figures([s for s in steps if s.step_key.startswith(INGEST)]),
         "steps": {s.step_key: {"queue": s.queue, "worker": s.worker,
                                "seconds": round((s.finished or s.started) - s.started, 2),
                                "dispatch_s": round(s.started - s.submitted, 2)}
@@ -88,14 +93,40 @@ def _step_figures(env: dict[str, str]) -> dict[str, object]:
     }
 
 
+def _ingestion_figures(steps: list) -> dict[str, object]:
+    """The usage_events graph of the (one) daily run: its span from the plan step's start to
+    the record step's end, and its read steps' total time, span and workers."""
+    if not steps:
+        return {}
+    reads = [s for s in steps if ".read_files[" in s.step_key]
+    ends = [s.finished or s.started for s in steps]
+    figures: dict[str, object] = {
+        "span_s": round(max(ends) - min(s.started for s in steps), 2),
+        "read_steps": len(reads),
+        "read_workers": sorted({s.worker.split("@")[0] for s in reads}),
+    }
+    if reads:
+        figures["read_sum_s"] = round(sum((s.finished or s.started) - s.started
+                                          for s in reads), 2)
+        figures["read_span_s"] = round(max(s.finished or s.started for s in reads)
+                                       - min(s.started for s in reads), 2)
+    for s in steps:
+        if s.step_key.endswith(("plan_reads", "record_and_build")):
+            name = s.step_key.removeprefix(INGEST)
+            figures[f"{name}_s"] = round((s.finished or s.started) - s.started, 2)
+    return figures
+
+
 def run_wall(instance, run_id: str) -> float:
     record = instance.get_run_record_by_id(run_id)
     return (record.end_time or 0) - (record.start_time or 0)
 
 
-def bench_layout(name: str, workers: str, landing: Path, scratch: Path) -> dict[str, object]:
+def bench_layout(name: str, workers: str, landing: Path, scratch: Path,
+                 read_steps: int) -> dict[str, object]:
     up_env = {**_base_env(), "CITY_USAGE_DATA_DIR": str(scratch / "data"),
-              "CLUSTER_DIR": str(scratch / ".cluster"), "CLUSTER_WORKERS": workers}
+              "CLUSTER_DIR": str(scratch / ".cluster"), "CLUSTER_WORKERS": workers,
+              "CITY_USAGE_READ_STEPS": str(read_steps)}
     began = time.perf_counter()
     subprocess.run([str(ROOT / "cluster" / "up.sh")], env=up_env, cwd=ROOT, check=True,
                    capture_output=True)
@@ -105,6 +136,7 @@ def bench_layout(name: str, workers: str, landing: Path, scratch: Path) -> dict[
         _upload(landing, env)
         wall = _materialize(env)
         return {"layout": name, "workers": workers, "curated": env["CITY_USAGE_CURATED"],
+                "read_steps": read_steps,
                 "cluster_ready_s": round(ready, 1),
                 "materialize_s": round(wall, 2), **_step_figures(env)}
     finally:
@@ -114,8 +146,11 @@ def bench_layout(name: str, workers: str, landing: Path, scratch: Path) -> dict[
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=3)
-    parser.add_argument("--events-per-day", type=int, default=20_000)
+    # One landed file per day: enough files for every read step to have work.
+    parser.add_argument("--days", type=int, default=8)
+    parser.add_argument("--events-per-day", type=int, default=50_000)
+    parser.add_argument("--read-steps", type=int, default=4,
+                        help="CITY_USAGE_READ_STEPS of the cluster (as .cluster/env sets)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
         scratch = Path(tmp)
@@ -127,7 +162,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                         "CITY_USAGE_LANDING": str(landing),
                         "DAGSTER_HOME": str(scratch / "embedded" / "dagster")}
         embedded = _materialize(embedded_env)
-        layouts = [bench_layout(name, workers, landing, scratch / name.replace(" ", "-"))
+        layouts = [bench_layout(name, workers, landing, scratch / name.replace(" ", "-"),
+                                args.read_steps)
                    for name, workers in LAYOUTS.items()]
     result = {
         "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),

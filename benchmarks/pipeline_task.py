@@ -23,18 +23,21 @@ ASSETS = {
 
 
 def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
-    """Seconds from STEP_START to STEP_SUCCESS of each step, from the run's event log."""
+    """Seconds from STEP_START to STEP_SUCCESS of each asset node, from the run's event log.
+    A graph-backed asset's steps (`build_usage_events.plan_reads`, `….read_files[0]`, …)
+    count as their node: from its first step's start to its last step's success."""
     started: dict[str, float] = {}
-    took: dict[str, float] = {}
+    ended: dict[str, float] = {}
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None or event.step_key is None:
             continue
+        node = event.step_key.split(".", 1)[0]
         if event.event_type == dg.DagsterEventType.STEP_START:
-            started[event.step_key] = entry.timestamp
+            started[node] = min(started.get(node, entry.timestamp), entry.timestamp)
         elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
-            took[event.step_key] = round(entry.timestamp - started[event.step_key], 3)
-    return took
+            ended[node] = max(ended.get(node, entry.timestamp), entry.timestamp)
+    return {node: round(end - started[node], 3) for node, end in ended.items()}
 
 
 def all_step_seconds() -> dict[str, object]:

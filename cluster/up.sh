@@ -92,6 +92,7 @@ export CITY_USAGE_LANDING="s3://$BUCKET/landing"
 export CITY_USAGE_WAREHOUSE="$DATA/warehouse.duckdb"
 export CITY_USAGE_CURATED="s3://$BUCKET/curated"
 export CITY_USAGE_EXECUTOR="celery"
+export CITY_USAGE_READ_STEPS="${CITY_USAGE_READ_STEPS:-2}"
 export CITY_USAGE_CELERY_BROKER="redis://127.0.0.1:$REDIS_PORT/0"
 export CITY_USAGE_CELERY_BACKEND="redis://127.0.0.1:$REDIS_PORT/1"
 export CITY_USAGE_PG_URL="postgresql+psycopg2://city_usage@127.0.0.1:$PG_PORT/dagster"
@@ -106,9 +107,10 @@ source "$CLUSTER_DIR/env"
 cp "$REPO/cluster/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
 "$PY" -m pipelines.celery_app create-bucket "$BUCKET"
 
-# --- Celery workers with distinct node names. By default `w1` owns the DuckDB file and serves
-# only the warehouse queue, so every writer step runs there, one at a time (concurrency 1);
-# `w2` serves every other step (the `dagster` queue); more such workers can join from any host.
+# --- Celery workers with distinct node names. By default `w1` owns the DuckDB file and is the
+# only one serving the warehouse queue, so every writer step runs there, one at a time
+# (concurrency 1); between writers it also takes steps of the `dagster` queue (the ingestion's
+# read steps, the other assets), which `w2` serves too; more such workers can join from any host.
 cd "$REPO"
 start_worker() {  # start_worker <node> <queues>
   setsid "$BIN/celery" -A pipelines.celery_app worker -n "$1@%h" -Q "$2" --concurrency 1 \
@@ -116,7 +118,7 @@ start_worker() {  # start_worker <node> <queues>
     > "$LOGS/worker-$1.log" 2>&1 < /dev/null &
   record "worker-$1" $!
 }
-WORKERS="${CLUSTER_WORKERS:-w1:warehouse w2:dagster}"
+WORKERS="${CLUSTER_WORKERS:-w1:warehouse,dagster w2:dagster}"
 nodes=()
 for spec in $WORKERS; do start_worker "${spec%%:*}" "${spec#*:}"; nodes+=("${spec%%:*}"); done
 wait_for "the Celery workers" 120 "$PY" -m pipelines.celery_app ping "${nodes[@]}"

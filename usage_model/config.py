@@ -117,6 +117,10 @@ class Environment(BaseSettings):
     scan_workers: int = _var("CITY_USAGE_SCAN_WORKERS", 1,
                              "Processes that read and validate new landed files in parallel "
                              "(1: one after another in the pipeline's process).")
+    read_steps: int = _var("CITY_USAGE_READ_STEPS", 1,
+                           "Dagster steps that share the reading of new landed files (distributed "
+                           "mode: they run in parallel on the Celery workers; `.cluster/env` "
+                           "sets 2).")
     credits_per_minor_unit: str | None = _var(
         "CITY_USAGE_CREDITS_PER_MINOR_UNIT", None,
         "Credits per minor currency unit, `usd=10000,eur=11000`.", "usd=10000")
@@ -174,7 +178,7 @@ class Environment(BaseSettings):
             _TEXT_PARSERS[info.field_name](value)
         return value
 
-    @field_validator("scan_workers")
+    @field_validator("scan_workers", "read_steps")
     @classmethod
     def _at_least_one(cls, value: int) -> int:
         if value < 1:
@@ -211,6 +215,7 @@ class Environment(BaseSettings):
             quarantine_rate_max=self.quarantine_rate_max,
             config_file=self.config_file.absolute(),
             scan_workers=self.scan_workers,
+            read_steps=self.read_steps,
         )
 
     def funding(self) -> FundingConfig:
@@ -369,6 +374,7 @@ class Settings:
     quarantine_rate_max: float = 0.05
     config_file: Path = Path("city-usage.yaml")
     scan_workers: int = 1
+    read_steps: int = 1
     # CITY_USAGE_LANDING as given when it is an object-store prefix (`s3://bucket/prefix`):
     # usage files are then read from `<it>/usage` and Downcity's balance exports from
     # `<it>/balance`; `landing` stays the local folder of the Stripe webhook events.

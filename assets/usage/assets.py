@@ -1,24 +1,36 @@
 """usage_events and usage_quarantine: landed files to validated, deduplicated curated events.
 
-Thin: the rules live in `usage_model.usage`; this module states the Dagster shape (daily
-partitions, one run per backfill, the DuckDB writer pool) and reports metadata and checks.
+Thin: the rules live in `usage_model.usage`; this module states the Dagster shape and reports
+metadata and checks. The two assets are one graph (daily partitions, one run per backfill):
+- `plan_reads` (warehouse pool and queue: it reads the manifest) lists the new and changed
+  landed files in CITY_USAGE_READ_STEPS shares, one dynamic output each;
+- `read_files`, one step per share, reads and validates its files without the warehouse
+  (in distributed mode on any Celery worker of the `dagster` queue) and stores the results
+  where every worker reaches them (usage_model/usage/file_reads.py);
+- `record_and_build` (warehouse pool and queue) records the stored reads in landing order,
+  reading itself any file whose stored read is missing or stale, updates the id index and
+  builds the days.
 """
 
-
+import warnings
 from datetime import date
+from itertools import chain
 
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from assets.metadata import OWNERS, WAREHOUSE_STEP, add_partition_metadata, curated_day_figures
-from assets.resources import CityUsageSettings
+from assets.metadata import OWNERS, add_partition_metadata, curated_day_figures
+from assets.resources import READS_IO_MANAGER, CityUsageSettings, ReadsIOManager
+from usage_model.config import Settings
 from usage_model.reporting import query_markdown
-from usage_model.usage import ingest, intents
+from usage_model.usage import file_reads, ingest, intents
 from usage_model.usage.checks import (
     event_quality,
     quarantine_rate,
 )
+from usage_model.usage.file_reads import ReadTask
+from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 
 def pending_partitions(
@@ -72,22 +84,55 @@ CHECKS = [
 ]
 
 
+# Graph outputs: each asset, and each check by Dagster's name for its output.
+_ASSET_OUTS = {spec.key.path[-1]: spec for spec in (EVENTS, QUARANTINE)}
+_CHECK_OUTS = {spec.get_python_identifier(): spec for spec in CHECKS}
+_NOTHING_OUTS = {name: dg.Out(dg.Nothing) for name in [*_ASSET_OUTS, *_CHECK_OUTS]}
+
+
+@dg.op(ins={"usage_landing": dg.In(dg.Nothing)},
+       out=dg.DynamicOut(list[ReadTask], io_manager_key=READS_IO_MANAGER),
+       pool=POOL, tags=WRITER_OP_TAGS)
+def plan_reads(duckdb: DuckDBResource, settings: CityUsageSettings):
+    """The new and changed landed files, in CITY_USAGE_READ_STEPS shares."""
+    cfg = settings.get()
+    with duckdb.get_connection() as conn:
+        shares = file_reads.plan_reads(conn, cfg, cfg.read_steps)
+    for number, share in enumerate(shares):
+        yield dg.DynamicOutput(share, mapping_key=str(number))
+
+
+@dg.op(out=dg.Out(list[ReadTask], io_manager_key=READS_IO_MANAGER))
+def read_files(context: dg.OpExecutionContext, settings: CityUsageSettings,
+               share: list[ReadTask]) -> list[ReadTask]:
+    """Read one share of the files and store the results (no warehouse: any worker)."""
+    stored = file_reads.read_and_store(settings.get(), share, context.run.run_id)
+    context.log.info(f"read {len(stored)} of {len(share)} files")
+    return stored
+
+
+def _remove_spent_reads(context: dg.AssetExecutionContext, cfg: Settings) -> None:
+    """Delete this run's stored reads (recorded now; its steps' small outputs stay until a
+    later run, so this step delivered again still loads its inputs) and everything of runs
+    that have ended; a run still going keeps its own."""
+    file_reads.remove_reads(cfg, context.run.run_id)
+    for run_id in file_reads.stored_runs(cfg):
+        run = context.instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            file_reads.remove_run(cfg, run_id)
+
+
 def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.multi_asset(
-        name="build_usage_events",
-        specs=[EVENTS, QUARANTINE],
-        check_specs=CHECKS,
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        **WAREHOUSE_STEP,
-    )
-    def build_usage_events(
-        context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings
+    @dg.op(out=_NOTHING_OUTS, pool=POOL, tags=WRITER_OP_TAGS)
+    def record_and_build(
+        context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings,
+        stored: list[list[ReadTask]],
     ):
         cfg = settings.get()
         window = [date.fromisoformat(key) for key in context.partition_keys]
+        pre_read = file_reads.stored_scans(cfg, chain.from_iterable(stored), context.run.run_id)
         with duckdb.get_connection() as conn:
-            scan = ingest.scan_landing(conn, cfg)
+            scan = ingest.scan_landing(conn, cfg, pre_read=pre_read)
             # What this scan, or an earlier run that failed before building, left to rebuild.
             pending = pending_partitions(conn, partitions_def, [intents.EVENTS])
             build = ingest.build_days(conn, cfg, set(window) | pending)
@@ -102,6 +147,7 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
                 "coalesce(sum(row_count), 0) AS rows_in_rejected_files "
                 "FROM usage_quarantine GROUP BY reason ORDER BY 2 DESC",
             )
+        _remove_spent_reads(context, cfg)
         context.log.info(
             f"days {window[0]}..{window[-1]} and {len(days) - len(window)} pending: "
             f"{build.accepted} accepted, "
@@ -110,8 +156,8 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
         )
         figures = curated_day_figures(cfg.events_location(), days)
         add_partition_metadata(context, EVENTS.key, figures)
-        yield dg.MaterializeResult(
-            asset_key=EVENTS.key,
+        yield dg.Output(
+            None, "usage_events",
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(build.accepted),
                 "days": dg.MetadataValue.int(len(days)),
@@ -136,6 +182,8 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
                 "scan_removed_files": dg.MetadataValue.int(len(scan.removed_files)),
                 "scan_rows_read": dg.MetadataValue.int(scan.rows_read),
                 "scan_rows_quarantined": dg.MetadataValue.int(scan.rows_invalid),
+                "files_read_in_read_steps": dg.MetadataValue.int(
+                    sum(len(share) for share in stored)),
                 "rescanned_while_building": dg.MetadataValue.json(
                     build.rescan.new_files + build.rescan.changed_files
                     + build.rescan.removed_files
@@ -143,8 +191,8 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
                 "preview": dg.MetadataValue.md(quality.preview),
             },
         )
-        yield dg.MaterializeResult(
-            asset_key=QUARANTINE.key,
+        yield dg.Output(
+            None, "usage_quarantine",
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(rate.quarantine_entries),
                 "rows_quarantined_total": dg.MetadataValue.int(rate.rows_quarantined),
@@ -192,4 +240,23 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
             metadata={"rate": rate.rate, "threshold": cfg.quarantine_rate_max},
         )
 
-    return build_usage_events
+    def compose(usage_landing):
+        shares = plan_reads(usage_landing)
+        return record_and_build(shares.map(read_files).collect())._asdict()
+
+    with warnings.catch_warnings():
+        # `resource_defs` (the asset's own IO manager) is a beta parameter of graph assets.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.graph_multi_asset(
+            name="build_usage_events",
+            outs={name: dg.AssetOut.from_spec(spec.replace_attributes(deps=[]),
+                                              dagster_type=dg.Nothing)
+                  for name, spec in _ASSET_OUTS.items()},
+            ins={"usage_landing": dg.AssetIn(key=LANDING.key, dagster_type=dg.Nothing)},
+            check_specs=CHECKS,
+            group_name=EVENTS.group_name,
+            partitions_def=partitions_def,
+            backfill_policy=dg.BackfillPolicy.single_run(),
+            # Bound here, not in the code location's resources: no other asset uses it.
+            resource_defs={READS_IO_MANAGER: ReadsIOManager().get_resource_definition()},
+        )(compose)

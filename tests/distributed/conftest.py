@@ -28,6 +28,7 @@ from tests.harness import Workspace, pycache_dir
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 KILL_POINT = "after_scan_file:3"
+READ_STEPS = 4
 
 
 def missing_prerequisite() -> str | None:
@@ -102,6 +103,9 @@ def cluster() -> Iterator[Cluster]:
         "CLUSTER_DIR": str(root / ".cluster"),
         "CITY_USAGE_FAULT_POINT": KILL_POINT,
         "CITY_USAGE_FAULT_ONCE": str(marker),
+        # More read steps than workers: both workers take some, although the second one's
+        # first step starts seconds later (its step setup).
+        "CITY_USAGE_READ_STEPS": str(READ_STEPS),
     }
     started = subprocess.run([str(ROOT / "cluster" / "up.sh")], capture_output=True, text=True,
                              env=up_env, cwd=ROOT, timeout=300)

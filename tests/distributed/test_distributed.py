@@ -3,7 +3,7 @@ moto's S3, two Celery workers, all started by cluster/up.sh): the same landing s
 same curated events, quarantine and summaries as the embedded default, row for row, even
 when a worker is SIGKILLed in the middle of a step and when two runs over the same days run
 at once; writer steps run on the worker that owns the warehouse, one at a time, other steps
-on the other worker (from Dagster's event log).
+on either worker (from Dagster's event log); the ingestion's read steps fan out across both.
 
 The tests share one cluster and run in file order (the second relies on the first's runs).
 """
@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.distributed import StepRecord, step_records
-from tests.distributed.conftest import Cluster
+from tests.distributed.conftest import READ_STEPS, Cluster
 from tests.harness import (
     END,
     SELECT,
@@ -39,6 +39,8 @@ pytestmark = pytest.mark.distributed
 
 WAREHOUSE_QUEUE_WORKER = "w1"
 OTHER_WORKER = "w2"
+RECORD_STEP = "build_usage_events.record_and_build"
+READ_STEP = "build_usage_events.read_files["
 
 
 def _upload(local: Path, cluster: Cluster) -> None:
@@ -108,8 +110,9 @@ def test_same_results_as_embedded_despite_a_killed_worker_and_concurrent_runs(
     assert conserved["curated"] > 0
     assert not (cluster.workspace.data / "curated").exists(), "curated data on local disk"
 
-    # The killed step ran again to success on the worker that owns the warehouse.
-    scans = [s for s in _all_steps(instance) if s.step_key == "build_usage_events"]
+    # The killed step (it records the read files in the warehouse) ran again to success on
+    # the worker that owns the warehouse.
+    scans = [s for s in _all_steps(instance) if s.step_key == RECORD_STEP]
     assert scans and all(s.succeeded for s in scans)
     assert sum(s.attempts for s in scans) == len(scans) + 1
 
@@ -120,6 +123,23 @@ def test_same_results_as_embedded_despite_a_killed_worker_and_concurrent_runs(
     _materialize_both(embedded, cluster, distributed_runs=2)
     assert_same_state(snapshot(cluster.workspace), snapshot(embedded))
     assert_conserved(cluster.workspace)
+
+
+def test_read_steps_fan_out_across_both_workers(instance: dg.DagsterInstance):
+    """The first test's runs: each read its landed files in CITY_USAGE_READ_STEPS steps on
+    the `dagster` queue, taken by both workers and running at the same time."""
+    runs = [[s for s in step_records(instance, run.run_id) if s.step_key.startswith(READ_STEP)]
+            for run in instance.get_runs()]
+    first = max(runs, key=len)  # the first run read every landed file
+    assert len(first) == READ_STEPS, [s.step_key for s in first]
+    assert all(s.succeeded and s.queue == "dagster" for s in first)
+    assert {s.worker.split("@")[0] for s in first} == {WAREHOUSE_QUEUE_WORKER, OTHER_WORKER}
+    by_worker = {}
+    for step in first:
+        by_worker.setdefault(step.worker, []).append(step)
+    (a, b) = by_worker.values()
+    assert any(x.started < y.finished and y.started < x.finished for x in a for y in b), \
+        "no two read steps ran at the same time"
 
 
 def test_writers_run_on_the_warehouse_worker_one_at_a_time(
@@ -143,7 +163,8 @@ def test_writers_run_on_the_warehouse_worker_one_at_a_time(
     others = [s for s in steps if s.queue != "warehouse"]
     assert writers and others
     assert {s.worker.split("@")[0] for s in writers} == {WAREHOUSE_QUEUE_WORKER}
-    assert {s.worker.split("@")[0] for s in others} == {OTHER_WORKER}
+    # Other steps go to the `dagster` queue, which both workers serve (w1 between writers).
+    assert {s.queue for s in others} == {"dagster"}
     spans = sorted((s.started, s.finished) for s in writers)
     for (_, end_before), (start_next, _) in zip(spans, spans[1:], strict=False):
         assert start_next >= end_before, "two warehouse writers overlapped"

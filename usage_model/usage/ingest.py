@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
@@ -307,14 +307,23 @@ def _stored_identities(conn: duckdb.DuckDBPyConnection) -> dict[str, StoredIdent
     }
 
 
+# What a caller already read (file_reads.stored_scans): a landed file's scan, or None when
+# this process must read it.
+PreRead = Callable[[LandedFile], FileScan | None]
+
+
 @contextmanager
 def _scans(
     conn: duckdb.DuckDBPyConnection, settings: Settings, files: list[LandedFile],
-    future_limit: datetime,
+    future_limit: datetime, pre_read: PreRead | None = None,
 ) -> Iterator[Iterator[FileScan | None]]:
-    """The scans of `files` in order, read by a process pool when CITY_USAGE_SCAN_WORKERS
-    allows more than one and there are at least two files; else all None (each file is read
-    in this process, inside its transaction)."""
+    """The scans of `files` in order: the caller's `pre_read` ones (fetched one at a time, as
+    they are recorded), or read by a process pool when CITY_USAGE_SCAN_WORKERS allows more
+    than one and there are at least two files; else all None (each file is read in this
+    process, inside its transaction)."""
+    if pre_read is not None:
+        yield (pre_read(f) for f in files)
+        return
     if settings.scan_workers < 2 or len(files) < 2:
         yield itertools.repeat(None)
         return
@@ -323,13 +332,27 @@ def _scans(
         yield scans
 
 
+def _needs_scan(file: LandedFile, known: dict[str, StoredIdentity]) -> bool:
+    return file.path not in known or not same_content(file, known[file.path])
+
+
+def files_to_scan(conn: duckdb.DuckDBPyConnection, settings: Settings) -> list[LandedFile]:
+    """The landed files scan_landing would read now (new, or content changed), in order."""
+    known = _stored_identities(conn)
+    return [f for f in list_landed_files(settings.usage_landing_location())
+            if _needs_scan(f, known)]
+
+
 def scan_landing(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, now: datetime | None = None
+    conn: duckdb.DuckDBPyConnection, settings: Settings, now: datetime | None = None,
+    pre_read: PreRead | None = None,
 ) -> ScanResult:
     """Bring the manifest up to date with the landing folder; one transaction per file.
 
     A file is scanned again only when its content changed (see `landing.same_content`); one
     whose bytes are the same but whose times changed (`touch`) only has its times updated.
+    `pre_read`: files already read elsewhere (the distributed read steps); the others are
+    read here, so the result is the same either way.
     """
     result = ScanResult()
     future_limit = _future_limit(settings, now)
@@ -338,12 +361,11 @@ def scan_landing(
     for path in sorted(set(known) - {f.path for f in landed}):
         _remove_file(conn, settings, path, result)
     scanned.remove_orphans(conn, settings)
-    changed = [f for f in landed
-               if f.path not in known or not same_content(f, known[f.path])]
-    with _scans(conn, settings, changed, future_limit) as scans:
+    changed = [f for f in landed if _needs_scan(f, known)]
+    with _scans(conn, settings, changed, future_limit, pre_read) as scans:
         for file in landed:
             stored = known.get(file.path)
-            if stored is None or not same_content(file, stored):
+            if _needs_scan(file, known):
                 _rescan_file(conn, settings, file, future_limit, result, next(scans))
             elif (file.mtime_ns, file.ctime_ns) != (stored.mtime_ns, stored.ctime_ns):
                 run_sql(conn, __file__, "manifest_touch", mtime=file.mtime_ns,
