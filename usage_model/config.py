@@ -117,10 +117,11 @@ class Environment(BaseSettings):
     scan_workers: int = _var("CITY_USAGE_SCAN_WORKERS", 1,
                              "Processes that read and validate new landed files in parallel "
                              "(1: one after another in the pipeline's process).")
-    read_steps: int = _var("CITY_USAGE_READ_STEPS", 1,
+    read_steps: int = _var("CITY_USAGE_READ_STEPS", 0,
                            "Dagster steps that share the reading of new landed files (distributed "
                            "mode: they run in parallel on the Celery workers; `.cluster/env` "
-                           "sets 2).")
+                           "sets 2). 0: the warehouse step reads them itself, saving two steps' "
+                           "start-up and the results' round trip.")
     credits_per_minor_unit: str | None = _var(
         "CITY_USAGE_CREDITS_PER_MINOR_UNIT", None,
         "Credits per minor currency unit, `usd=10000,eur=11000`.", "usd=10000")
@@ -178,11 +179,18 @@ class Environment(BaseSettings):
             _TEXT_PARSERS[info.field_name](value)
         return value
 
-    @field_validator("scan_workers", "read_steps")
+    @field_validator("scan_workers")
     @classmethod
     def _at_least_one(cls, value: int) -> int:
         if value < 1:
             raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("read_steps")
+    @classmethod
+    def _not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be 0 or more")
         return value
 
     @classmethod
@@ -374,7 +382,7 @@ class Settings:
     quarantine_rate_max: float = 0.05
     config_file: Path = Path("city-usage.yaml")
     scan_workers: int = 1
-    read_steps: int = 1
+    read_steps: int = 0  # 0: no read steps, the warehouse step reads (embedded default)
     # CITY_USAGE_LANDING as given when it is an object-store prefix (`s3://bucket/prefix`):
     # usage files are then read from `<it>/usage` and Downcity's balance exports from
     # `<it>/balance`; `landing` stays the local folder of the Stripe webhook events.

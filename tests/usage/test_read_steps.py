@@ -177,8 +177,28 @@ def test_the_graph_fans_the_reads_out_in_steps(
 
 
 def test_read_steps_setting_is_read_and_checked(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("CITY_USAGE_READ_STEPS", raising=False)
+    assert Environment.load().settings().read_steps == 0  # embedded: the warehouse step reads
     monkeypatch.setenv("CITY_USAGE_READ_STEPS", "4")
     assert Environment.load().settings().read_steps == 4
-    monkeypatch.setenv("CITY_USAGE_READ_STEPS", "0")
+    monkeypatch.setenv("CITY_USAGE_READ_STEPS", "-1")
     with pytest.raises(Exception, match="CITY_USAGE_READ_STEPS"):
         Environment.load()
+
+
+def test_without_read_steps_the_warehouse_step_reads_every_file(
+    settings: Settings, dagster_instance: dg.DagsterInstance
+):
+    end = date(2026, 3, 10)
+    write_sample_landing(settings.usage_landing, days=3, events_per_day=200, seed=97, end=end)
+    result = materialize_days(settings, dagster_instance, date(2026, 3, 8), end)
+    assert result.success
+    steps = {e.step_key for e in result.all_events if e.step_key}
+    assert steps == {"build_usage_events.plan_reads", "build_usage_events.record_and_build",
+                     "build_daily_summaries"}
+    events = result.asset_materializations_for_node("build_usage_events")
+    usage = [m for m in events if m.asset_key == dg.AssetKey("usage_events")]
+    assert usage and {m.metadata["files_read_in_read_steps"].value for m in usage} == {0}
+    assert usage[0].metadata["scan_new_files"].value == len(
+        list(settings.usage_landing.rglob("*.parquet"))) > 0
+    assert not _exchange_files(settings)  # nothing went through the exchange location

@@ -86,7 +86,9 @@ def exchange_location(settings: Settings) -> Location:
 def plan_reads(conn: duckdb.DuckDBPyConnection, settings: Settings, steps: int,
                now: datetime | None = None) -> list[list[ReadTask]]:
     """The new and changed landed files, as at most `steps` non-empty shares of about equal
-    bytes (each in landing order)."""
+    bytes (each in landing order). None with `steps` 0: the warehouse step reads them all."""
+    if steps < 1:
+        return []
     time_zone = fetch_one(conn, "SELECT current_setting('TimeZone')")[0]
     future_limit = (now or clock.now()) + settings.future_skew  # as scan_landing's
     tasks = [ReadTask(f.path, f.size_bytes, f.mtime_ns, f.ctime_ns, settings.timezone,
