@@ -6,7 +6,6 @@ import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import duckdb
@@ -14,6 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from usage_model.config import Environment, Settings
 from usage_model.funding.config import FundingConfig
+from usage_model.storage import Location
 from usage_model.usage.file_reads import STEP_OUTPUTS, exchange_location
 from usage_model.warehouse import connect_waiting, ensure_schema
 
@@ -60,20 +60,14 @@ class ReadsIOManager(dg.ConfigurableIOManager):
     `<exchange location>/<run id>/_steps/` (see usage_model/usage/file_reads.py), written
     atomically. A worker's local disk would not do: the next step may run on another host."""
 
-    def _path(self, context: dg.OutputContext) -> tuple[Any, str]:
+    def _path(self, context: dg.OutputContext) -> tuple[Location, str]:
         where = exchange_location(Environment.load().settings())
         run_id, *step = context.get_identifier()
         return where, where.path(run_id, STEP_OUTPUTS, *step)
 
     def handle_output(self, context: dg.OutputContext, obj: object) -> None:
         where, path = self._path(context)
-        data = pickle.dumps(obj)
-
-        def write(fs, target: str) -> None:
-            with fs.open_output_stream(target) as out:
-                out.write(data)
-
-        where.write_atomic(path, write)
+        where.write_bytes(path, pickle.dumps(obj))
 
     def load_input(self, context: dg.InputContext) -> object:
         where, path = self._path(context.upstream_output)

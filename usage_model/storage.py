@@ -61,6 +61,15 @@ class Location:
                 self.fs.delete_file(temporary)
             raise
 
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Write `data` as the file `path`, whole or not at all (write_atomic)."""
+
+        def write(fs: pafs.FileSystem, target: str) -> None:
+            with fs.open_output_stream(target) as out:
+                out.write(data)
+
+        self.write_atomic(path, write)
+
     def publish(self, local_file: Path, path: str) -> None:
         """Make the complete local file `local_file` appear at `path`, whole or not at all.
         Locally it is synced and renamed (it must be on the same filesystem as this root);

@@ -162,13 +162,7 @@ def _store(settings: Settings, run_id: str, task: ReadTask, scan: FileScan) -> N
         where.write_atomic(f"{folder}/{ROWS_NAME}", lambda fs, target: pafs.copy_files(
             local, target, source_filesystem=_LOCAL, destination_filesystem=fs))
         Path(local).unlink()
-    data = pickle.dumps(replace(scan, temporary=None))
-
-    def write(fs: pafs.FileSystem, target: str) -> None:
-        with fs.open_output_stream(target) as out:
-            out.write(data)
-
-    where.write_atomic(f"{folder}/{SCAN_NAME}", write)
+    where.write_bytes(f"{folder}/{SCAN_NAME}", pickle.dumps(replace(scan, temporary=None)))
 
 
 def stored_scans(settings: Settings, stored: Iterable[ReadTask], run_id: str

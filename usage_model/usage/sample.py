@@ -68,11 +68,6 @@ def _write_parquet(table: pa.Table, fs: pafs.FileSystem, path: str) -> None:
     pq.write_table(table, path, filesystem=fs)
 
 
-def _write_bytes(data: bytes, fs: pafs.FileSystem, path: str) -> None:
-    with fs.open_output_stream(path) as out:
-        out.write(data)
-
-
 def write_sample_landing(
     landing_usage: Path | Location,
     *,
@@ -115,8 +110,7 @@ def write_sample_landing(
             files += 1
             rows += part.num_rows
         if offset == days // 2:
-            root.write_atomic(root.path(folder, "broken.parquet"),
-                              partial(_write_bytes, b"PAR1 this upload was cut short"))
+            root.write_bytes(root.path(folder, "broken.parquet"), b"PAR1 this upload was cut short")
             files += 1
         if progress:
             progress(1)
