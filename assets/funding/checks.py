@@ -5,10 +5,12 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.metadata import WAREHOUSE_STEP
 from usage_model.funding.ledger import balance_mismatches
 
 
-@dg.asset_check(asset="balances", blocking=True,
+# They read the warehouse, so they run where it is (the pool, and the warehouse queue).
+@dg.asset_check(asset="balances", blocking=True, **WAREHOUSE_STEP,
                 description="balances equals the ledger sum per user (and entry count).")
 def balances_match_ledger(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
@@ -19,7 +21,7 @@ def balances_match_ledger(duckdb: DuckDBResource) -> dg.AssetCheckResult:
                                       "\n".join(f"- {r}" for r in bad[:10]) or "none")})
 
 
-@dg.asset_check(asset="reconciliation_exceptions",
+@dg.asset_check(asset="reconciliation_exceptions", **WAREHOUSE_STEP,
                 description="Warns while any payment is kept uncredited.")
 def no_open_exceptions(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     with duckdb.get_connection() as conn:
