@@ -56,6 +56,7 @@ from usage_model.usage.landing import (
     list_landed_files,
     read_landed_bytes,
     same_content,
+    settles,
     stat_landed,
 )
 from usage_model.usage.normalize import (
@@ -193,11 +194,12 @@ def _forget_file(
 
 
 
-def _manifest_identity(file_id: int, landed: LandedFile, identity: tuple) -> dict[str, object]:
+def _manifest_identity(file_id: int, landed: LandedFile, identity: tuple,
+                       settled: int | None) -> dict[str, object]:
     """The manifest columns that say which bytes a file entry describes."""
     return {"id": file_id, "path": landed.path, "size": landed.size_bytes,
             "mtime": landed.mtime_ns, "ctime": landed.ctime_ns, "fp": identity[0],
-            "footer": identity[1]}
+            "footer": identity[1], "settled": settled}
 
 
 def _record_rejected_file(
@@ -207,10 +209,11 @@ def _record_rejected_file(
     identity: tuple[str | None, str | None],
     rejection: FileRejection,
     result: ScanResult,
+    settled: int | None,
 ) -> None:
     detail = f"{landed.path}: {rejection.reason}: {rejection.detail}"
     run_sql(conn, __file__, "manifest_insert_rejected",
-            **_manifest_identity(file_id, landed, identity), status=rejection.reason,
+            **_manifest_identity(file_id, landed, identity, settled), status=rejection.reason,
             rows=rejection.row_count)
     run_sql(conn, __file__, "quarantine_insert_file", path=landed.path,
             reason=rejection.reason, detail=detail, rows=rejection.row_count)
@@ -240,13 +243,15 @@ def _record_scan(
     file_id: int,
     scan: FileScan,
     result: ScanResult,
+    settled: int | None = None,
 ) -> None:
     """Record one file's scan under `file_id`: its scanned rows, days, quarantine, rebuild
-    intents and manifest entry (in the caller's transaction)."""
+    intents and manifest entry (in the caller's transaction). `settled`: see
+    landing.settles (only for bytes read after the listing that saw `landed`)."""
     identity = (scan.fingerprint, scan.footer_sha256)
     result.worker_cpu_seconds += scan.worker_cpu_seconds
     if scan.rejection is not None:
-        _record_rejected_file(conn, landed, file_id, identity, scan.rejection, result)
+        _record_rejected_file(conn, landed, file_id, identity, scan.rejection, result, settled)
         return
     conn.register("scan_file_days", scan.day_counts)
     conn.register("scan_quarantine", scan.quarantine)
@@ -259,7 +264,8 @@ def _record_scan(
     new_days = {r[0] for r in run_sql(conn, __file__, "file_days", file_id=file_id).fetchall()}
     intents.record(conn, [intents.EVENTS], new_days, "new_rows", landed.path)
     result.days_touched |= new_days
-    run_sql(conn, __file__, "manifest_insert_ok", **_manifest_identity(file_id, landed, identity),
+    run_sql(conn, __file__, "manifest_insert_ok",
+            **_manifest_identity(file_id, landed, identity, settled),
             shape=scan.shape, rows=rows, valid=valid, invalid=rows - valid,
             min_day=min_day, max_day=max_day, min_at=min_at, max_at=max_at)
     result.rows_read += rows
@@ -285,9 +291,13 @@ def _rescan_file(
             result.new_files.append(landed.path)
         else:
             result.changed_files.append(landed.path)
+        # Bytes read here were read after the listing that saw `landed`, so they may settle
+        # it; a read step's bytes are older than this listing: its footer settles it later.
+        settled = None
         if scan is None:
             scan = read_file(conn, _scan_job(conn, settings, landed, future_limit))
-        _record_scan(conn, settings, landed, file_id, scan, result)
+            settled = settles(landed)
+        _record_scan(conn, settings, landed, file_id, scan, result, settled)
     fault_point("after_scan_file", landed.absolute)
 
 
@@ -370,7 +380,11 @@ def scan_landing(
             elif (file.mtime_ns, file.ctime_ns) != (stored.mtime_ns, stored.ctime_ns):
                 run_sql(conn, __file__, "manifest_touch", mtime=file.mtime_ns,
                         ctime=file.ctime_ns, path=file.path,
-                        footer=footer_fingerprint(file.absolute, file.fs))
+                        footer=footer_fingerprint(file.absolute, file.fs),
+                        settled=settles(file))
+            elif stored.settled_at_ns is None and (settled := settles(file)) is not None:
+                # (its footer was just read and matched, after this listing)
+                run_sql(conn, __file__, "manifest_settle", settled=settled, path=file.path)
     id_index.update(conn, settings, result)
     fault_point("after_scan")
     return result

@@ -8,7 +8,9 @@ the landing root with `/` separators, because their sort order decides which dup
 The landing root is a local folder or an `s3://` prefix (a `storage.Location`); files are
 listed, stat'ed and read through its pyarrow filesystem. An object store has no change time:
 there the server-set modification time (every PUT sets it; a client cannot choose it) stands
-in for it, and an unchanged size and time is trusted only with an unchanged footer too.
+in for it, and an unchanged size and time is trusted only with an unchanged footer too,
+until the file is *settled* (see `settles`): from then on its size and time alone are
+trusted, so a run does not read the footer of every file of the history again.
 """
 
 from __future__ import annotations
@@ -17,13 +19,21 @@ import errno
 import hashlib
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from usage_model import clock
 from usage_model.storage import Location, location
 
 LOCAL = pafs.LocalFileSystem()
+# How much older than the listing that saw it an object's modification time must be for the
+# object to be settled. S3 refuses a signed request whose clock is more than 15 minutes off
+# its own (SigV4's RequestTimeTooSkewed), so the server's time at the listing was at least
+# the listing's clock time minus 15 minutes; its times are whole seconds; one more second.
+SETTLED_AFTER = timedelta(minutes=15, seconds=1)
+_SETTLED_AFTER_NS = int(SETTLED_AFTER.total_seconds()) * 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,8 @@ class LandedFile:
     mtime_ns: int
     ctime_ns: int  # the object store's modification time when `fs` is not local
     fs: pafs.FileSystem = field(default_factory=pafs.LocalFileSystem, compare=False)
+    # clock.now() just before the listing or stat that saw it (ns; see `settles`)
+    listed_at_ns: int | None = field(default=None, compare=False)
 
     @property
     def is_local(self) -> bool:
@@ -52,6 +64,7 @@ def list_landed_files(root: Path | Location) -> list[LandedFile]:
     """Every candidate file under `root`, sorted by relative path (Unicode order)."""
     where = _as_location(root)
     selector = pafs.FileSelector(where.root, recursive=True, allow_not_found=True)
+    listed_at = _listing_time_ns()
     try:
         infos = where.fs.get_file_info(selector)
     except NotADirectoryError:
@@ -64,7 +77,7 @@ def list_landed_files(root: Path | Location) -> list[LandedFile]:
             continue
         if _ignored(relative):
             continue
-        landed = _landed(where, relative, info)
+        landed = _landed(where, relative, info, listed_at)
         if landed is not None:
             found.append(landed)
     return sorted(found, key=lambda f: f.path)
@@ -158,6 +171,26 @@ class StoredIdentity:
     ctime_ns: int | None
     footer_sha256: str | None
     fingerprint: str | None
+    settled_at_ns: int | None = None  # the listing that settled it (`settles`); None: not yet
+
+
+def _listing_time_ns() -> int:
+    return int(clock.now().timestamp()) * 1_000_000_000
+
+
+def settles(landed: LandedFile) -> int | None:
+    """The listing time to record as the file's settling, when the listing that saw it shows
+    an object store's object last written at least SETTLED_AFTER earlier; else None.
+
+    Once the bytes recorded for such a listing are known (read after it, or checked by
+    their footer after it), a later write of the object gets a later modification time,
+    since the server's clock had passed the recorded one by over a second when it listed:
+    an unchanged size and time then means unchanged bytes, with no footer read. (Local
+    files have their change time for that, and are never settled.)"""
+    if landed.is_local or landed.listed_at_ns is None:
+        return None
+    old_enough = landed.mtime_ns <= landed.listed_at_ns - _SETTLED_AFTER_NS
+    return landed.listed_at_ns if old_enough else None
 
 
 def same_content(landed: LandedFile, stored: StoredIdentity) -> bool:
@@ -166,15 +199,15 @@ def same_content(landed: LandedFile, stored: StoredIdentity) -> bool:
     Fast path: the same size, mtime and change time mean the bytes were not written (any
     write, and any later restore of the mtime as `cp -p` or `rsync -t` do, sets the change
     time, which user code cannot set back); on an object store (times to the second) the
-    footer must match as well. Otherwise the footer decides when it differs, and the full hash
-    when it does not (a same-size rewrite with the same statistics). A file that could not be
-    opened before and still cannot is unchanged.
+    footer must match as well, unless the file is settled (`settles`). Otherwise the footer
+    decides when it differs, and the full hash when it does not (a same-size rewrite with the
+    same statistics). A file that could not be opened before and still cannot is unchanged.
     """
     footer = None
     if (landed.size_bytes, landed.mtime_ns, landed.ctime_ns) == (
         stored.size_bytes, stored.mtime_ns, stored.ctime_ns
     ):
-        if landed.is_local or stored.footer_sha256 is None:
+        if landed.is_local or stored.footer_sha256 is None or stored.settled_at_ns is not None:
             return True
         footer = footer_fingerprint(landed.absolute, landed.fs)
         if footer == stored.footer_sha256:
@@ -191,14 +224,16 @@ def same_content(landed: LandedFile, stored: StoredIdentity) -> bool:
 def stat_landed(root: Path | Location, relative: str) -> LandedFile | None:
     """The landed file at `relative` as it is now; None when it is gone or not a file."""
     where = _as_location(root)
+    listed_at = _listing_time_ns()
     try:
         info = where.fs.get_file_info(where.path(relative))
     except OSError:
         return None
-    return _landed(where, relative, info)
+    return _landed(where, relative, info, listed_at)
 
 
-def _landed(where: Location, relative: str, info: pafs.FileInfo) -> LandedFile | None:
+def _landed(where: Location, relative: str, info: pafs.FileInfo, listed_at_ns: int
+            ) -> LandedFile | None:
     if info.type != pafs.FileType.File:
         return None
     absolute = where.path(relative)
@@ -210,7 +245,8 @@ def _landed(where: Location, relative: str, info: pafs.FileInfo) -> LandedFile |
         return LandedFile(relative, Path(absolute), stat.st_size, stat.st_mtime_ns,
                           stat.st_ctime_ns)
     mtime_ns = info.mtime_ns or 0
-    return LandedFile(relative, absolute, info.size or 0, mtime_ns, mtime_ns, where.fs)
+    return LandedFile(relative, absolute, info.size or 0, mtime_ns, mtime_ns, where.fs,
+                      listed_at_ns)
 
 
 

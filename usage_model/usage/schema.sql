@@ -26,6 +26,9 @@ ALTER TABLE usage_files ADD COLUMN IF NOT EXISTS max_occurred_at TIMESTAMPTZ;
 ALTER TABLE usage_files ADD COLUMN IF NOT EXISTS ctime_ns BIGINT;
 ALTER TABLE usage_files ADD COLUMN IF NOT EXISTS footer_sha256 VARCHAR;
 ALTER TABLE usage_files ALTER COLUMN fingerprint DROP NOT NULL;
+-- Object stores only: the listing time (ns) from which the file's size and modification time
+-- alone say its bytes are unchanged (see landing.settles); NULL: the footer is checked.
+ALTER TABLE usage_files ADD COLUMN IF NOT EXISTS settled_at_ns BIGINT;
 
 -- Work a later run owes: days whose curated events (target usage_events) or whose summaries
 -- (target = a summary table; `day` is the month's first day for monthly tables) must be

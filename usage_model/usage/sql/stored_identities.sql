@@ -1,1 +1,2 @@
-SELECT path, size_bytes, mtime_ns, ctime_ns, footer_sha256, fingerprint FROM usage_files
+SELECT path, size_bytes, mtime_ns, ctime_ns, footer_sha256, fingerprint, settled_at_ns
+FROM usage_files
