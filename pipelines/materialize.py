@@ -18,7 +18,6 @@ from assets.usage.sensors import contiguous_ranges, partition_target, pending_re
 from pipelines.launch import launch_run
 from usage_model.config import Settings
 from usage_model.faults import fault_point
-from usage_model.usage.landing import days_in_file, list_landed_files
 
 CLI_TAGS = {"city_usage/source": "cli", "city_usage/command": "materialize"}
 
@@ -50,14 +49,6 @@ class RunOutcome:
     materializations: int
     checks_passed: int
     checks_failed: list[str]
-
-
-def landed_day_range(settings: Settings) -> tuple[date, date] | None:
-    """First and last day any landed usage file touches (from the files' time columns)."""
-    days: set[date] = set()
-    for landed in list_landed_files(settings.usage_landing_location()):
-        days |= days_in_file(landed.absolute, settings.timezone, landed.fs)
-    return (min(days), max(days)) if days else None
 
 
 def _keys_in_window(pdef: dg.PartitionsDefinition, start: date, end: date) -> list[str]:

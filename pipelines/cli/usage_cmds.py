@@ -84,11 +84,12 @@ def materialize(
     from pipelines.cli.errors import BAD_INPUT, fail
     from pipelines.cli.ranges import parse_build_days
     from pipelines.launch import open_instance
-    from pipelines.materialize import MaterializeError, execute, landed_day_range, plan_runs
+    from pipelines.materialize import MaterializeError, execute, plan_runs
+    from usage_model.usage.day_span import landed_day_span
 
     start, end = parse_build_days(from_, to)
     settings = Settings.from_env()
-    landed = landed_day_range(settings) if start is None or end is None else None
+    landed = landed_day_span(settings) if start is None or end is None else None
     if landed:
         start, end = start or landed[0], end or landed[1]
     from pipelines.definitions import defs
