@@ -5,8 +5,6 @@
 `python -m tests.distributed.killed_run_probe <marker> <max runtime s>`
 """
 
-from __future__ import annotations
-
 import sys
 import time
 from pathlib import Path
