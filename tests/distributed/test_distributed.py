@@ -79,6 +79,12 @@ def _materialize_both(embedded: Workspace, cluster: Cluster, distributed_runs: i
         assert process.returncode == 0, err[-2000:]
 
 
+def _materializations(instance: dg.DagsterInstance, asset: str) -> list[dict]:
+    """The metadata of every materialization of `asset` so far, in all runs."""
+    records = instance.fetch_materializations(dg.AssetKey(asset), limit=1000).records
+    return [r.asset_materialization.metadata for r in records]
+
+
 def _all_steps(instance: dg.DagsterInstance) -> list[StepRecord]:
     return [step for run in instance.get_runs() for step in step_records(instance, run.run_id)]
 
@@ -114,6 +120,11 @@ def test_same_results_as_embedded_despite_a_killed_worker_and_concurrent_runs(
     assert sum(s.attempts for s in reads) == len(reads) + 1
     fired = {line.split()[0] for line in cluster.killed_marker.read_text().splitlines()}
     assert fired == {"after_scan_file", "after_store_read"}
+    # The record step took every file's result as the read steps stored it on S3 (JSON and
+    # Parquet, validated), none read again for want of a usable one.
+    (usage,) = [m for m in _materializations(instance, "usage_events")]
+    assert usage["files_read_in_read_steps"].value == len(list(embedded.usage.rglob("*.parquet")))
+    assert usage["stored_reads_unusable"].value == []
 
     # A late batch, materialized by two distributed runs at once over the same days: both
     # modes rebuild the day it touches, and still agree (no lost or doubled rows).

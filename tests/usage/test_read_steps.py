@@ -74,7 +74,8 @@ def _exchange_files(settings: Settings) -> list[tuple[str, ...]]:
     return sorted(p.relative_to(root).parts for p in root.rglob("*") if p.is_file())
 
 
-def test_read_steps_leave_what_one_process_leaves(tmp_path: Path):
+def test_read_steps_leave_what_one_process_leaves(tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture):
     expected = _one_process(_settings(tmp_path / "serial", workers=1))
     settings = _settings(tmp_path / "steps", workers=1)
     _land_mixed(settings)
@@ -84,6 +85,7 @@ def test_read_steps_leave_what_one_process_leaves(tmp_path: Path):
         ["dt=a/1.parquet", "dt=a/2.parquet", "dt=b/3.parquet", "dt=b/broken.parquet",
          "dt=b/empty.parquet"])
     assert _record_and_build(settings, stored) == expected
+    assert "stored read unusable" not in caplog.text  # every stored read was taken as stored
     assert _exchange_files(settings) == []  # the stored reads are removed once recorded
 
 
@@ -130,7 +132,8 @@ def test_missing_stale_or_broken_stored_reads_are_read_by_the_warehouse_step(
     assert got["manifest"] == _warehouse_state(reference)["manifest"]
     assert got["curated"] == sorted(expected.curated, key=lambda r: r["event_id"])
     assert "late-new" in {r["event_id"] for r in got["curated"]}
-    # The tampered and malformed ones were noticed, not trusted, and named in one line.
+    # The missing, tampered and malformed ones were noticed, not trusted, and named.
+    assert got["unusable"] == ["dt=a/1.parquet", "dt=b/3.parquet", "dt=b/empty.parquet"]
     assert "stored read unusable" in caplog.text
     assert not ran.exists()
     warnings = [r.getMessage() for r in caplog.records if "stored read unusable" in r.message]
@@ -152,13 +155,14 @@ class _RunsCode:
 def _record_and_build_any(settings: Settings, stored: list[file_reads.ReadTask]
                           ) -> dict[str, Any]:
     """_record_and_build for a landing whose row count differs from _land_mixed's."""
+    pre_read = file_reads.stored_scans(settings, stored, RUN)
     with connect(settings.warehouse) as conn:
-        scan_landing(conn, settings, now=NOW,
-                     pre_read=file_reads.stored_scans(settings, stored, RUN))
+        scan_landing(conn, settings, now=NOW, pre_read=pre_read)
         days = {r[0] for r in conn.execute("SELECT day FROM usage_file_days").fetchall()}
         build_days(conn, settings, days, now=NOW)
     state = _warehouse_state(settings)
     state["curated"] = sorted(read_curated(settings), key=lambda r: r["event_id"])
+    state["unusable"] = sorted(pre_read.unusable)
     return state
 
 
@@ -195,6 +199,8 @@ def test_the_graph_fans_the_reads_out_in_steps(
                      if m.asset_key == dg.AssetKey("usage_events")}
     landed = len(list(settings.usage_landing.rglob("*.parquet")))
     assert read_in_steps == {landed}
+    assert {tuple(m.metadata["stored_reads_unusable"].value) for m in events
+            if m.asset_key == dg.AssetKey("usage_events")} == {()}  # all taken as stored
     assert table(settings, "usage_files").height == landed
     # The killed run's leftover and this run's stored reads are gone; only this run's steps'
     # small outputs stay (for a delivery of its last step again), until a later run.

@@ -26,7 +26,7 @@ import hashlib
 import logging
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -169,24 +169,34 @@ def _store(settings: Settings, run_id: str, task: ReadTask, scan: FileScan) -> N
     stored_scan.store(where, folder, scan)
 
 
-def stored_scans(settings: Settings, stored: Iterable[ReadTask], run_id: str
-                 ) -> Callable[[LandedFile], FileScan | None]:
-    """For ingest.scan_landing: the stored scan of a landed file, its rows fetched into the
-    scanned folder as a temporary `scanned.publish` names; None when there is none for this
-    listing of the file, or it cannot be read (the caller then reads the file itself)."""
-    by_path = {task.path: task for task in stored}
+class StoredScans:
+    """For ingest.scan_landing's `pre_read`: the stored scan of a landed file, its rows
+    fetched into the scanned folder as a temporary `scanned.publish` names; None when there is
+    none for this listing of the file, or it cannot be used (the caller then reads the file
+    itself). `unusable` lists the files a read step reported stored whose stored scan could
+    not be used (gone, unreadable or not validating), for the step's metadata."""
 
-    def fetch(landed: LandedFile) -> FileScan | None:
-        task = by_path.get(landed.path)
+    def __init__(self, settings: Settings, stored: Iterable[ReadTask], run_id: str):
+        self._settings = settings
+        self._run_id = run_id
+        self._by_path = {task.path: task for task in stored}
+        self.unusable: list[str] = []
+
+    def __call__(self, landed: LandedFile) -> FileScan | None:
+        task = self._by_path.get(landed.path)
         if task is None or not task.lists(landed):
             return None
         try:
-            return _fetch(settings, run_id, task)
+            return _fetch(self._settings, self._run_id, task)
         except Exception as exc:
             _warn(landed.path, "stored read unusable", exc)
+            self.unusable.append(landed.path)
             return None
 
-    return fetch
+
+def stored_scans(settings: Settings, stored: Iterable[ReadTask], run_id: str) -> StoredScans:
+    """The stored scans of `stored` for ingest.scan_landing (StoredScans)."""
+    return StoredScans(settings, stored, run_id)
 
 
 def _fetch(settings: Settings, run_id: str, task: ReadTask) -> FileScan:
