@@ -122,9 +122,10 @@ def test_same_results_as_embedded_despite_a_killed_worker_and_concurrent_runs(
     assert fired == {"after_scan_file", "after_store_read"}
     # The record step took every file's result as the read steps stored it on S3 (JSON and
     # Parquet, validated), none read again for want of a usable one.
-    (usage,) = [m for m in _materializations(instance, "usage_events")]
-    assert usage["files_read_in_read_steps"].value == len(list(embedded.usage.rglob("*.parquet")))
-    assert usage["stored_reads_unusable"].value == []
+    usage = _materializations(instance, "usage_events")  # one per day of the run
+    landed = len(list(embedded.usage.rglob("*.parquet")))
+    assert usage and {m["files_read_in_read_steps"].value for m in usage} == {landed}
+    assert all(m["stored_reads_unusable"].value == [] for m in usage)
 
     # A late batch, materialized by two distributed runs at once over the same days: both
     # modes rebuild the day it touches, and still agree (no lost or doubled rows).
