@@ -1,8 +1,9 @@
 """A run for the daemon test, launched the way `city-usage` launches one (in this process,
-`execute_in_process` on the instance of DAGSTER_HOME): its one step holds a slot of the pool
-`PROBE_POOL`, creates the marker file named on the command line and then waits to be killed.
+`execute_in_process` on the instance of DAGSTER_HOME, tagged with this process's id and host
+as pipelines/launch.py tags its runs): its one step holds a slot of the pool `PROBE_POOL`,
+creates the marker file named on the command line and then waits to be killed.
 
-`python -m tests.distributed.killed_run_probe <marker> <max runtime s>`
+`python -m tests.distributed.killed_run_probe <marker>`
 """
 
 import sys
@@ -11,8 +12,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.launch import process_tags
+
 PROBE_POOL = "monitoring_probe"
-MAX_RUNTIME_TAG = "dagster/max_runtime"
 
 
 @dg.op(pool=PROBE_POOL, config_schema={"marker": str})
@@ -26,10 +28,10 @@ def killed_run_probe() -> None:
     hold_a_slot()
 
 
-def main(marker: str, max_runtime_s: str) -> None:
+def main(marker: str) -> None:
     with dg.DagsterInstance.get() as instance:
         killed_run_probe.execute_in_process(
-            instance=instance, tags={MAX_RUNTIME_TAG: max_runtime_s},
+            instance=instance, tags=process_tags(),
             run_config={"ops": {"hold_a_slot": {"config": {"marker": marker}}}},
         )
 
