@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,11 +9,13 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
+from pydantic import TypeAdapter, ValidationError
 
 from usage_model.config import Environment, Settings
 from usage_model.funding.config import FundingConfig
 from usage_model.storage import Location
-from usage_model.usage.file_reads import STEP_OUTPUTS, exchange_location
+from usage_model.usage.file_reads import STEP_OUTPUTS, ReadTask, exchange_location
+from usage_model.usage.stored_scan import first_problem
 from usage_model.warehouse import connect_waiting, ensure_schema
 
 
@@ -54,22 +55,37 @@ class WarehouseResource(DuckDBResource):
 READS_IO_MANAGER = "reads_io_manager"
 
 
+# Strict: numbers and strings as written, dates as ISO strings (JSON has no other way).
+_READ_TASKS = TypeAdapter(list[ReadTask], config={"strict": True})
+
+
 class ReadsIOManager(dg.ConfigurableIOManager):
-    """The outputs the ingestion's read steps pass on (small lists of file descriptors, no
-    secret), pickled where every worker reaches them: beside the read results, under
-    `<exchange location>/<run id>/_steps/` (see usage_model/usage/file_reads.py), written
-    atomically. A worker's local disk would not do: the next step may run on another host."""
+    """The outputs the ingestion's read steps pass on (lists of `ReadTask`: paths, sizes and
+    times, no secret), as JSON where every worker reaches them: beside the read results,
+    under `<exchange location>/<run id>/_steps/` (see usage_model/usage/file_reads.py),
+    written atomically. A worker's local disk would not do: the next step may run on another
+    host. Never pickle: anyone who can write that bucket could run code in the loading step.
+
+    A stored list that does not validate is logged in one line naming the key and loaded as
+    empty: the files it named are then read by the warehouse step itself (it lists the landing
+    on its own and reads every file without a stored result), so no row is lost."""
 
     def _path(self, context: dg.OutputContext) -> tuple[Location, str]:
         where = exchange_location(Environment.load().settings())
         run_id, *step = context.get_identifier()
         return where, where.path(run_id, STEP_OUTPUTS, *step)
 
-    def handle_output(self, context: dg.OutputContext, obj: object) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: list[ReadTask]) -> None:
         where, path = self._path(context)
-        where.write_bytes(path, pickle.dumps(obj))
+        where.write_bytes(path, _READ_TASKS.dump_json(obj))
 
-    def load_input(self, context: dg.InputContext) -> object:
+    def load_input(self, context: dg.InputContext) -> list[ReadTask]:
         where, path = self._path(context.upstream_output)
         with where.fs.open_input_stream(path) as stream:
-            return pickle.loads(stream.read())  # written by handle_output above
+            text = stream.read()
+        try:
+            return _READ_TASKS.validate_json(text)
+        except ValidationError as exc:
+            context.log.warning(f"{path}: {first_problem(exc)}; ignored, the warehouse step "
+                                "reads those files itself")
+            return []

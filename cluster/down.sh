@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stop exactly what cluster/up.sh started: each recorded process group (by its PID), the
-# workers first so no step is left holding the warehouse, then the servers. PostgreSQL is
-# stopped with pg_ctl as the user it runs as; state under $CITY_USAGE_DATA_DIR/cluster stays.
+# daemon and the workers first so no step is left holding the warehouse, then the servers.
+# PostgreSQL is stopped with pg_ctl as the user it runs as; state under
+# $CITY_USAGE_DATA_DIR/cluster stays.
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,8 +21,9 @@ stop_group() {  # stop_group <name> <pid>: TERM the group, KILL it after 30 s
   kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
 }
 
-# Workers first, then Redis and S3, then Postgres (the workers write their events there).
-for pass in worker- redis s3; do
+# The daemon and the workers first, then Redis and S3, then Postgres (they all write their
+# heartbeats and events there).
+for pass in daemon worker- redis s3; do
   while read -r name pid _; do
     [[ "$name" == "$pass"* ]] && stop_group "$name" "$pid"
   done < "$PIDS"

@@ -8,6 +8,7 @@
 # Settings (environment): CITY_USAGE_DATA_DIR (default ./data), CLUSTER_DIR (default
 # ./.cluster), CLUSTER_BUCKET (default city-usage), CLUSTER_PG_PORT / CLUSTER_REDIS_PORT /
 # CLUSTER_S3_PORT (default: free ports), CLUSTER_PYTHON (default ./.venv/bin/python).
+# Started: PostgreSQL, Redis, moto, the workers, one dagster-daemon (run monitoring).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -122,5 +123,16 @@ WORKERS="${CLUSTER_WORKERS:-w1:warehouse,dagster w2:dagster}"
 nodes=()
 for spec in $WORKERS; do start_worker "${spec%%:*}" "${spec#*:}"; nodes+=("${spec%%:*}"); done
 wait_for "the Celery workers" 120 "$PY" -m pipelines.celery_app ping "${nodes[@]}"
+
+# --- The dagster-daemon, as the same user as the workers, against the cluster's instance:
+# its run monitoring (cluster/dagster.yaml) fails runs left unfinished past their limits and
+# gives back the pool slots of runs that ended. An empty workspace on purpose: the code
+# location's sensors and schedules start RUNNING by default and would launch runs on this
+# host outside the Celery workers (docs/scale.md, "Not yet"); monitoring needs no code.
+setsid "$BIN/dagster-daemon" run --empty-workspace --log-level info \
+  > "$LOGS/daemon.log" 2>&1 < /dev/null &
+record daemon $!
+# Ready once every daemon the instance requires has written a heartbeat to PostgreSQL.
+wait_for "the dagster-daemon" 120 "$BIN/dagster-daemon" liveness-check
 trap - ERR
 echo "cluster ready: source $CLUSTER_DIR/env (Postgres :$PG_PORT, Redis :$REDIS_PORT, S3 :$S3_PORT)"

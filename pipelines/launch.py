@@ -10,7 +10,8 @@ One thing Dagster has no public call for: giving back the pool slots of a run wh
 was killed. Dagster itself frees them from its daemon (`run_monitoring:
 free_slots_after_run_end_seconds`) or from the UI's "free concurrency slots" button, and both
 call the event log storage directly; CLI runs have no daemon, so `reclaim_dead_runs` makes
-the same call, here and nowhere else.
+the same call, here and nowhere else. (In distributed mode a dagster-daemon runs too: its run
+monitoring learns from pipelines/run_launcher.py whether a run's process is gone.)
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def _failure_line(result: dg.ExecutionResult) -> str:
     return "run failed"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether the process `pid` of this host exists (a recycled id counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -136,7 +138,7 @@ def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     for record in records:
         run = record.dagster_run
         pid = int(run.tags.get(PID_TAG, "0"))
-        if pid and pid != os.getpid() and not _alive(pid):
+        if pid and pid != os.getpid() and not process_alive(pid):
             instance.report_run_failed(
                 run, f"the city-usage process {pid} running it is gone; pool slots freed")
             # No public API (see the module docstring): what Dagster's daemon and UI call.

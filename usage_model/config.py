@@ -130,8 +130,9 @@ class Environment(BaseSettings):
     now: str | None = _var("CITY_USAGE_NOW", None,
                            "Freeze the clock at this ISO-8601 instant (tests, replays).",
                            "the real time")
-    fault_point: str | None = _var("CITY_USAGE_FAULT_POINT", None,
-                                   "Fault injection for tests: `<name>:<n>[:raise]`.")
+    fault_point: str | None = _var(
+        "CITY_USAGE_FAULT_POINT", None,
+        "Fault injection for tests: `<name>:<n>[:raise]`, several comma-separated.")
     dagster_home: Path | None = _var("DAGSTER_HOME", None,
                                      "The Dagster instance the CLI and `make ui` record runs in.",
                                      "<CITY_USAGE_DATA_DIR>/dagster")
@@ -165,9 +166,10 @@ class Environment(BaseSettings):
     celery_visibility_timeout_s: int = _var(
         "CITY_USAGE_CELERY_VISIBILITY_TIMEOUT_S", 21600,
         "Seconds before an unacknowledged step is delivered again (above the longest step).")
-    fault_once: str | None = _var("CITY_USAGE_FAULT_ONCE", None,
-                                  "Fault injection for tests: fire once across processes, "
-                                  "marked by creating this file.")
+    fault_once: str | None = _var(
+        "CITY_USAGE_FAULT_ONCE", None,
+        "Fault injection for tests: each point fires once across processes, recorded in "
+        "this file.")
 
     @field_validator("timezone", "stripe_sync_start", "now", "credits_per_minor_unit",
                      "duckdb_memory_limit")

@@ -184,6 +184,8 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
                 "scan_rows_quarantined": dg.MetadataValue.int(scan.rows_invalid),
                 "files_read_in_read_steps": dg.MetadataValue.int(
                     sum(len(share) for share in stored)),
+                # Reported stored but not usable (gone, unreadable, not validating): read here.
+                "stored_reads_unusable": dg.MetadataValue.json(pre_read.unusable),
                 "rescanned_while_building": dg.MetadataValue.json(
                     build.rescan.new_files + build.rescan.changed_files
                     + build.rescan.removed_files

@@ -1,9 +1,15 @@
 """One real cluster for the distributed tests, started by the project's own cluster/up.sh on
 127.0.0.1 in a temporary data dir and stopped by cluster/down.sh.
 
-Its workers inherit a crash point (usage_model/faults.py): the worker process that scans the
-third landed file SIGKILLs itself, once (a marker file keeps it from firing again in the
-process that replaces it). The first distributed run therefore loses a worker mid-step.
+Its workers inherit two crash points (usage_model/faults.py), each fired once (the marker file
+names the points that fired, so the process that replaces a killed one does not crash the same
+way): the worker process that records the third landed file in the warehouse step SIGKILLs
+itself, and so does the first worker process that stores a file's result in a read step, with
+the rest of its share unread. The first distributed run therefore loses a worker in the middle
+of a read step and another in the middle of the warehouse step.
+
+When the cluster stops, no process it recorded (servers, workers, the dagster-daemon) may be
+left: a leftover is a test error.
 
 Skipped, with the reason, only when a prerequisite is missing here (PostgreSQL binaries,
 redis-server, a `postgres` user when running as root). Once they are present, a cluster that
@@ -20,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from tests.cli_process import CLI, ROOT
@@ -27,7 +34,7 @@ from tests.environment import CONFIG_VARS
 from tests.harness import Workspace, pycache_dir
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-KILL_POINT = "after_scan_file:3"
+KILL_POINT = "after_scan_file:3,after_store_read:1"
 READ_STEPS = 4
 
 
@@ -109,11 +116,39 @@ def cluster() -> Iterator[Cluster]:
     }
     started = subprocess.run([str(ROOT / "cluster" / "up.sh")], capture_output=True, text=True,
                              env=up_env, cwd=ROOT, timeout=300)
+    pids = root / ".cluster" / "pids"
+    recorded = pids.read_text().splitlines() if pids.exists() else []
     try:
         assert started.returncode == 0, f"cluster/up.sh failed: {started.stderr[-3000:]}"
+        recorded = pids.read_text().splitlines()
         yield Cluster(root, up_env, _read_env_file(root / ".cluster" / "env"), marker)
     finally:
         stopped = subprocess.run([str(ROOT / "cluster" / "down.sh")], capture_output=True,
                                  text=True, env=up_env, cwd=ROOT, timeout=300)
         assert stopped.returncode == 0, f"cluster/down.sh failed: {stopped.stderr}"
         shutil.rmtree(root, ignore_errors=True)
+        left = [line for line in recorded if _group_alive(int(line.split()[1]))]
+        assert not left, f"cluster/down.sh left processes running: {left}"
+
+
+def _group_alive(pid: int) -> bool:
+    """Whether the process `pid`, or any of the group it leads (up.sh starts each but
+    PostgreSQL with setsid, e.g. the daemon's own children), is still there."""
+    for signal_ in (os.kill, os.killpg):
+        try:
+            signal_(pid, 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:  # another user's (the `postgres` user's server)
+            return True
+        return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def instance(cluster: Cluster) -> dg.DagsterInstance:
+    """The cluster's Dagster instance (PostgreSQL), as the CLI opens it."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("DAGSTER_HOME", "CITY_USAGE_PG_URL"):
+            patch.setenv(name, cluster.env[name])
+        return dg.DagsterInstance.get()

@@ -1,7 +1,8 @@
 """Distributed mode against real servers on 127.0.0.1 (PostgreSQL instance, Redis broker,
 moto's S3, two Celery workers, all started by cluster/up.sh): the same landing set gives the
 same curated events, quarantine and summaries as the embedded default, row for row, even
-when a worker is SIGKILLed in the middle of a step and when two runs over the same days run
+when a worker is SIGKILLed in the middle of a read step and another in the middle of the
+warehouse step, and when two runs over the same days run
 at once; writer steps run on the worker that owns the warehouse, one at a time, other steps
 on either worker (from Dagster's event log); the ingestion's read steps fan out across both.
 
@@ -78,13 +79,10 @@ def _materialize_both(embedded: Workspace, cluster: Cluster, distributed_runs: i
         assert process.returncode == 0, err[-2000:]
 
 
-@pytest.fixture(scope="module")
-def instance(cluster: Cluster) -> dg.DagsterInstance:
-    """The cluster's Dagster instance (PostgreSQL), as the CLI opened it."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("DAGSTER_HOME", "CITY_USAGE_PG_URL"):
-            patch.setenv(name, cluster.env[name])
-        return dg.DagsterInstance.get()
+def _materializations(instance: dg.DagsterInstance, asset: str) -> list[dict]:
+    """The metadata of every materialization of `asset` so far, in all runs."""
+    records = instance.fetch_materializations(dg.AssetKey(asset), limit=1000).records
+    return [r.asset_materialization.metadata for r in records]
 
 
 def _all_steps(instance: dg.DagsterInstance) -> list[StepRecord]:
@@ -115,6 +113,19 @@ def test_same_results_as_embedded_despite_a_killed_worker_and_concurrent_runs(
     scans = [s for s in _all_steps(instance) if s.step_key == RECORD_STEP]
     assert scans and all(s.succeeded for s in scans)
     assert sum(s.attempts for s in scans) == len(scans) + 1
+    # So did the read step whose worker died after storing the first file of its share: it
+    # was delivered again (to either worker), rewrote the same objects and read the rest.
+    reads = [s for s in _all_steps(instance) if s.step_key.startswith(READ_STEP)]
+    assert len(reads) == READ_STEPS and all(s.succeeded for s in reads)
+    assert sum(s.attempts for s in reads) == len(reads) + 1
+    fired = {line.split()[0] for line in cluster.killed_marker.read_text().splitlines()}
+    assert fired == {"after_scan_file", "after_store_read"}
+    # The record step took every file's result as the read steps stored it on S3 (JSON and
+    # Parquet, validated), none read again for want of a usable one.
+    usage = _materializations(instance, "usage_events")  # one per day of the run
+    landed = len(list(embedded.usage.rglob("*.parquet")))
+    assert usage and {m["files_read_in_read_steps"].value for m in usage} == {landed}
+    assert all(m["stored_reads_unusable"].value == [] for m in usage)
 
     # A late batch, materialized by two distributed runs at once over the same days: both
     # modes rebuild the day it touches, and still agree (no lost or doubled rows).

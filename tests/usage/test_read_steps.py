@@ -6,6 +6,8 @@ files, and the real Dagster graph for the step layout."""
 
 from __future__ import annotations
 
+import json
+import pickle
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from tests.usage.helpers_landing import (
 )
 from tests.usage.test_scan_workers import ROWS_LANDED, _land_mixed, _settings, _warehouse_state
 from usage_model.config import Environment, Settings
-from usage_model.usage import file_reads
+from usage_model.usage import file_reads, stored_scan
 from usage_model.usage.ingest import build_days, scan_landing
 from usage_model.usage.sample import write_sample_landing
 from usage_model.warehouse import connect
@@ -72,7 +74,8 @@ def _exchange_files(settings: Settings) -> list[tuple[str, ...]]:
     return sorted(p.relative_to(root).parts for p in root.rglob("*") if p.is_file())
 
 
-def test_read_steps_leave_what_one_process_leaves(tmp_path: Path):
+def test_read_steps_leave_what_one_process_leaves(tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture):
     expected = _one_process(_settings(tmp_path / "serial", workers=1))
     settings = _settings(tmp_path / "steps", workers=1)
     _land_mixed(settings)
@@ -82,6 +85,7 @@ def test_read_steps_leave_what_one_process_leaves(tmp_path: Path):
         ["dt=a/1.parquet", "dt=a/2.parquet", "dt=b/3.parquet", "dt=b/broken.parquet",
          "dt=b/empty.parquet"])
     assert _record_and_build(settings, stored) == expected
+    assert "stored read unusable" not in caplog.text  # every stored read was taken as stored
     assert _exchange_files(settings) == []  # the stored reads are removed once recorded
 
 
@@ -102,10 +106,17 @@ def test_missing_stale_or_broken_stored_reads_are_read_by_the_warehouse_step(
     where = file_reads.exchange_location(settings)
     by_path = {t.path: t for t in stored}
     # Missing: the stored read of one file is gone.
-    where.remove_folder(where.path(RUN, by_path["dt=a/1.parquet"].key))
-    # Broken: another's stored scan is not a pickle.
-    broken = Path(where.path(RUN, by_path["dt=b/3.parquet"].key, file_reads.SCAN_NAME))
-    broken.write_bytes(b"truncated")
+    where.remove_folder(where.path(RUN, by_path["dt=b/empty.parquet"].key))
+    # Tampered: another's stored scan is a pickle whose loading would run code (as one
+    # written to a shared bucket by someone else could be); it is rejected, never unpickled.
+    tampered = Path(where.path(RUN, by_path["dt=b/3.parquet"].key, stored_scan.SCAN_NAME))
+    ran = tmp_path / "code-ran"
+    tampered.write_bytes(pickle.dumps(_RunsCode(ran)))
+    # Malformed: a third's is JSON of the wrong shape (a count as text).
+    malformed = Path(where.path(RUN, by_path["dt=a/1.parquet"].key, stored_scan.SCAN_NAME))
+    record = json.loads(malformed.read_text())
+    record["totals"]["rows"] = str(record["totals"]["rows"])
+    malformed.write_text(json.dumps(record))
     # Stale: a file rewritten after its read step (new rows): its stored read no longer lists
     # it, so the warehouse step reads the new bytes.
     rewritten = [valid_row("dup"), valid_row("conflict", input_tokens=2),
@@ -121,19 +132,37 @@ def test_missing_stale_or_broken_stored_reads_are_read_by_the_warehouse_step(
     assert got["manifest"] == _warehouse_state(reference)["manifest"]
     assert got["curated"] == sorted(expected.curated, key=lambda r: r["event_id"])
     assert "late-new" in {r["event_id"] for r in got["curated"]}
-    assert "stored read unusable" in caplog.text  # the broken one was noticed, not trusted
+    # The missing, tampered and malformed ones were noticed, not trusted, and named.
+    assert got["unusable"] == ["dt=a/1.parquet", "dt=b/3.parquet", "dt=b/empty.parquet"]
+    assert "stored read unusable" in caplog.text
+    assert not ran.exists()
+    warnings = [r.getMessage() for r in caplog.records if "stored read unusable" in r.message]
+    assert any("dt=b/3.parquet" in w and "scan.json" in w for w in warnings), warnings
+    assert any("dt=a/1.parquet" in w and "key totals.rows" in w for w in warnings), warnings
+    assert all("\n" not in w for w in warnings)
+
+
+class _RunsCode:
+    """Unpickling this touches `marker`: what a planted pickle could do, harmlessly."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
 
 
 def _record_and_build_any(settings: Settings, stored: list[file_reads.ReadTask]
                           ) -> dict[str, Any]:
     """_record_and_build for a landing whose row count differs from _land_mixed's."""
+    pre_read = file_reads.stored_scans(settings, stored, RUN)
     with connect(settings.warehouse) as conn:
-        scan_landing(conn, settings, now=NOW,
-                     pre_read=file_reads.stored_scans(settings, stored, RUN))
+        scan_landing(conn, settings, now=NOW, pre_read=pre_read)
         days = {r[0] for r in conn.execute("SELECT day FROM usage_file_days").fetchall()}
         build_days(conn, settings, days, now=NOW)
     state = _warehouse_state(settings)
     state["curated"] = sorted(read_curated(settings), key=lambda r: r["event_id"])
+    state["unusable"] = sorted(pre_read.unusable)
     return state
 
 
@@ -155,7 +184,8 @@ def test_the_graph_fans_the_reads_out_in_steps(
     write_sample_landing(settings.usage_landing, days=3, events_per_day=200, seed=97, end=end)
     monkeypatch.setenv("CITY_USAGE_READ_STEPS", "2")
     # What a killed run's read step left: no run of that id is going, so it is deleted.
-    leftover = Path(file_reads.exchange_location(settings).path("killed-run", "k", "scan.pickle"))
+    leftover = Path(file_reads.exchange_location(settings).path("killed-run", "k",
+                                                                stored_scan.SCAN_NAME))
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(b"x")
     result = materialize_days(settings, dagster_instance, date(2026, 3, 8), end)
@@ -169,6 +199,8 @@ def test_the_graph_fans_the_reads_out_in_steps(
                      if m.asset_key == dg.AssetKey("usage_events")}
     landed = len(list(settings.usage_landing.rglob("*.parquet")))
     assert read_in_steps == {landed}
+    assert {tuple(m.metadata["stored_reads_unusable"].value) for m in events
+            if m.asset_key == dg.AssetKey("usage_events")} == {()}  # all taken as stored
     assert table(settings, "usage_files").height == landed
     # The killed run's leftover and this run's stored reads are gone; only this run's steps'
     # small outputs stay (for a delivery of its last step again), until a later run.
