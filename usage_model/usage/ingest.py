@@ -408,7 +408,7 @@ def _rank_copies(
     """Rank the copies of the window's repeated ids (`winners`) and read the winners outside
     the window from their files' scanned rows (`elsewhere_winners`); returns the paths of
     such files that changed or lost their scanned rows (to be scanned again first)."""
-    id_index.find_copies(conn, settings, "build_rows", "copies_elsewhere", exclude_days=days)
+    id_index.recorded_copies(conn, "build_rows", "copies_elsewhere", exclude_days=days)
     run_sql(conn, __file__, "winners")
     owners = run_sql(conn, __file__, "elsewhere_winner_files").fetchall()
     differing = [row[1] for row in owners if not _still_scanned(settings, row)]
