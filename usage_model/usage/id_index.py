@@ -26,6 +26,12 @@ streaming pass writes the new rows, partitioned by bucket, to a local staging fo
 each range of buckets holding about ROWS_PER_WRITE rows (new and carried) is gathered,
 searched for other copies of its ids, sorted and written on its own.
 
+The update also keeps, in the same commit, the record of repeated ids (`usage_repeated_ids`):
+every index row of each id with more than one copy. Each bucket range's touched ids are
+recorded anew from their copies found above and the new rows, so a build finds the copies of
+its ids on other days there (`recorded_copies`) without reading any segment. A warehouse
+without the record (from before it) gets it from the segments on the next update.
+
 Each update appends at most one segment per touched bucket, folding in the newest segments
 while they are no larger than what it writes (a binary counter): a bucket holds O(log n)
 segments and a new day rewrites O(its own rows) amortized, whatever the history.

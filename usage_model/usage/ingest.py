@@ -13,7 +13,7 @@ in other files and other days count), writes one curated Parquet file per day (t
 name, then rename) and replaces the window's conflicts and load counts in DuckDB. A window of
 any size is built in groups of consecutive days of at most GROUP_ROWS manifest rows, one
 commit each, so memory and spill stay bounded (copies on days outside a group come from the
-index, as those outside the window do).
+index's record of repeated ids, as those outside the window do; no segment is read).
 
 Every manifest change records, in its own transaction, the days it obliges to rebuild
 (`usage_rebuild_intents`, see intents.py); the build's commit clears them. A file whose
