@@ -7,14 +7,12 @@ Real Parquet files and real DuckDB warehouses throughout."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.usage.helpers_landing import T0, ingest, land, valid_row
+from tests.usage.helpers_landing import T0, ingest, land, twin_settings, valid_row, warehouse_state
 from usage_model import faults
 from usage_model.config import Settings
 from usage_model.usage import id_index
@@ -23,13 +21,6 @@ from usage_model.warehouse import connect
 
 # twelve days before T0 (the tests' clock is a few days after it: none is in the future)
 DAYS = [T0 - timedelta(days=12 - k) for k in range(12)]
-
-
-def _twin(settings: Settings, root: Path) -> Settings:
-    data = root / "data"
-    return replace(settings, data_dir=data, landing=data / "landing",
-                   warehouse=data / "warehouse.duckdb", curated=data / "curated",
-                   exports=data / "exports")
 
 
 def _history(settings: Settings) -> None:
@@ -64,33 +55,19 @@ def _late(settings: Settings) -> None:
          + [valid_row("d3-1", occurred_at=DAYS[5], user_id="u-5")])
 
 
-def _state(settings: Settings) -> dict[str, Any]:
-    with connect(settings.warehouse) as conn:
-        quarantine = conn.execute(
-            "SELECT source_file, source_row, event_id, day, reason FROM usage_quarantine "
-            "ORDER BY ALL").fetchall()
-        loads = conn.execute(
-            "SELECT day, rows_indexed, accepted, identical_duplicates, conflicts "
-            "FROM usage_day_loads ORDER BY day").fetchall()
-    return {"quarantine": quarantine, "loads": loads}
-
-
 def _winners(out) -> dict[str, tuple[str, str]]:
     return {r["event_id"]: (r["source_file"], r["user_id"]) for r in out.curated
             if r["event_id"] in ("old", "same", "moved", "d3-1")}
 
 
-def _record_and_index(settings: Settings) -> tuple[list[tuple], list[tuple]]:
+def _record_and_index(settings: Settings) -> list[list[tuple]]:
     """The record's rows, and the index rows of every id the index holds more than once."""
     with connect(settings.warehouse) as conn:
         id_index.install_view(conn, settings)
-        from_index = conn.execute(
-            "SELECT event_id, id_hash, day, file_id, source_row FROM usage_event_index "
-            "QUALIFY count(*) OVER (PARTITION BY event_id) > 1 ORDER BY ALL").fetchall()
-        recorded = conn.execute(
-            "SELECT event_id, id_hash, day, file_id, source_row FROM usage_repeated_ids "
-            "ORDER BY ALL").fetchall()
-    return recorded, from_index
+        return [conn.execute(f"SELECT event_id, id_hash, day, file_id, source_row FROM {rows} "
+                             "ORDER BY ALL").fetchall()
+                for rows in ("usage_repeated_ids", "usage_event_index "
+                             "QUALIFY count(*) OVER (PARTITION BY event_id) > 1")]
 
 
 def _incremental(settings: Settings) -> Any:
@@ -112,12 +89,12 @@ def test_incremental_runs_using_the_record_equal_one_run_from_scratch(settings, 
                             conn, s, ids, target))
     last = _incremental(settings)
     assert set(probes) == {"index_touched"}  # only the update reads the segments
-    scratch = _twin(settings, tmp_path / "scratch")
+    scratch = twin_settings(settings, tmp_path / "scratch")
     _history(scratch)
     _late(scratch)
     monkeypatch.undo()
     fresh = ingest(scratch)
-    assert _state(settings) == _state(scratch)
+    assert warehouse_state(settings) == warehouse_state(scratch)
     assert sorted(map(str, last.curated)) == sorted(map(str, fresh.curated))
     # from the inputs: old's winner stays day 0's copy (its day-4 and day-11 copies conflict),
     # the late copy of same is identical, moved's winner is now day 8's, d3-1 keeps day 3's
@@ -125,7 +102,7 @@ def test_incremental_runs_using_the_record_equal_one_run_from_scratch(settings, 
                               "same": ("dt=01/part.parquet", "user-1"),
                               "moved": ("dt=08/part.parquet", "u-8"),
                               "d3-1": ("dt=03/part.parquet", "user-1")}
-    conflicts = {(q[0], q[2]) for q in _state(settings)["quarantine"]
+    conflicts = {(q[0], q[2]) for q in warehouse_state(settings)["quarantine"]
                  if q[4] == "duplicate_conflict"}
     assert conflicts == {("dt=04/part.parquet", "old"), ("dt=11/late.parquet", "old"),
                          ("dt=05/part.parquet", "d3-1")}
@@ -159,9 +136,9 @@ def test_a_warehouse_without_the_record_fills_it_from_the_index(settings, tmp_pa
     last = ingest(settings)
     recorded, from_index = _record_and_index(settings)
     assert recorded == from_index and {r[0] for r in recorded} == {"old", "same", "d3-1"}
-    scratch = _twin(settings, tmp_path / "scratch")
+    scratch = twin_settings(settings, tmp_path / "scratch")
     _history(scratch)
     _late(scratch)
     fresh = ingest(scratch)
-    assert _state(settings) == _state(scratch)
+    assert warehouse_state(settings) == warehouse_state(scratch)
     assert sorted(map(str, last.curated)) == sorted(map(str, fresh.curated))
