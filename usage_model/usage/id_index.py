@@ -312,7 +312,8 @@ def _fold_range(
 def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched) -> int:
     """Fold every scanned-but-unindexed manifest file into the index and drop the rows of
     files the manifest no longer indexes; record (durably, in the same commit) the days
-    holding another copy of an id whose copies changed. Returns the rows newly indexed.
+    holding another copy of an id whose copies changed, and those ids' copies in the record
+    of repeated ids. Returns the rows newly indexed.
 
     Linear in the rows it folds, in bounded memory: one pass stages the new rows by bucket,
     then each range of about ROWS_PER_WRITE rows' buckets is gathered, searched for other
