@@ -198,7 +198,8 @@ def twin_settings(settings: Settings, root: Path) -> Settings:
 
 
 def warehouse_state(settings: Settings) -> dict[str, Any]:
-    """Everything a build leaves: curated rows, quarantine, day loads, the index rows."""
+    """Everything a build leaves: quarantine, day loads, intents, the index rows and the record
+    of repeated ids."""
     with connect(settings.warehouse) as conn:
         id_index.install_view(conn, settings)
         index = conn.execute("SELECT event_id, day, f.path, source_row FROM usage_event_index "
@@ -209,5 +210,8 @@ def warehouse_state(settings: Settings) -> dict[str, Any]:
         loads = conn.execute(
             "SELECT day, rows_indexed, accepted, identical_duplicates, conflicts "
             "FROM usage_day_loads ORDER BY day").fetchall()
+        repeated = conn.execute("SELECT event_id, day, f.path, source_row FROM usage_repeated_ids "
+                                "JOIN usage_files f USING (file_id) ORDER BY ALL").fetchall()
         pending = intents.pending(conn, [intents.EVENTS])
-    return {"index": index, "quarantine": quarantine, "loads": loads, "pending": pending}
+    return {"index": index, "repeated": repeated, "quarantine": quarantine, "loads": loads,
+            "pending": pending}

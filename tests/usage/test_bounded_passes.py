@@ -91,6 +91,9 @@ def test_an_update_in_many_bucket_ranges_equals_one_pass(settings, tmp_path, mon
     assert summary[2][2] == 10 + 10  # and d's copies of b's ids on D3
     assert ("a3", D2.date(), "c.parquet", 20) not in state["index"]  # c left the index
     assert len(state["index"]) == 40 + 10 + 30 + 8 + 10
+    # the record of repeated ids: a's ids copied by b (every 4th) or d (every 5th), 16 of them,
+    # with their 10 + 8 copies; b's ids copied by d (every 3rd), 10, with their 10 copies
+    assert len(state["repeated"]) == 16 + 10 + 8 + 10 + 10
 
 
 def _group_scenario(settings: Settings,
