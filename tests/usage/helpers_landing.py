@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from usage_model.config import Settings
-from usage_model.usage import layout
+from usage_model.usage import id_index, intents, layout
 from usage_model.usage.ingest import BuildResult, ScanResult, build_days, day_path, scan_landing
 from usage_model.warehouse import connect
 
@@ -187,3 +187,31 @@ def assert_conserved(settings: Settings, *, rows_landed: int) -> dict[str, int]:
     assert c["accepted"] == c["loads_accepted"], c
     assert c["accepted"] + c["identical"] + c["quarantined"] == rows_landed, c
     return c
+
+
+def twin_settings(settings: Settings, root: Path) -> Settings:
+    """The same rules over a separate, empty layout under `root`."""
+    data = root / "data"
+    return replace(settings, data_dir=data, landing=data / "landing",
+                   warehouse=data / "warehouse.duckdb", curated=data / "curated",
+                   exports=data / "exports")
+
+
+def warehouse_state(settings: Settings) -> dict[str, Any]:
+    """Everything a build leaves: quarantine, day loads, intents, the index rows and the record
+    of repeated ids."""
+    with connect(settings.warehouse) as conn:
+        id_index.install_view(conn, settings)
+        index = conn.execute("SELECT event_id, day, f.path, source_row FROM usage_event_index "
+                             "JOIN usage_files f USING (file_id) ORDER BY ALL").fetchall()
+        quarantine = conn.execute(
+            "SELECT source_file, source_row, event_id, day, reason, detail "
+            "FROM usage_quarantine ORDER BY ALL").fetchall()
+        loads = conn.execute(
+            "SELECT day, rows_indexed, accepted, identical_duplicates, conflicts "
+            "FROM usage_day_loads ORDER BY day").fetchall()
+        repeated = conn.execute("SELECT event_id, day, f.path, source_row FROM usage_repeated_ids "
+                                "JOIN usage_files f USING (file_id) ORDER BY ALL").fetchall()
+        pending = intents.pending(conn, [intents.EVENTS])
+    return {"index": index, "repeated": repeated, "quarantine": quarantine, "loads": loads,
+            "pending": pending}

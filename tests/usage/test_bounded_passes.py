@@ -7,46 +7,27 @@ files, real DuckDB files), once with the bound set low and once with the default
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.usage.helpers_landing import T0, Outcome, ingest, land, valid_row
+from tests.usage.helpers_landing import (
+    T0,
+    Outcome,
+    ingest,
+    land,
+    twin_settings,
+    valid_row,
+    warehouse_state,
+)
 from usage_model import faults
 from usage_model.config import Settings
-from usage_model.usage import id_index, intents
+from usage_model.usage import id_index
 from usage_model.usage import ingest as ingest_module
 from usage_model.usage.batching import bounded_runs
-from usage_model.warehouse import connect
 
 D1, D2, D3 = (T0 + timedelta(days=k) for k in range(3))
-
-
-def _twin(settings: Settings, root: Path) -> Settings:
-    """The same rules over a separate, empty layout under `root`."""
-    data = root / "data"
-    return replace(settings, data_dir=data, landing=data / "landing",
-                   warehouse=data / "warehouse.duckdb", curated=data / "curated",
-                   exports=data / "exports")
-
-
-def _state(settings: Settings) -> dict[str, Any]:
-    """Everything a build leaves: curated rows, quarantine, day loads, the index rows."""
-    with connect(settings.warehouse) as conn:
-        id_index.install_view(conn, settings)
-        index = conn.execute("SELECT event_id, day, f.path, source_row FROM usage_event_index "
-                             "JOIN usage_files f USING (file_id) ORDER BY ALL").fetchall()
-        quarantine = conn.execute(
-            "SELECT source_file, source_row, event_id, day, reason, detail "
-            "FROM usage_quarantine ORDER BY ALL").fetchall()
-        loads = conn.execute(
-            "SELECT day, rows_indexed, accepted, identical_duplicates, conflicts "
-            "FROM usage_day_loads ORDER BY day").fetchall()
-        pending = intents.pending(conn, [intents.EVENTS])
-    return {"index": index, "quarantine": quarantine, "loads": loads, "pending": pending}
 
 
 def _curated(out: Outcome) -> list[tuple]:
@@ -82,11 +63,11 @@ def _both(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
           ) -> tuple[tuple[list, dict], tuple[list, dict]]:
     """The scenario with the default bound, then on a twin layout with `bound` set."""
     one = scenario(settings)
-    default = (_summary(one), _state(settings))
-    twin = _twin(settings, tmp_path / "bounded")
+    default = (_summary(one), warehouse_state(settings))
+    twin = twin_settings(settings, tmp_path / "bounded")
     monkeypatch.setattr(*bound)
     many = scenario(twin)
-    return default, (_summary(many), _state(twin))
+    return default, (_summary(many), warehouse_state(twin))
 
 
 def test_an_update_in_many_bucket_ranges_equals_one_pass(settings, tmp_path, monkeypatch):
@@ -110,6 +91,9 @@ def test_an_update_in_many_bucket_ranges_equals_one_pass(settings, tmp_path, mon
     assert summary[2][2] == 10 + 10  # and d's copies of b's ids on D3
     assert ("a3", D2.date(), "c.parquet", 20) not in state["index"]  # c left the index
     assert len(state["index"]) == 40 + 10 + 30 + 8 + 10
+    # the record of repeated ids: a's ids copied by b (every 4th) or d (every 5th), 16 of them,
+    # with their 10 + 8 copies; b's ids copied by d (every 3rd), 10, with their 10 copies
+    assert len(state["repeated"]) == 16 + 10 + 8 + 10 + 10
 
 
 def _group_scenario(settings: Settings,
@@ -170,20 +154,20 @@ def test_a_window_built_in_day_groups_equals_one_build(settings, tmp_path, monke
 def test_a_crash_between_two_groups_converges_on_the_next_run(settings, tmp_path, monkeypatch):
     clean = _group_scenario(settings)
     monkeypatch.setattr(ingest_module, "GROUP_ROWS", 1)
-    twin = _twin(settings, tmp_path / "crashed")
+    twin = twin_settings(settings, tmp_path / "crashed")
     # the first run builds three groups; the second fails right after its first group's commit
     monkeypatch.setenv("CITY_USAGE_FAULT_POINT", "after_build_commit:4:raise")
     faults._spec.cache_clear()
     monkeypatch.setattr(faults, "_hits", [0])
     left: list[dict] = []
     try:
-        crashed = _group_scenario(twin, after_crash=lambda: left.append(_state(twin)))
+        crashed = _group_scenario(twin, after_crash=lambda: left.append(warehouse_state(twin)))
     finally:
         faults._spec.cache_clear()
     # the failed run committed its first group (D1) only: D2 and D3 kept their intents
     assert left[0]["pending"] == {D2.date(), D3.date()}
     assert _summary(crashed)[1][4] == _summary(clean)[1][4]
-    assert _state(twin) == _state(settings)
+    assert warehouse_state(twin) == warehouse_state(settings)
 
 
 def test_bounded_runs_keep_order_and_put_an_oversized_item_alone():

@@ -26,6 +26,12 @@ streaming pass writes the new rows, partitioned by bucket, to a local staging fo
 each range of buckets holding about ROWS_PER_WRITE rows (new and carried) is gathered,
 searched for other copies of its ids, sorted and written on its own.
 
+The update also keeps, in the same commit, the record of repeated ids (`usage_repeated_ids`):
+every index row of each id with more than one copy. Each bucket range's touched ids are
+recorded anew from their copies found above and the new rows, so a build finds the copies of
+its ids on other days there (`recorded_copies`) without reading any segment. A warehouse
+without the record (from before it) gets it from the segments on the next update.
+
 Each update appends at most one segment per touched bucket, folding in the newest segments
 while they are no larger than what it writes (a binary counter): a bucket holds O(log n)
 segments and a new day rewrites O(its own rows) amortized, whatever the history.
@@ -128,36 +134,63 @@ def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
 
 
 def find_copies(
-    conn: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    ids_table: str,
-    target: str,
-    exclude_days: Iterable[date] = (),
+    conn: duckdb.DuckDBPyConnection, settings: Settings, ids_table: str, target: str
 ) -> str:
     """Fill temp table `target` (event_id, id_hash, path, source_row, day, file_id) with
-    the index rows sharing an event_id with `ids_table` (event_id and id_hash columns),
-    on days other than `exclude_days`; reads only the buckets those ids fall in."""
+    the index rows sharing an event_id with `ids_table` (event_id and id_hash columns);
+    reads only the buckets those ids fall in."""
     buckets = [
         r[0]
         for r in run_sql(conn, __file__, "index_buckets_of", idents={"ids": ids_table},
                          buckets=BUCKETS).fetchall()
     ]
     uris = segment_uris(conn, settings, buckets)
-    excluded = sorted(set(exclude_days))
     hashes: list[int] = []
     if uris:
         hashes = [
             r[0]
             for r in run_sql(conn, __file__, "index_matched_hashes", idents={"ids": ids_table},
-                             segments=uris, exclude_days=excluded).fetchall()
+                             segments=uris).fetchall()
         ]
     if not hashes:
         run_sql(conn, __file__, "index_no_copies", idents={"target": target})
         return target
     run_sql(conn, __file__, "index_copies", idents={"ids": ids_table, "target": target},
-            segments=uris, hashes=hashes if len(hashes) <= LITERAL_HASHES_MAX else None,
-            exclude_days=excluded)
+            segments=uris, hashes=hashes if len(hashes) <= LITERAL_HASHES_MAX else None)
     return target
+
+
+def recorded_copies(
+    conn: duckdb.DuckDBPyConnection, ids_table: str, target: str, exclude_days: Iterable[date]
+) -> str:
+    """Fill temp table `target` (as find_copies does) with the copies, on days other than
+    `exclude_days`, of the ids of `ids_table` that have more than one copy in the index: from
+    the record of repeated ids the updates keep, without reading any segment. Complete once
+    `update` has run: every file the manifest has indexed is in the record."""
+    run_sql(conn, __file__, "repeated_copies", idents={"ids": ids_table, "target": target},
+            exclude_days=sorted(set(exclude_days)))
+    return target
+
+
+def _has_record(conn: duckdb.DuckDBPyConnection) -> bool:
+    return run_sql(conn, __file__, "repeated_exists").fetchone()[0] > 0
+
+
+def _ensure_record(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Create the record of repeated ids when the warehouse has none (one from before it),
+    filled from the current segments a bucket at a time, in one commit: a crash on the way
+    leaves no table, so the next update starts again."""
+    if _has_record(conn):
+        return
+    uris: dict[int, list[str]] = {}
+    where = location(settings)
+    for segment in segments(conn):
+        uris.setdefault(segment.bucket, []).append(_uri(where, segment))
+    with transaction(conn):
+        run_sql(conn, __file__, "repeated_create")
+        for bucket in sorted(uris):
+            run_sql(conn, __file__, "repeated_fill", segments=uris[bucket])
+        fault_point("before_record_commit")
 
 
 def _ready_files(
@@ -271,18 +304,22 @@ def _fold_range(
     else:
         run_sql(conn, __file__, "index_touched_added", new_files=new_files or [-1])
     find_copies(conn, settings, "index_touched", "index_other_copies")
+    run_sql(conn, __file__, "repeated_gone")
+    run_sql(conn, __file__, "repeated_come", new_files=new_files or [-1])
     return {r[0] for r in run_sql(conn, __file__, "index_moved_days").fetchall()}
 
 
 def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched) -> int:
     """Fold every scanned-but-unindexed manifest file into the index and drop the rows of
     files the manifest no longer indexes; record (durably, in the same commit) the days
-    holding another copy of an id whose copies changed. Returns the rows newly indexed.
+    holding another copy of an id whose copies changed, and those ids' copies in the record
+    of repeated ids. Returns the rows newly indexed.
 
     Linear in the rows it folds, in bounded memory: one pass stages the new rows by bucket,
     then each range of about ROWS_PER_WRITE rows' buckets is gathered, searched for other
     copies, sorted and written on its own."""
     remove_orphans(conn, settings)
+    _ensure_record(conn, settings)
     ready = _ready_files(conn, settings)
     indexed = {r[0] for r in run_sql(conn, __file__, "index_indexed_files").fetchall()}
     current = segments(conn)
@@ -300,6 +337,7 @@ def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched)
                                 per_bucket.get(bucket, 0)) for bucket in touched}
     held = {b: per_bucket.get(b, 0) + sum(s.rows for s in replaced[b]) for b in touched}
     next_seq = max((s.seq for s in current), default=0) + 1
+    run_sql(conn, __file__, "repeated_changes_create")
     moved: set[date] = set()
     written: list[Segment] = []
     for first, last in _bucket_ranges(held):
@@ -320,13 +358,15 @@ def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched)
             run_sql(conn, __file__, "index_segment_insert", bucket=s.bucket, segment=s.name,
                     seq=s.seq, rows=s.rows, file_ids=list(s.file_ids))
         run_sql(conn, __file__, "index_mark_indexed", file_ids=new_files or [-1])
+        run_sql(conn, __file__, "repeated_apply")
         intents.record(conn, [intents.EVENTS], moved, "winner_moved")
     fault_point("after_index_commit")
     result.rebuild_days |= moved
     result.days_touched |= moved
     remove_orphans(conn, settings)
     shutil.rmtree(_staging(settings), ignore_errors=True)
-    for name in ("index_new", "index_touched", "index_other_copies"):
+    for name in ("index_new", "index_touched", "index_other_copies", "repeated_gone",
+                 "repeated_come"):
         run_sql(conn, __file__, "drop_table", idents={"table": name})
     return sum(per_bucket.values())
 

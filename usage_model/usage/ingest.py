@@ -13,7 +13,7 @@ in other files and other days count), writes one curated Parquet file per day (t
 name, then rename) and replaces the window's conflicts and load counts in DuckDB. A window of
 any size is built in groups of consecutive days of at most GROUP_ROWS manifest rows, one
 commit each, so memory and spill stay bounded (copies on days outside a group come from the
-index, as those outside the window do).
+index's record of repeated ids, as those outside the window do; no segment is read).
 
 Every manifest change records, in its own transaction, the days it obliges to rebuild
 (`usage_rebuild_intents`, see intents.py); the build's commit clears them. A file whose
@@ -422,7 +422,7 @@ def _rank_copies(
     """Rank the copies of the window's repeated ids (`winners`) and read the winners outside
     the window from their files' scanned rows (`elsewhere_winners`); returns the paths of
     such files that changed or lost their scanned rows (to be scanned again first)."""
-    id_index.find_copies(conn, settings, "build_rows", "copies_elsewhere", exclude_days=days)
+    id_index.recorded_copies(conn, "build_rows", "copies_elsewhere", exclude_days=days)
     run_sql(conn, __file__, "winners")
     owners = run_sql(conn, __file__, "elsewhere_winner_files").fetchall()
     differing = [row[1] for row in owners if not _still_scanned(settings, row)]

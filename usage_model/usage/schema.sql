@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS usage_index_segments (
     file_ids  BIGINT[] NOT NULL              -- manifest files whose rows it holds
 );
 ALTER TABLE usage_files ADD COLUMN IF NOT EXISTS indexed BOOLEAN;
+-- usage_repeated_ids (every index row of an id with more than one copy) is created by the
+-- index update (sql/repeated_create.sql), filled from the segments when it is missing.
 -- Valid rows per file and day, counted at scan: what a build of those days must classify.
 CREATE TABLE IF NOT EXISTS usage_file_days (
     file_id  BIGINT NOT NULL,
