@@ -136,8 +136,8 @@ def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
 
 def _probe_hashes(conn: duckdb.DuckDBPyConnection, ids_table: str) -> np.ndarray:
     """The distinct id hashes of `ids_table`, sorted."""
-    column = run_sql(conn, __file__, "index_probe_hashes", idents={"ids": ids_table}).arrow()
-    return np.unique(column.column("id_hash").to_numpy())
+    found = run_sql(conn, __file__, "index_probe_hashes", idents={"ids": ids_table})
+    return np.unique(np.asarray(found.fetchnumpy()["id_hash"], dtype=np.uint64))
 
 
 def _sorted_hits(values: np.ndarray, probe: np.ndarray) -> np.ndarray:
