@@ -290,8 +290,17 @@ def _write_segments(where: storage.Location, rows: pa.Table, seq: int) -> list[S
         jobs.append((where.path(_bucket_folder(bucket), segment.name), part))
     with ThreadPoolExecutor(WRITERS) as pool:
         list(pool.map(lambda job: where.write_atomic(job[0], lambda fs, path: pq.write_table(
-            job[1], path, filesystem=fs, compression="zstd", row_group_size=65536)), jobs))
+            job[1], path, filesystem=fs, row_group_size=65536,
+            **_segment_encoding(job[1].column_names))), jobs))
     return segments_out
+
+
+def _segment_encoding(columns: list[str]) -> dict:
+    """How a segment's columns are stored. id_hash, read whole by every lookup, is plain and
+    uncompressed: random 64-bit hashes gain ~4% from zstd and nothing from a dictionary, and
+    decoding those costs ~4x a plain read. The other columns: zstd, dictionary when it pays."""
+    return {"compression": {c: "none" if c == "id_hash" else "zstd" for c in columns},
+            "use_dictionary": [c for c in columns if c != "id_hash"]}
 
 
 def _staging(settings: Settings) -> Path:
