@@ -68,7 +68,6 @@ FOLDER = "_index"
 # Above this many matched hashes a literal list stops paying (bulk copies): join on ids only.
 LITERAL_HASHES_MAX = 2000
 WRITERS = 4  # segment files written at once (pyarrow releases the GIL while it encodes)
-READERS = 4  # segments searched at once by a lookup (reads release the GIL; S3 waits overlap)
 ROWS_PER_WRITE = 1_000_000  # index rows sorted and held as Arrow at once by an update
 
 
@@ -134,55 +133,16 @@ def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     return removed
 
 
-def _probe_hashes(conn: duckdb.DuckDBPyConnection, ids_table: str) -> np.ndarray:
-    """The distinct id hashes of `ids_table`, sorted."""
-    found = run_sql(conn, __file__, "index_probe_hashes", idents={"ids": ids_table})
-    return np.unique(np.asarray(found.fetchnumpy()["id_hash"], dtype=np.uint64))
-
-
-def _sorted_hits(values: np.ndarray, probe: np.ndarray) -> np.ndarray:
-    """The hashes of sorted `probe` present in `values`: a binary search of the probe's slice
-    within `values`' range into `values` (sorted when written; sorted here if not)."""
-    if len(values) == 0:
-        return values
-    if np.any(values[1:] < values[:-1]):
-        values = np.sort(values)
-    inside = probe[np.searchsorted(probe, values[0]):
-                   np.searchsorted(probe, values[-1], side="right")]
-    return inside[values[np.searchsorted(values, inside)] == inside]
-
-
-def _segment_hits(where: storage.Location, segment: Segment, probe: np.ndarray) -> np.ndarray:
-    """The hashes of `probe` (sorted, of the segment's bucket) occurring in `segment`, read a
-    row group of its id_hash column at a time."""
-    if len(probe) == 0:
-        return probe
-    with where.fs.open_input_file(where.path(_bucket_folder(segment.bucket), segment.name)) as f:
-        parquet = pq.ParquetFile(f)
-        hits = [
-            _sorted_hits(chunk.to_numpy(), probe)
-            for group in range(parquet.num_row_groups)
-            for chunk in parquet.read_row_group(group, columns=["id_hash"],
-                                                use_threads=False).column(0).chunks
-        ]
-    return np.concatenate(hits) if hits else probe[:0]
-
-
 def matched_hashes(
-    where: storage.Location, candidates: list[Segment], probe: np.ndarray
-) -> np.ndarray:
-    """Phase one of a lookup: which of the sorted distinct hashes `probe` occur in the
-    segments `candidates` (sorted, distinct). Each segment's id_hash column is sorted, so it
-    is a merge at memory speed, a segment per thread (pyarrow's reader and numpy's search
-    release the GIL), instead of a hash join whose cost grows with every history row."""
-    buckets = probe % np.uint64(BUCKETS)
-    order = np.argsort(buckets.astype(np.uint8), kind="stable")  # each bucket's run, sorted
-    bounds = np.searchsorted(buckets[order], np.arange(BUCKETS + 1, dtype=np.uint64))
-    by_bucket = probe[order]
-    with ThreadPoolExecutor(READERS) as pool:
-        found = list(pool.map(lambda s: _segment_hits(
-            where, s, by_bucket[bounds[s.bucket]:bounds[s.bucket + 1]]), candidates))
-    return np.unique(np.concatenate([probe[:0], *found]))
+    conn: duckdb.DuckDBPyConnection, uris: list[str], ids_table: str
+) -> list[int]:
+    """Phase one of a lookup: which id hashes of `ids_table` occur in the segments `uris`.
+    It reads every id_hash of those segments, which is why that column is stored plain
+    (see _segment_encoding)."""
+    if not uris:
+        return []
+    return [r[0] for r in run_sql(conn, __file__, "index_matched_hashes",
+                                  idents={"ids": ids_table}, segments=uris).fetchall()]
 
 
 def find_copies(
@@ -191,17 +151,18 @@ def find_copies(
     """Fill temp table `target` (event_id, id_hash, path, source_row, day, file_id) with
     the index rows sharing an event_id with `ids_table` (event_id and id_hash columns);
     reads only the buckets those ids fall in."""
-    probe = _probe_hashes(conn, ids_table)
-    buckets = set(np.unique(probe % np.uint64(BUCKETS)).tolist())
-    candidates = [s for s in segments(conn) if s.bucket in buckets]
-    hashes = matched_hashes(location(settings), candidates, probe).tolist()
+    buckets = [
+        r[0]
+        for r in run_sql(conn, __file__, "index_buckets_of", idents={"ids": ids_table},
+                         buckets=BUCKETS).fetchall()
+    ]
+    uris = segment_uris(conn, settings, buckets)
+    hashes = matched_hashes(conn, uris, ids_table)
     if not hashes:
         run_sql(conn, __file__, "index_no_copies", idents={"target": target})
         return target
-    where = location(settings)
     run_sql(conn, __file__, "index_copies", idents={"ids": ids_table, "target": target},
-            segments=[_uri(where, s) for s in candidates],
-            hashes=hashes if len(hashes) <= LITERAL_HASHES_MAX else None)
+            segments=uris, hashes=hashes if len(hashes) <= LITERAL_HASHES_MAX else None)
     return target
 
 
