@@ -1,16 +1,15 @@
 """Phase one of an index lookup (`id_index.matched_hashes`): which of a batch's id hashes occur
-in the segments of their buckets, by a search of each sorted segment. Checked against the
-set arithmetic of the written hashes and the DuckDB semi-join it replaced, on real segment
-files written by the index's own writer: several segments per bucket, a hash in several
-segments, hashes in none, a segment of several row groups."""
+in the segments of their buckets. Checked against the set arithmetic of the written hashes on
+real segment files written by the index's own writer: several segments per bucket, a hash in
+several segments, hashes in none; and the segments' id_hash
+column is stored so that reading it whole stays cheap (plain, uncompressed)."""
 
 from __future__ import annotations
-
-from datetime import date
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from usage_model import storage
 from usage_model.usage import id_index
@@ -21,67 +20,71 @@ BUCKETS = np.uint64(id_index.BUCKETS)
 def _segment_rows(hashes: np.ndarray, file_id: int) -> pa.Table:
     """Index rows of `hashes`, sorted by bucket then hash as the index writes them."""
     hashes = np.unique(hashes)
-    order = np.lexsort((hashes, hashes % BUCKETS))
-    hashes = hashes[order]
+    hashes = hashes[np.lexsort((hashes, hashes % BUCKETS))]
     return pa.table({
         "bucket": hashes % BUCKETS,
         "id_hash": hashes,
         "event_id": [f"e{h}" for h in hashes.tolist()],
-        "day": pa.array([date(2026, 1, 1)] * len(hashes)),
+        "day": pa.array(np.full(len(hashes), np.datetime64("2026-01-01", "D"))),
         "file_id": pa.array([file_id] * len(hashes), pa.int64()),
         "source_row": pa.array(range(len(hashes)), pa.int64()),
     })
 
 
-def _sql_matched(uris: list[str], probe: np.ndarray) -> list[int]:
-    """The semi-join phase one was before: DuckDB reads every id_hash and joins."""
+def _write(where: storage.Location, batches: list[np.ndarray]) -> list[id_index.Segment]:
+    return [s for seq, b in enumerate(batches, start=1)
+            for s in id_index._write_segments(where, _segment_rows(b, seq), seq)]
+
+
+def _uris(where: storage.Location, segments: list[id_index.Segment]) -> list[str]:
+    return [where.path(f"bucket={s.bucket:03d}", s.name) for s in segments]
+
+
+def _matched(where: storage.Location, segments: list[id_index.Segment],
+             probe: np.ndarray) -> list[int]:
     conn = duckdb.connect()
-    conn.register("probe", pa.table({"id_hash": probe}))
-    return sorted(r[0] for r in conn.execute(
-        "SELECT DISTINCT id_hash FROM read_parquet($uris::VARCHAR[]) "
-        "WHERE id_hash IN (SELECT id_hash FROM probe)", {"uris": uris}).fetchall())
+    conn.register("probe_rows", pa.table({"id_hash": probe}))
+    conn.execute("CREATE TEMP TABLE probe AS SELECT * FROM probe_rows")
+    return sorted(id_index.matched_hashes(conn, _uris(where, segments), "probe"))
 
 
 def test_phase_one_matches_exactly_the_hashes_written_across_segments(tmp_path):
     rng = np.random.default_rng(11)
     where = storage.location(tmp_path / "_index")
-    shared = rng.integers(0, 2**64, 300, dtype=np.uint64, endpoint=False)  # in every segment
-    # One bucket gets a segment of two row groups (the writer's groups are 65,536 rows).
-    wide = rng.integers(0, 2**58, 70_000, dtype=np.uint64) * BUCKETS + np.uint64(5)
-    batches = [np.concatenate([rng.integers(0, 2**64, 5_000, dtype=np.uint64), shared]),
-               np.concatenate([rng.integers(0, 2**64, 3_000, dtype=np.uint64), shared, wide]),
+    shared = rng.integers(0, 2**64, 300, dtype=np.uint64)  # in every segment of its bucket
+    batches = [np.concatenate([rng.integers(0, 2**64, 3_000, dtype=np.uint64), shared]),
+               np.concatenate([rng.integers(0, 2**64, 1_500, dtype=np.uint64), shared]),
                np.concatenate([rng.integers(0, 2**64, 500, dtype=np.uint64), shared])]
-    written = [id_index._write_segments(where, _segment_rows(b, seq), seq)
-               for seq, b in enumerate(batches, start=1)]
-    candidates = [s for segs in written for s in segs]
-    assert max(sum(1 for s in candidates if s.bucket == b) for b in range(64)) == 3
-    assert any(s.rows > 65_536 for s in candidates)
+    segments = _write(where, batches)
+    assert max(sum(1 for s in segments if s.bucket == b) for b in range(64)) == 3
     stored = set(np.concatenate(batches).tolist())
     absent = rng.integers(0, 2**64, 2_000, dtype=np.uint64)
     assert not set(absent.tolist()) & stored
-    probe = np.unique(np.concatenate([
-        absent, shared, batches[0][:1_000], batches[1][:700], wide[-900:], batches[2][:50]]))
+    # Unsorted and with repeats, as a batch's ids come.
+    probe = rng.permutation(np.concatenate([
+        absent, shared, shared[:10], batches[0][:1_000], batches[1][:700],
+        batches[2][:50]]))
 
-    got = id_index.matched_hashes(where, candidates, probe).tolist()
+    got = _matched(where, segments, probe)
 
-    expected = sorted(set(probe.tolist()) & stored)
-    assert len(expected) == 300 + 1_000 + 700 + 900 + 50
-    assert got == expected
-    assert got == _sql_matched([where.path(f"bucket={s.bucket:03d}", s.name)
-                                for s in candidates], probe)
+    assert got == sorted(set(probe.tolist()) & stored)
+    assert len(got) == 300 + 1_000 + 700 + 50
 
 
 def test_phase_one_reads_only_the_segments_it_is_given(tmp_path):
     where = storage.location(tmp_path / "_index")
-    hashes = np.arange(1, 1_000, dtype=np.uint64)
-    segments = id_index._write_segments(where, _segment_rows(hashes, 1), 1)
+    segments = _write(where, [np.arange(1, 1_000, dtype=np.uint64)])
     probe = np.array([3, 4, 10**6], dtype=np.uint64)
-    in_bucket_3 = [s for s in segments if s.bucket == 3]
-    assert id_index.matched_hashes(where, in_bucket_3, probe).tolist() == [3]
-    assert id_index.matched_hashes(where, [], probe).tolist() == []
+    assert _matched(where, [s for s in segments if s.bucket == 3], probe) == [3]
+    assert _matched(where, [], probe) == []
 
 
-def test_an_unsorted_segment_column_is_searched_exactly():
-    values = np.array([40, 7, 19, 3], dtype=np.uint64)
-    probe = np.array([3, 8, 19, 41], dtype=np.uint64)
-    assert id_index._sorted_hits(values, probe).tolist() == [3, 19]
+def test_segments_store_id_hash_plain_and_uncompressed(tmp_path):
+    where = storage.location(tmp_path / "_index")
+    segment = _write(where, [np.array([7, 71], dtype=np.uint64)])[0]
+    column = pq.ParquetFile(_uris(where, [segment])[0]).metadata.row_group(0)
+    by_name = {column.column(i).path_in_schema: column.column(i)
+               for i in range(column.num_columns)}
+    assert by_name["id_hash"].compression == "UNCOMPRESSED"
+    assert not by_name["id_hash"].has_dictionary_page
+    assert by_name["event_id"].compression == "ZSTD"
