@@ -8,8 +8,10 @@ The bucket of an id is `id_hash % BUCKETS`, where id_hash is `md5_number_lower(e
 low 64 bits of the MD5 digest, little-endian), computed once by the scan and carried by the
 scanned rows: MD5 (RFC 1321) gives the same value on every DuckDB version and machine,
 unlike `hash()`. A lookup reads only the segments of the buckets its ids fall in, first their
-8-byte id_hash column, then the full rows of the hashes that matched. Files go through
-`usage_model.storage`, so the same code writes to S3.
+8-byte id_hash column, then the full rows of the hashes that matched. Since the first step
+reads that column whole for random ids, a segment stores it plain and uncompressed (a segment
+written before keeps its zstd encoding until it is folded; readers take either). Files go
+through `usage_model.storage`, so the same code writes to S3.
 
 Which segments are current is said by the warehouse alone (`usage_index_segments`), and which
 manifest files they hold by `usage_files.indexed`. A scan commits a file's manifest entry
