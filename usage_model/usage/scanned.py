@@ -81,13 +81,13 @@ class TemporaryWriter:
         """Append the valid rows of the temp table `rows_table` (curated columns, id_hash
         and a null `reason`)."""
         rows = conn.sql(load_sql(__file__, "scanned_rows", idents={"rows": rows_table}))
-        batches = rows.project(KEPT_COLUMNS).fetch_record_batch(ROW_GROUP_ROWS)
+        batches = rows.project(KEPT_COLUMNS).to_arrow_reader(ROW_GROUP_ROWS)
         if self._writer is None:
             # No sort (the build keys rows by source_row) and LZ4: these files are read back
             # once or twice and never leave the machine's curated folder, so writing fast
             # beats small. The path is a value handed to pyarrow, never spliced into SQL.
             self._writer = pq.ParquetWriter(self.path.as_posix(), batches.schema,
-                                            compression="lz4")
+                                            compression="lz4_raw")
         for batch in batches:
             self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
 
