@@ -23,18 +23,21 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from usage_model import config
 from usage_model.faults import fault_point
 from usage_model.sql import load_sql, run_sql
 from usage_model.usage import scanned
-from usage_model.usage.landing import LandedFile, read_landed_bytes
+from usage_model.usage.landing import LandedFile, LandedSource, open_landed
 from usage_model.usage.normalize import (
     FileRejection,
     PreparedFile,
+    UnreadablePart,
+    landed_batches,
     normalize_params,
     normalize_sql,
-    parse_landed_bytes,
+    open_parquet,
     prepare,
     raw_json_sql,
 )
@@ -76,35 +79,92 @@ def create_raw_json_view(conn: duckdb.DuckDBPyConnection, prepared: PreparedFile
     conn.execute("CREATE OR REPLACE TEMP VIEW raw_json_rows AS " + raw_json_sql(prepared))
 
 
+# Rows read, validated and written per batch: a landed file of any size is never held whole,
+# and one of up to this many rows is read in one batch, as a whole.
+BATCH_ROWS = 1 << 20
+# Reads of a local file that was written to while it was read, before it is rejected.
+READ_ATTEMPTS = 3
+
+
 def read_file(conn: duckdb.DuckDBPyConnection, job: ScanJob) -> FileScan:
-    """Read, validate and normalize one landed file with `conn`'s temp tables only."""
-    landed = job.landed
-    read = read_landed_bytes(landed.absolute, landed.fs)
-    identity = (read.fingerprint, read.footer_sha256)
-    table = parse_landed_bytes(read.data, read.error)
-    del read  # the bytes are parsed: free them before the rows are normalized
-    prepared = table if isinstance(table, FileRejection) else prepare(table)
-    if isinstance(prepared, FileRejection):
-        return FileScan(*identity, rejection=prepared)
+    """Read, validate and normalize one landed file with `conn`'s temp tables only, in
+    batches of BATCH_ROWS rows. A file written to while it was read is read again."""
+    for _ in range(READ_ATTEMPTS):
+        with open_landed(job.landed.absolute, job.landed.fs) as source:
+            scan = _read_source(conn, job, source)
+            if not source.changed():
+                return scan
+        if scan.temporary is not None:
+            scan.temporary.unlink(missing_ok=True)
+    detail = f"it was written to while it was read, {READ_ATTEMPTS} times"
+    return FileScan(scan.fingerprint, scan.footer_sha256,
+                    rejection=FileRejection("unreadable_file", detail, None))
+
+
+def _read_source(conn: duckdb.DuckDBPyConnection, job: ScanJob, source: LandedSource
+                 ) -> FileScan:
+    identity = (source.fingerprint, source.footer_sha256)
+    parquet = open_parquet(source.source, source.error)
+    if isinstance(parquet, FileRejection):
+        return FileScan(*identity, rejection=parquet)
+    run_sql(conn, __file__, "scan_begin")
+    writer = scanned.TemporaryWriter(job.scanned_root)
+    try:
+        outcome = _read_batches(conn, job, parquet, writer)
+        if isinstance(outcome, FileRejection):
+            writer.discard()
+            return FileScan(*identity, rejection=outcome)
+        scan = FileScan(
+            *identity, shape=outcome,
+            totals=tuple(fetch_one(conn, load_sql(__file__, "scan_totals"))),
+            day_counts=conn.sql(load_sql(__file__, "scan_day_counts")).to_arrow_table(),
+            quarantine=conn.sql(load_sql(__file__, "scan_quarantine_rows")).to_arrow_table(),
+            temporary=writer.finish(),
+        )
+    except BaseException:
+        writer.discard()
+        raise
+    finally:
+        run_sql(conn, __file__, "scan_end")
+    return scan
+
+
+def _read_batches(conn: duckdb.DuckDBPyConnection, job: ScanJob, parquet: pq.ParquetFile,
+                  writer: scanned.TemporaryWriter) -> str | FileRejection:
+    """Validate the file's rows batch by batch into `writer` and the scan's tally; returns
+    the file's shape, or its rejection. A file-level problem found in any batch rejects the
+    whole file; the rest is still read, so that a part that cannot be decoded makes it
+    unreadable, as reading it whole first would."""
+    batches = landed_batches(parquet, BATCH_ROWS)
+    shape = None
+    try:
+        for first_row, table in batches:
+            prepared = prepare(table, first_row)
+            if isinstance(prepared, FileRejection):
+                for _ in batches:
+                    pass
+                return replace(prepared, row_count=parquet.metadata.num_rows)
+            _read_batch(conn, job, prepared, writer)
+            shape = prepared.shape
+    except UnreadablePart as part:
+        return part.rejection
+    return shape
+
+
+def _read_batch(conn: duckdb.DuckDBPyConnection, job: ScanJob, prepared: PreparedFile,
+                writer: scanned.TemporaryWriter) -> None:
     conn.register("typed_rows", prepared.typed)
     conn.register("raw_rows", prepared.raw)
-    params = normalize_params(prepared, source_file=landed.path, timezone=job.timezone,
+    params = normalize_params(prepared, source_file=job.landed.path, timezone=job.timezone,
                               future_limit=job.future_limit)
     # Composed: the validation statement fits this file's columns (normalize.normalize_sql).
     conn.execute(f"CREATE OR REPLACE TEMP TABLE scan_rows AS {normalize_sql(prepared)}", params)
-    temporary = scanned.write_temporary(conn, job.scanned_root, "scan_rows")
+    writer.append(conn, "scan_rows")
     create_raw_json_view(conn, prepared)
-    scan = FileScan(
-        *identity, shape=prepared.shape,
-        totals=tuple(fetch_one(conn, load_sql(__file__, "scan_totals"))),
-        day_counts=conn.sql(load_sql(__file__, "scan_day_counts")).to_arrow_table(),
-        quarantine=conn.sql(load_sql(__file__, "scan_quarantine_rows")).to_arrow_table(),
-        temporary=temporary,
-    )
+    run_sql(conn, __file__, "scan_batch")
     run_sql(conn, __file__, "scan_cleanup")
     conn.unregister("typed_rows")
     conn.unregister("raw_rows")
-    return scan
 
 
 # A forkserver's workers inherit the environment of the moment the server started, not this

@@ -18,10 +18,13 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 from usage_model import clock
@@ -123,6 +126,15 @@ def _footer_span(size: int, last8: bytes) -> int:
     return min(size, _TAIL_BYTES)
 
 
+def _footer_sha256(handle) -> str:
+    """`footer_fingerprint` of an open file (it moves the file's position)."""
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(max(size - 8, 0))
+    span = _footer_span(size, handle.read(8))
+    handle.seek(size - span)
+    return hashlib.sha256(handle.read(span)).hexdigest()
+
+
 def footer_fingerprint(path: str | Path, fs: pafs.FileSystem = LOCAL) -> str | None:
     """sha256 of the Parquet footer (file metadata, length and magic): it holds the row count,
     every column chunk's offset and sizes and their statistics, so almost any rewrite changes
@@ -130,11 +142,7 @@ def footer_fingerprint(path: str | Path, fs: pafs.FileSystem = LOCAL) -> str | N
     opened or read."""
     try:
         with _open(path, fs) as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(size - 8, 0))
-            span = _footer_span(size, handle.read(8))
-            handle.seek(size - span)
-            return hashlib.sha256(handle.read(span)).hexdigest()
+            return _footer_sha256(handle)
     except OSError:
         return None
 
@@ -160,6 +168,68 @@ def read_landed_bytes(path: str | Path, fs: pafs.FileSystem = LOCAL) -> LandedBy
     span = _footer_span(len(data), data[-8:])
     footer = hashlib.sha256(memoryview(data)[len(data) - span:]).hexdigest()
     return LandedBytes(data, None, hashlib.sha256(data).hexdigest(), footer)
+
+
+# Bytes per read of the hashing pass over a local file.
+_HASH_CHUNK = 8 << 20
+
+
+@dataclass(frozen=True)
+class LandedSource:
+    """A landed file open for parsing, with both fingerprints of the bytes it holds.
+
+    `source` is what the Parquet reader parses (error None), `changed` says whether those
+    bytes may differ from the hashed ones."""
+
+    source: object  # a readable binary file, or None with `error`
+    error: str | None
+    fingerprint: str | None
+    footer_sha256: str | None
+    _identity: tuple | None = None  # (size, mtime, change time) of a local file when hashed
+
+    def changed(self) -> bool:
+        """Whether the file was written since it was hashed (local files only: a remote
+        file is parsed from the bytes hashed, read in one request)."""
+        return self._identity is not None and _stat_identity(self.source) != self._identity
+
+
+def _stat_identity(handle) -> tuple[int, int, int]:
+    stat = os.fstat(handle.fileno())
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
+@contextmanager
+def open_landed(path: str | Path, fs: pafs.FileSystem = LOCAL) -> Iterator[LandedSource]:
+    """The landed file open for parsing, with `fingerprint` and `footer_fingerprint` of the
+    same bytes, without holding a local file in memory.
+
+    A local file is hashed in a streaming pass, then parsed from the same open handle: a
+    rename over its path does not reach that handle, and any write to it sets its change
+    time, which `LandedSource.changed` compares after the parse (the caller reads it again).
+    A remote file is read whole in one request (`read_landed_bytes`) and parsed from memory.
+    """
+    if not isinstance(fs, pafs.LocalFileSystem):
+        read = read_landed_bytes(path, fs)
+        data = None if read.data is None else pa.BufferReader(read.data)
+        yield LandedSource(data, read.error, read.fingerprint, read.footer_sha256)
+        return
+    try:
+        handle = _open(path, fs)
+    except OSError as exc:
+        yield LandedSource(None, exc.strerror or type(exc).__name__, None, None)
+        return
+    with handle:
+        try:
+            identity = _stat_identity(handle)
+            digest = hashlib.sha256()
+            while block := handle.read(_HASH_CHUNK):
+                digest.update(block)
+            footer = _footer_sha256(handle)
+            handle.seek(0)
+        except OSError as exc:
+            yield LandedSource(None, exc.strerror or type(exc).__name__, None, None)
+            return
+        yield LandedSource(handle, None, digest.hexdigest(), footer, identity)
 
 
 @dataclass(frozen=True)

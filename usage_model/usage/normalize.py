@@ -12,6 +12,7 @@ Two steps, so that every rule has one home:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -175,7 +176,8 @@ def _repair_text(table: pa.Table, used: set[str]) -> tuple[pa.Table, pa.Array | 
     )
 
 
-def _unreadable(exc: Exception) -> FileRejection:
+def unreadable(exc: Exception) -> FileRejection:
+    """The rejection of a file the Parquet reader failed on with `exc`."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     # pyarrow prefixes the absolute path ("... source '/abs/x.parquet': why"): keep the why.
     text = text.split("': ", 1)[-1]
@@ -192,7 +194,7 @@ def read_landed_file(path: Path) -> pa.Table | FileRejection:
     try:
         return pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for corrupt or non-Parquet files
-        return _unreadable(exc)
+        return unreadable(exc)
 
 
 def parse_landed_bytes(data: bytes | None, error: str | None) -> pa.Table | FileRejection:
@@ -203,11 +205,51 @@ def parse_landed_bytes(data: bytes | None, error: str | None) -> pa.Table | File
     try:
         return pq.read_table(pa.BufferReader(data))
     except Exception as exc:  # pyarrow raises several types for corrupt or non-Parquet files
-        return _unreadable(exc)
+        return unreadable(exc)
 
 
-def prepare(table: pa.Table) -> PreparedFile | FileRejection:
-    """Check the schema and cast columns; a file-level problem rejects the whole file."""
+def open_parquet(source: object, error: str | None) -> pq.ParquetFile | FileRejection:
+    """The landed file `source` (a readable binary file; None: it could not be read, for the
+    reason `error`) opened for reading in batches (`landed_batches`)."""
+    if source is None:
+        return FileRejection("unreadable_file", f"cannot be opened ({error})", None)
+    try:
+        return pq.ParquetFile(source)
+    except Exception as exc:  # pyarrow raises several types for corrupt or non-Parquet files
+        return unreadable(exc)
+
+
+class UnreadablePart(Exception):
+    """A part of a landed file that cannot be decoded (raised by `landed_batches`)."""
+
+    def __init__(self, rejection: FileRejection) -> None:
+        super().__init__(rejection.detail)
+        self.rejection = rejection
+
+
+def landed_batches(parquet: pq.ParquetFile, rows: int) -> Iterator[tuple[int, pa.Table]]:
+    """The file's rows in order, `rows` at a time (batches span row groups): (the index in
+    the file of the batch's first row, the batch). A file without rows is one empty batch.
+    A part that cannot be decoded raises UnreadablePart where it is read."""
+    reader = parquet.iter_batches(batch_size=rows)
+    first = 0
+    while True:
+        try:
+            batch = next(reader)
+        except StopIteration:
+            break
+        except Exception as exc:  # pyarrow raises several types for a corrupt part
+            raise UnreadablePart(unreadable(exc)) from exc
+        yield first, pa.Table.from_batches([batch])
+        first += batch.num_rows
+    if first == 0:
+        yield 0, parquet.schema_arrow.empty_table()
+
+
+def prepare(table: pa.Table, first_row: int = 0) -> PreparedFile | FileRejection:
+    """Check the schema and cast columns; a file-level problem rejects the whole file.
+    `table` holds the file's rows from index `first_row` on (their `source_row`); a
+    rejection counts `table`'s rows (the caller reading in batches counts the file's)."""
     names = set(table.column_names)
     shape = "downcity" if "created_at" in names and "occurred_at" not in names else "native"
     time_column = "created_at" if shape == "downcity" else "occurred_at"
@@ -223,7 +265,7 @@ def prepare(table: pa.Table) -> PreparedFile | FileRejection:
         )
     used = {source[name] for name in TEXT_COLUMNS if name in source} | {time_column}
     table, bad_encoding = _repair_text(table, used)
-    rows = pa.array(range(table.num_rows), type=pa.int64())
+    rows = pa.array(range(first_row, first_row + table.num_rows), type=pa.int64())
     typed: dict[str, pa.ChunkedArray | pa.Array] = {}
     try:
         for name in TEXT_COLUMNS:

@@ -33,6 +33,8 @@ KEPT_COLUMNS = f"{CURATED_COLUMNS}, id_hash"
 # A scanned file without these (written by an older version) is scanned again by the build.
 REQUIRED_COLUMNS = ("id_hash",)
 PREFIX_CHARS = 16
+# Rows per row group of a scanned file.
+ROW_GROUP_ROWS = 122880
 
 
 def folder(settings: Settings) -> Path:
@@ -56,17 +58,53 @@ def write_temporary(conn: duckdb.DuckDBPyConnection, root: Path, rows_table: str
     """Write the valid rows of `rows_table` to a temporary file in `root` (the scanned
     folder), synced to disk; `publish` gives it its name. A scan worker process writes here
     before the manifest knows the file (remove_orphans clears those of dead scans)."""
-    root.mkdir(parents=True, exist_ok=True)
-    temporary = root / f"_{uuid.uuid4().hex}.tmp"
-    # No sort (the build keys rows by source_row) and LZ4: these files are read back once
-    # or twice and never leave the machine's curated folder, so writing fast beats small.
-    # The relation API writes the file, so its path is a value, never spliced into SQL.
-    rows = conn.sql(load_sql(__file__, "scanned_rows", idents={"rows": rows_table}))
-    rows.project(KEPT_COLUMNS).write_parquet(
-        temporary.as_posix(), compression="lz4_raw", row_group_size=122880)
-    with temporary.open("rb") as handle:
-        os.fsync(handle.fileno())
-    return temporary
+    writer = TemporaryWriter(root)
+    try:
+        writer.append(conn, rows_table)
+    except BaseException:
+        writer.discard()
+        raise
+    return writer.finish()
+
+
+class TemporaryWriter:
+    """One temporary scanned file (see `write_temporary`) written by appending the valid rows
+    of temp tables, one after another (a file read in batches), through a single Parquet
+    writer that streams DuckDB's Arrow batches: no table is held whole."""
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.path = root / f"_{uuid.uuid4().hex}.tmp"
+        self._writer: pq.ParquetWriter | None = None
+
+    def append(self, conn: duckdb.DuckDBPyConnection, rows_table: str) -> None:
+        """Append the valid rows of the temp table `rows_table` (curated columns, id_hash
+        and a null `reason`)."""
+        rows = conn.sql(load_sql(__file__, "scanned_rows", idents={"rows": rows_table}))
+        batches = rows.project(KEPT_COLUMNS).to_arrow_reader(ROW_GROUP_ROWS)
+        if self._writer is None:
+            # No sort (the build keys rows by source_row) and LZ4: these files are read back
+            # once or twice and never leave the machine's curated folder, so writing fast
+            # beats small. The path is a value handed to pyarrow, never spliced into SQL.
+            self._writer = pq.ParquetWriter(self.path.as_posix(), batches.schema,
+                                            compression="lz4_raw")
+        for batch in batches:
+            self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+
+    def finish(self) -> Path:
+        """Close the file and sync it to disk; its path (`publish` gives it its name)."""
+        if self._writer is None:
+            raise ValueError("a scanned file needs at least one append")
+        self._writer.close()
+        with self.path.open("rb") as handle:
+            os.fsync(handle.fileno())
+        return self.path
+
+    def discard(self) -> None:
+        """Close and remove the file (its scan was rejected or failed)."""
+        if self._writer is not None:
+            self._writer.close()
+        self.path.unlink(missing_ok=True)
 
 
 def publish(settings: Settings, temporary: Path, file_id: int, fingerprint: str) -> Path:

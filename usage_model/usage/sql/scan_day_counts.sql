@@ -1,2 +1,2 @@
--- Valid rows per day of one scanned file.
-SELECT day, count(*) AS rows FROM scan_rows WHERE reason IS NULL GROUP BY day ORDER BY day
+-- Valid rows per day of one scanned file (its batches' tally, scan_begin.sql).
+SELECT day, sum(rows)::BIGINT AS rows FROM scan_tally WHERE valid GROUP BY day ORDER BY day

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS scan_tally;
+DROP TABLE IF EXISTS scan_rejected;
