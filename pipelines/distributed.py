@@ -109,6 +109,8 @@ class StepRecord:
     started: float  # the last STEP_START
     finished: float | None  # its STEP_SUCCESS or STEP_FAILURE
     succeeded: bool
+    workers: tuple[str, ...] = ()  # the worker of every attempt, in order (`worker` is last)
+    first_started: float = 0.0  # the first attempt's STEP_START
 
 
 _QUEUE = re.compile(r'to queue "([^"]+)"')
@@ -132,9 +134,11 @@ def step_records(instance: dg.DagsterInstance, run_id: str) -> list[StepRecord]:
                 step.setdefault("submitted", entry.timestamp)
             if worker is not None:
                 step["worker"] = worker.value
+                step["workers"] = (*step.get("workers", ()), worker.value)
                 step["attempts"] += 1
         elif event.event_type == dg.DagsterEventType.STEP_START:
             step["started"] = entry.timestamp
+            step.setdefault("first_started", entry.timestamp)
         elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS,
                                   dg.DagsterEventType.STEP_FAILURE):
             step["finished"] = entry.timestamp
