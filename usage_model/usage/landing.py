@@ -102,13 +102,18 @@ def _open(path: str | Path, fs: pafs.FileSystem):
 def fingerprint(path: str | Path, chunk: int = 1 << 20, fs: pafs.FileSystem = LOCAL
                 ) -> str | None:
     """sha256 of the whole file; None when it cannot be opened or read."""
-    digest = hashlib.sha256()
     try:
         with _open(path, fs) as handle:
-            while block := handle.read(chunk):
-                digest.update(block)
+            return _sha256_to_end(handle, chunk)
     except OSError:
         return None
+
+
+def _sha256_to_end(handle, chunk: int) -> str:
+    """sha256 of an open file's bytes from its position to the end, `chunk` bytes a read."""
+    digest = hashlib.sha256()
+    while block := handle.read(chunk):
+        digest.update(block)
     return digest.hexdigest()
 
 
@@ -221,15 +226,13 @@ def open_landed(path: str | Path, fs: pafs.FileSystem = LOCAL) -> Iterator[Lande
     with handle:
         try:
             identity = _stat_identity(handle)
-            digest = hashlib.sha256()
-            while block := handle.read(_HASH_CHUNK):
-                digest.update(block)
+            whole = _sha256_to_end(handle, _HASH_CHUNK)
             footer = _footer_sha256(handle)
             handle.seek(0)
         except OSError as exc:
             yield LandedSource(None, exc.strerror or type(exc).__name__, None, None)
             return
-        yield LandedSource(handle, None, digest.hexdigest(), footer, identity)
+        yield LandedSource(handle, None, whole, footer, identity)
 
 
 @dataclass(frozen=True)
