@@ -11,15 +11,9 @@ PG_BIN="${CLUSTER_PG_BIN:-/usr/lib/postgresql/15/bin}"
 PIDS="$CLUSTER_DIR/pids"
 [ -s "$PIDS" ] || { echo "cluster-down: nothing recorded in $PIDS"; exit 0; }
 
-alive() { kill -0 "$1" 2>/dev/null; }
-stop_group() {  # stop_group <name> <pid>: TERM the group, KILL it after 30 s
-  local name="$1" pid="$2"
-  alive "$pid" || return 0
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 150); do alive "$pid" || return 0; sleep 0.2; done
-  echo "cluster-down: $name ($pid) ignored TERM; killing it" >&2
-  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
-}
+WHO=cluster-down
+# shellcheck source=cluster/lib.sh
+source "$REPO/cluster/lib.sh"
 
 # The daemon and the workers first, then Redis and S3, then Postgres (they all write their
 # heartbeats and events there).

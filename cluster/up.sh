@@ -7,8 +7,11 @@
 #
 # Settings (environment): CITY_USAGE_DATA_DIR (default ./data), CLUSTER_DIR (default
 # ./.cluster), CLUSTER_BUCKET (default city-usage), CLUSTER_PG_PORT / CLUSTER_REDIS_PORT /
-# CLUSTER_S3_PORT (default: free ports), CLUSTER_PYTHON (default ./.venv/bin/python).
-# Started: PostgreSQL, Redis, moto, the workers, one dagster-daemon (run monitoring).
+# CLUSTER_S3_PORT (default: free ports), CLUSTER_PYTHON (default ./.venv/bin/python),
+# CLUSTER_AUTOMATION (default on: the daemon runs the sensors and schedules; off: it only
+# monitors runs).
+# Started: PostgreSQL, Redis, moto, the workers, one dagster-daemon (run monitoring, sensors
+# and schedules).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +25,9 @@ STATE="$DATA/cluster"
 PIDS="$CLUSTER_DIR/pids"
 LOGS="$STATE/logs"
 
-fail() { echo "cluster-up: $*" >&2; exit 1; }
+WHO=cluster-up
+# shellcheck source=cluster/lib.sh
+source "$REPO/cluster/lib.sh"
 [ -x "$PY" ] || fail "no Python at $PY (run make env first)"
 [ -x "$PG_BIN/initdb" ] || fail "no PostgreSQL binaries in $PG_BIN"
 command -v redis-server >/dev/null || fail "redis-server is not installed"
@@ -35,15 +40,9 @@ S3_PORT="${CLUSTER_S3_PORT:-$(free_port)}"
 
 mkdir -p "$CLUSTER_DIR" "$LOGS" "$STATE/redis" "$STATE/dagster"
 : > "$PIDS"
-record() { echo "$*" >> "$PIDS"; }  # name pid [postgres data folder]
 # On any failure, stop what was already started.
 trap 'echo "cluster-up: failed; stopping what was started" >&2; "$REPO/cluster/down.sh" >/dev/null 2>&1 || true' ERR
 
-wait_for() {  # wait_for <what> <seconds> <command...>
-  local what="$1" limit="$2"; shift 2
-  for _ in $(seq $((limit * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  fail "$what did not become ready within ${limit}s (logs in $LOGS)"
-}
 
 # --- PostgreSQL: initdb refuses root, so as root the server runs as `postgres` in its own
 # subfolder (the data dir itself may be root-owned).
@@ -124,15 +123,8 @@ nodes=()
 for spec in $WORKERS; do start_worker "${spec%%:*}" "${spec#*:}"; nodes+=("${spec%%:*}"); done
 wait_for "the Celery workers" 120 "$PY" -m pipelines.celery_app ping "${nodes[@]}"
 
-# --- The dagster-daemon, as the same user as the workers, against the cluster's instance:
-# its run monitoring (cluster/dagster.yaml) fails runs left unfinished past their limits and
-# gives back the pool slots of runs that ended. An empty workspace on purpose: the code
-# location's sensors and schedules start RUNNING by default and would launch runs on this
-# host outside the Celery workers (docs/scale.md, "Not yet"); monitoring needs no code.
-setsid "$BIN/dagster-daemon" run --empty-workspace --log-level info \
-  > "$LOGS/daemon.log" 2>&1 < /dev/null &
-record daemon $!
-# Ready once every daemon the instance requires has written a heartbeat to PostgreSQL.
-wait_for "the dagster-daemon" 120 "$BIN/dagster-daemon" liveness-check
+# --- The dagster-daemon: run monitoring, and the sensors and schedules unless
+# CLUSTER_AUTOMATION=off (cluster/daemon.sh).
+"$REPO/cluster/daemon.sh" > /dev/null
 trap - ERR
 echo "cluster ready: source $CLUSTER_DIR/env (Postgres :$PG_PORT, Redis :$REDIS_PORT, S3 :$S3_PORT)"

@@ -9,7 +9,9 @@ its password) is stored in the run history. DuckDB writers carry the op tag
 the warehouse file); the other steps go to the `dagster` queue.
 
 `defs` here is the code location plus one asset job per partitions group (the jobs the CLI
-plans), each on the Celery executor: workers rebuild a run's job from this module.
+plans), with the Celery executor as every job's executor: the CLI's runs, and the runs the
+cluster's dagster-daemon launches for the sensors and schedules (cluster/up.sh loads this
+module as its code location). Workers rebuild a run's job from this module.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def executor_config() -> dict[str, Any]:
-    """The `execution.config` block of a distributed run: variables by name, not values."""
+    """The Celery executor's settings: the broker's and backend's variables by name, not values."""
     return {
         "broker": {"env": BROKER_ENV},
         "backend": {"env": BACKEND_ENV},
@@ -38,21 +40,24 @@ def executor_config() -> dict[str, Any]:
     }
 
 
+# Every job's executor here: its settings name the broker's and backend's variables, so
+# each run (the CLI's, or one a sensor or schedule launched) reads them in its own process.
+CELERY_EXECUTOR = celery_executor.configured(executor_config(), name="celery")
+
+
 def _cli_jobs(defs: dg.Definitions) -> list[dg.UnresolvedAssetJobDefinition]:
-    """One Celery job per group of assets the CLI materializes together (the same names as
-    the runs `pipelines.materialize` plans)."""
+    """One job per group of assets the CLI materializes together (the same names as the runs
+    `pipelines.materialize` plans)."""
     from pipelines.materialize import job_groups
 
-    return [
-        dg.define_asset_job(name, selection=keys, executor_def=celery_executor)
-        for name, keys in job_groups(defs).items()
-    ]
+    return [dg.define_asset_job(name, selection=keys) for name, keys in job_groups(defs).items()]
 
 
 def _build() -> dg.Definitions:
     from pipelines.definitions import defs as location
 
-    return dg.Definitions.merge(location, dg.Definitions(jobs=_cli_jobs(location)))
+    return dg.Definitions.merge(
+        location, dg.Definitions(jobs=_cli_jobs(location), executor=CELERY_EXECUTOR))
 
 
 defs = _build()
@@ -81,7 +86,6 @@ def execute(
 ) -> dg.ExecutionResult:
     """One run of `job_name` over `asset_keys`, its steps on the Celery workers; this process
     orchestrates (it submits each step when its inputs are done and records the events)."""
-    config = {**run_config, "execution": {"config": executor_config()}}
     with warnings.catch_warnings():
         # dagster-celery registers its step task again for every step it submits; Celery
         # warns each time that the (identical) first registration is kept.
@@ -89,7 +93,7 @@ def execute(
         with dg.execute_job(
             reconstructable_job(job_name),
             instance=instance,
-            run_config=config,
+            run_config=dict(run_config),
             tags=dict(tags),
             raise_on_error=False,
             asset_selection=list(asset_keys),
