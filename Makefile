@@ -46,7 +46,7 @@ redis:
 	  else echo "no redis-server and no root apt-get: distributed mode cannot start here"; fi; }
 
 # Distributed mode on 127.0.0.1 (docs/scale.md): Postgres, Redis, an S3 server, two Celery
-# workers and a dagster-daemon (run monitoring), state under $(CITY_USAGE_DATA_DIR)/cluster;
+# workers and a dagster-daemon (run monitoring; CLUSTER_AUTOMATION=on: sensors and schedules too), state under $(CITY_USAGE_DATA_DIR)/cluster;
 # then `source .cluster/env`.
 cluster-up: env redis
 	CITY_USAGE_DATA_DIR=$(CITY_USAGE_DATA_DIR) cluster/up.sh

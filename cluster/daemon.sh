@@ -4,12 +4,13 @@
 # cluster). As the same user as the workers, with the cluster's environment ($CLUSTER_DIR/env).
 #
 # Its run monitoring (cluster/dagster.yaml) fails runs left unfinished past their limits and
-# gives back the pool slots of runs that ended. With CLUSTER_AUTOMATION=on (the default) it
-# also runs the code location's sensors and schedules (the landing sensor, the daily
-# schedule; all start RUNNING): it loads `pipelines.distributed`, whose jobs all run on the
-# Celery executor, so the runs they launch orchestrate from this host and execute their steps
-# on the workers. CLUSTER_AUTOMATION=off loads no code location: monitoring only, no sensor or
-# schedule launches a run (the distributed tests, which launch their own runs, start it so).
+# gives back the pool slots of runs that ended. With CLUSTER_AUTOMATION=on it also runs the
+# code location's sensors and schedules (the landing sensor, the daily schedule; all start
+# RUNNING): it loads `pipelines.distributed`, whose jobs all run on the Celery executor, so
+# the runs they launch orchestrate from this host and execute their steps on the workers.
+# Off (the default) it loads no code location: monitoring only, no sensor or schedule
+# launches a run, so runs are the ones `city-usage` launches (a sensor's run started beside
+# them would redo their work and hold the warehouse while `city-usage summary` wants to read).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,10 +29,10 @@ while read -r name pid _; do
 done < "$PIDS"
 sed -i '/^daemon /d' "$PIDS"
 
-if [[ "${CLUSTER_AUTOMATION:-on}" == "off" ]]; then
-  location=(--empty-workspace)
-else
+if [[ "${CLUSTER_AUTOMATION:-off}" == "on" ]]; then
   location=(-m pipelines.distributed -a defs -d "$REPO")
+else
+  location=(--empty-workspace)
 fi
 cd "$REPO"
 setsid dagster-daemon run "${location[@]}" --log-level info \
@@ -39,4 +40,4 @@ setsid dagster-daemon run "${location[@]}" --log-level info \
 record daemon $!
 # Ready once every daemon the instance requires has written a heartbeat to PostgreSQL.
 wait_for "the dagster-daemon" 120 dagster-daemon liveness-check
-echo "dagster-daemon running (automation ${CLUSTER_AUTOMATION:-on})"
+echo "dagster-daemon running (automation ${CLUSTER_AUTOMATION:-off})"

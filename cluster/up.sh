@@ -8,10 +8,9 @@
 # Settings (environment): CITY_USAGE_DATA_DIR (default ./data), CLUSTER_DIR (default
 # ./.cluster), CLUSTER_BUCKET (default city-usage), CLUSTER_PG_PORT / CLUSTER_REDIS_PORT /
 # CLUSTER_S3_PORT (default: free ports), CLUSTER_PYTHON (default ./.venv/bin/python),
-# CLUSTER_AUTOMATION (default on: the daemon runs the sensors and schedules; off: it only
-# monitors runs).
-# Started: PostgreSQL, Redis, moto, the workers, one dagster-daemon (run monitoring, sensors
-# and schedules).
+# CLUSTER_AUTOMATION (default off: the daemon only monitors runs; on: it also runs the
+# sensors and schedules, see cluster/daemon.sh).
+# Started: PostgreSQL, Redis, moto, the workers, one dagster-daemon.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -123,8 +122,8 @@ nodes=()
 for spec in $WORKERS; do start_worker "${spec%%:*}" "${spec#*:}"; nodes+=("${spec%%:*}"); done
 wait_for "the Celery workers" 120 "$PY" -m pipelines.celery_app ping "${nodes[@]}"
 
-# --- The dagster-daemon: run monitoring, and the sensors and schedules unless
-# CLUSTER_AUTOMATION=off (cluster/daemon.sh).
+# --- The dagster-daemon: run monitoring, and the sensors and schedules with
+# CLUSTER_AUTOMATION=on (cluster/daemon.sh).
 "$REPO/cluster/daemon.sh" > /dev/null
 trap - ERR
 echo "cluster ready: source $CLUSTER_DIR/env (Postgres :$PG_PORT, Redis :$REDIS_PORT, S3 :$S3_PORT)"

@@ -113,8 +113,8 @@ def cluster() -> Iterator[Cluster]:
         # More read steps than workers: both workers take some, although the second one's
         # first step starts seconds later (its step setup).
         "CITY_USAGE_READ_STEPS": str(READ_STEPS),
-        # The daemon monitors runs but launches none (no sensor or schedule): these tests
-        # launch their own runs; test_sensors.py switches automation on for itself.
+        # (The default, said here since the tests rely on it: the daemon monitors runs but
+        # launches none. test_sensors.py switches automation on for itself.)
         "CLUSTER_AUTOMATION": "off",
     }
     started = subprocess.run([str(ROOT / "cluster" / "up.sh")], capture_output=True, text=True,

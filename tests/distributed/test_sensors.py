@@ -1,10 +1,10 @@
-"""The cluster's sensors and schedules run distributed: with CLUSTER_AUTOMATION on (the
-default of `make cluster-up`), the dagster-daemon loads `pipelines.distributed` as its code
+"""The cluster's sensors and schedules run distributed: with CLUSTER_AUTOMATION=on, the
+cluster's dagster-daemon loads `pipelines.distributed` as its code
 location, so a file landed on S3 is found by the landing sensor and the run it launches
 executes its steps on the Celery workers, with the same result as the embedded default.
 
-The shared cluster starts its daemon with automation off (its other tests launch their own
-runs); this module switches it on with cluster/daemon.sh and back off when it ends. It runs
+The shared cluster starts its daemon with automation off (the default: its other tests
+launch their own runs); this module switches it on with cluster/daemon.sh and back off when it ends. It runs
 after the other modules of this folder (pytest's order is by file name), whose tests count
 the worker crash points the cluster fires once: those have fired before a sensor's run.
 """
