@@ -11,7 +11,10 @@ was killed. Dagster itself frees them from its daemon (`run_monitoring:
 free_slots_after_run_end_seconds`) or from the UI's "free concurrency slots" button, and both
 call the event log storage directly; CLI runs have no daemon, so `reclaim_dead_runs` makes
 the same call, here and nowhere else. (In distributed mode a dagster-daemon runs too: its run
-monitoring learns from pipelines/run_launcher.py whether a run's process is gone.)
+monitoring learns from pipelines/run_launcher.py whether a run's process is gone. A process
+on another host than the daemon's cannot be looked up there, so while a distributed run goes
+on, its process tags it every HEARTBEAT_S seconds with the time, `heartbeat`: a run whose
+tag stops moving has lost its process.)
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -29,6 +35,8 @@ from usage_model.config import raw
 
 PID_TAG = "city_usage/pid"
 HOST_TAG = "city_usage/host"
+ALIVE_TAG = "city_usage/alive_at"  # unix seconds, from the launching process's clock
+HEARTBEAT_S = 15  # seconds
 PARTITION_TAG = "dagster/partition"
 # The CLI prints its own progress and one-line failures (docs/event-model.md rule 13);
 # Dagster keeps the full logs and tracebacks in the run history, where the UI shows them.
@@ -76,7 +84,9 @@ def launch_run(
 
         if partition_key is not None:
             run_tags[PARTITION_TAG] = partition_key
-        result = celery_mode.execute(job_name, asset_keys, instance, run_tags, QUIET_LOGS)
+        run_tags[ALIVE_TAG] = str(int(time.time()))
+        with heartbeat(instance):
+            result = celery_mode.execute(job_name, asset_keys, instance, run_tags, QUIET_LOGS)
     else:
         # Resolved only here: a distributed run's workers rebuild their own job.
         job = dg.define_asset_job(job_name, selection=list(asset_keys), description=description)
@@ -99,6 +109,39 @@ def launch_run(
         checks_failed=[f"{c.asset_key.to_user_string()}:{c.check_name}"
                        for c in checks if not c.passed],
     )
+
+
+def mark_alive(instance: dg.DagsterInstance, now: Callable[[], float] = time.time) -> list[str]:
+    """Tag this process's unfinished runs with the time (ALIVE_TAG); returns their ids."""
+    records = instance.get_run_records(filters=dg.RunsFilter(
+        statuses=_UNFINISHED, tags=process_tags()))
+    stamp = str(int(now()))
+    for record in records:
+        # (Dagster keeps the status column authoritative over a run body this rewrites.)
+        instance.add_run_tags(record.dagster_run.run_id, {ALIVE_TAG: stamp})
+    return [record.dagster_run.run_id for record in records]
+
+
+@contextmanager
+def heartbeat(instance: dg.DagsterInstance, interval_s: float = HEARTBEAT_S) -> Iterator[None]:
+    """While the body runs, `mark_alive` every `interval_s` seconds from a daemon thread (a
+    failed beat is tried again at the next one: the daemon waits for several to be missed)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval_s):
+            try:
+                mark_alive(instance)
+            except Exception:  # the instance unreachable for a moment: the next beat retries
+                continue
+
+    thread = threading.Thread(target=beat, name="city-usage-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def distributed() -> bool:

@@ -8,12 +8,23 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from pipelines.launch import HOST_TAG, PID_TAG, launch_run, reclaim_dead_runs
+from pipelines.launch import (
+    ALIVE_TAG,
+    HOST_TAG,
+    PID_TAG,
+    heartbeat,
+    launch_run,
+    mark_alive,
+    process_tags,
+    reclaim_dead_runs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 POOL = "duckdb_warehouse"  # limit 1 in the project's dagster.yaml
@@ -109,3 +120,42 @@ def test_runs_of_live_processes_and_other_hosts_are_left_alone(dagster_instance)
                     dg.DagsterRunStatus.NOT_STARTED
         finally:
             live.kill()
+
+
+def test_a_heartbeat_tags_this_processs_unfinished_runs_with_the_time(dagster_instance):
+    job = DEFS.resolve_implicit_global_asset_job_def()
+    mine = dagster_instance.create_run_for_job(job_def=job, tags=process_tags())
+    finished = dagster_instance.create_run_for_job(job_def=job, tags=process_tags())
+    dagster_instance.report_run_failed(finished)
+    other = dagster_instance.create_run_for_job(job_def=job, tags={
+        PID_TAG: "999999999", HOST_TAG: "another-host"})
+
+    assert mark_alive(dagster_instance, now=lambda: 1_780_000_123) == [mine.run_id]
+    assert dagster_instance.get_run_by_id(mine.run_id).tags[ALIVE_TAG] == "1780000123"
+    for untouched in (finished, other):
+        assert ALIVE_TAG not in dagster_instance.get_run_by_id(untouched.run_id).tags
+    # The tag moves at each beat, and the run's status is kept.
+    assert mark_alive(dagster_instance, now=lambda: 1_780_000_138) == [mine.run_id]
+    again = dagster_instance.get_run_by_id(mine.run_id)
+    assert again.tags[ALIVE_TAG] == "1780000138"
+    assert again.status == dg.DagsterRunStatus.NOT_STARTED
+
+
+def test_the_heartbeat_thread_beats_until_its_body_ends(dagster_instance):
+    job = DEFS.resolve_implicit_global_asset_job_def()
+    run = dagster_instance.create_run_for_job(job_def=job, tags=process_tags())
+    tagged = threading.Event()
+
+    def wait_for_tag() -> None:
+        for _ in range(500):
+            if ALIVE_TAG in dagster_instance.get_run_by_id(run.run_id).tags:
+                tagged.set()
+                return
+            time.sleep(0.01)
+
+    with heartbeat(dagster_instance, interval_s=0.01):
+        wait_for_tag()
+    assert tagged.is_set()
+    stamp = dagster_instance.get_run_by_id(run.run_id).tags[ALIVE_TAG]
+    assert abs(int(stamp) - time.time()) < 60  # the real clock by default
+    assert not any(t.name == "city-usage-heartbeat" for t in threading.enumerate())

@@ -3,7 +3,9 @@
 as pipelines/launch.py tags its runs): its one step holds a slot of the pool `PROBE_POOL`,
 creates the marker file named on the command line and then waits to be killed.
 
-`python -m tests.distributed.killed_run_probe <marker>`
+`python -m tests.distributed.killed_run_probe <marker> [<host>]`: with a host, the run is
+tagged as a process of that other host whose last heartbeat is long past (a CLI process on
+another machine that died), which the daemon can only tell from that tag.
 """
 
 import sys
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.launch import process_tags
+from pipelines.launch import ALIVE_TAG, HOST_TAG, process_tags
 
 PROBE_POOL = "monitoring_probe"
 
@@ -28,10 +30,16 @@ def killed_run_probe() -> None:
     hold_a_slot()
 
 
-def main(marker: str) -> None:
+SILENT_FOR_S = 10_000  # the other host's process last reported this long ago
+
+
+def main(marker: str, host: str | None = None) -> None:
+    tags = process_tags()
+    if host is not None:
+        tags |= {HOST_TAG: host, ALIVE_TAG: str(int(time.time()) - SILENT_FOR_S)}
     with dg.DagsterInstance.get() as instance:
         killed_run_probe.execute_in_process(
-            instance=instance, tags=process_tags(),
+            instance=instance, tags=tags,
             run_config={"ops": {"hold_a_slot": {"config": {"marker": marker}}}},
         )
 

@@ -86,3 +86,30 @@ def test_a_killed_run_is_failed_and_its_pool_slot_freed(
     messages = [entry.message for entry in instance.all_logs(run_id)]
     assert any(f"the city-usage process {probe.pid} running it is gone" in m
                for m in messages), messages[-5:]
+
+
+def test_a_run_of_another_host_that_stopped_reporting_is_failed(
+    cluster: Cluster, instance: dg.DagsterInstance, tmp_path: Path
+):
+    """A CLI process on another machine cannot be looked up from the daemon's host: its run is
+    failed once its heartbeat tag (pipelines/launch.py) is older than the launcher allows."""
+    marker = tmp_path / "holding-the-slot"
+    probe = subprocess.Popen(
+        [sys.executable, "-m", "tests.distributed.killed_run_probe", str(marker),
+         "another-host"],
+        env={**_clean_env(), **cluster.env}, cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _eventually("the probe's step started", marker.exists, bound_s=120)
+        run_id = marker.read_text()
+        failed = _eventually("the daemon failed the silent run", lambda: (
+            instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE))
+        assert failed
+        _eventually("the daemon freed the run's slot", lambda: run_id not in (
+            instance.event_log_storage.get_concurrency_info(PROBE_POOL).active_run_ids))
+    finally:
+        probe.send_signal(signal.SIGKILL)
+        probe.wait(timeout=30)
+    messages = [entry.message for entry in instance.all_logs(run_id)]
+    assert any(f"the city-usage process {probe.pid} on another-host has not reported for" in m
+               for m in messages), messages[-5:]

@@ -4,9 +4,10 @@ location, so a file landed on S3 is found by the landing sensor and the run it l
 executes its steps on the Celery workers, with the same result as the embedded default.
 
 The shared cluster starts its daemon with automation off (the default: its other tests
-launch their own runs); this module switches it on with cluster/daemon.sh and back off when it ends. It runs
-after the other modules of this folder (pytest's order is by file name), whose tests count
-the worker crash points the cluster fires once: those have fired before a sensor's run.
+launch their own runs); this module switches it on with cluster/daemon.sh and back off when
+it ends. It runs after the other modules of this folder (pytest's order is by file name),
+whose tests count the worker crash points the cluster fires once: those have fired before a
+sensor's run.
 """
 
 from __future__ import annotations
