@@ -35,8 +35,13 @@ its ids on other days there (`recorded_copies`) without reading any segment. A w
 without the record (from before it) gets it from the segments on the next update.
 
 Each update appends at most one segment per touched bucket, folding in the newest segments
-while they are no larger than what it writes (a binary counter): a bucket holds O(log n)
-segments and a new day rewrites O(its own rows) amortized, whatever the history.
+while they are no larger than what it writes (a binary counter), up to SEGMENT_ROWS_MAX
+rows: a segment that big is never folded again (unless rows leave it). Without the cap a row
+would be rewritten once per level of the counter, log2(history / new day) times, so a new
+day's amortized cost would grow with history; with it, a row is rewritten at most
+log2(SEGMENT_ROWS_MAX / its day's rows per bucket) times, and a bucket holds about
+history / SEGMENT_ROWS_MAX full segments plus O(log) small ones (every lookup reads all of
+them anyway, so their number costs little beyond opening them).
 """
 
 from __future__ import annotations
@@ -71,6 +76,9 @@ FOLDER = "_index"
 LITERAL_HASHES_MAX = 2000
 WRITERS = 4  # segment files written at once (pyarrow releases the GIL while it encodes)
 ROWS_PER_WRITE = 1_000_000  # index rows sorted and held as Arrow at once by an update
+# A segment with this many rows is full: folds stop at it (2 MB of hashes; 77M index rows in
+# 64 buckets make ~5 full segments a bucket).
+SEGMENT_ROWS_MAX = 262_144
 
 
 class Touched(Protocol):
@@ -216,11 +224,11 @@ def _ready_files(
 
 def _folded(bucket_segments: list[Segment], stale: set[str], new_rows: int) -> list[Segment]:
     """The segments of one bucket the new segment replaces: every stale one, and the newest
-    others while each is no larger than the rows gathered so far."""
+    others while each is no larger than the rows gathered so far and not full."""
     chosen = [s for s in bucket_segments if s.name in stale]
     total = new_rows + sum(s.rows for s in chosen)
     for segment in reversed([s for s in bucket_segments if s.name not in stale]):
-        if segment.rows > total:
+        if segment.rows > total or segment.rows >= SEGMENT_ROWS_MAX:
             break
         chosen.append(segment)
         total += segment.rows
