@@ -105,7 +105,7 @@ def _summary_asset(name: str, specs: dict[str, dg.AssetSpec],
     return step
 
 
-def _daily_results(context: dg.OpExecutionContext, conn, cfg: Settings, days: list[date],
+def _daily_results(context: dg.AssetExecutionContext, conn, cfg: Settings, days: list[date],
                    tables: list[str], stored: summary_exchange.StoredDays
                    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     expected = summaries.event_totals(conn, cfg, days)
@@ -183,7 +183,7 @@ def compute_summary_days(context: dg.OpExecutionContext, settings: CityUsageSett
 
 
 def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    def run_days(context: dg.OpExecutionContext, conn, tables: list[str]) -> set[date]:
+    def run_days(context: dg.AssetExecutionContext, conn, tables: list[str]) -> set[date]:
         """The run's partitions plus those whose events were rebuilt since (durable intents,
         docs/guarantees.md)."""
         return ({date.fromisoformat(key) for key in context.partition_keys}
@@ -192,7 +192,7 @@ def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
     @dg.op(ins={"usage_events": dg.In(dg.Nothing)},
            out=dg.DynamicOut(list[DayTask], io_manager_key=SUMMARY_DAYS_IO_MANAGER),
            pool=POOL, tags=WRITER_OP_TAGS)
-    def plan_summary_days(context: dg.OpExecutionContext, duckdb: DuckDBResource,
+    def plan_summary_days(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
                           settings: CityUsageSettings):
         """The run's days, in CITY_USAGE_SUMMARY_STEPS shares (every daily table's pending
         days: a day a subset run does not need costs its computation, never a wrong row)."""
@@ -204,12 +204,12 @@ def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
             yield dg.DynamicOutput(share, mapping_key=str(number))
 
     @dg.op(out=_DAILY_OUTS, pool=POOL, tags=WRITER_OP_TAGS)
-    def commit_summaries(context: dg.OpExecutionContext, duckdb: DuckDBResource,
+    def commit_summaries(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
                          settings: CityUsageSettings, computed: list[list[DayTask]]):
         """Replace the selected tables' days in one transaction, from the stored rows where
         they are usable, then report and check them."""
         cfg = settings.get()
-        tables = [name for name in DAILY_SPECS if name in context.selected_output_names]
+        tables = [name for name in DAILY_SPECS if name in context.op_execution_context.selected_output_names]
         done = list(chain.from_iterable(computed))
         stored = summary_exchange.StoredDays(cfg, context.run.run_id, done)
         with duckdb.get_connection() as conn:
