@@ -18,7 +18,6 @@ The four daily tables are one graph (like `build_usage_events`):
 """
 
 
-import warnings
 from collections.abc import Iterator
 from datetime import date
 from itertools import chain
@@ -26,6 +25,7 @@ from itertools import chain
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.fanout import fanned_out_asset
 from assets.metadata import (
     OWNERS,
     WAREHOUSE_STEP,
@@ -209,7 +209,8 @@ def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         """Replace the selected tables' days in one transaction, from the stored rows where
         they are usable, then report and check them."""
         cfg = settings.get()
-        tables = [name for name in DAILY_SPECS if name in context.op_execution_context.selected_output_names]
+        selected = context.op_execution_context.selected_output_names
+        tables = [name for name in DAILY_SPECS if name in selected]
         done = list(chain.from_iterable(computed))
         stored = summary_exchange.StoredDays(cfg, context.run.run_id, done)
         with duckdb.get_connection() as conn:
@@ -220,27 +221,13 @@ def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
             yield from _daily_results(context, conn, cfg, days, tables, stored)
         summary_exchange.remove_stored(cfg, context.run.run_id)
 
-    def compose(usage_events):
-        shares = plan_summary_days(usage_events)
-        return commit_summaries(shares.map(compute_summary_days).collect())._asdict()
-
-    with warnings.catch_warnings():
-        # `resource_defs` (the asset's own IO manager) is a beta parameter of graph assets.
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        return dg.graph_multi_asset(
-            name="build_daily_summaries",
-            outs={name: dg.AssetOut.from_spec(spec.replace_attributes(deps=[]),
-                                              dagster_type=dg.Nothing, is_required=False)
-                  for name, spec in DAILY_SPECS.items()},
-            ins={"usage_events": dg.AssetIn(key=EVENTS.key, dagster_type=dg.Nothing)},
-            check_specs=_DAILY_CHECKS,
-            group_name="usage",
-            partitions_def=partitions_def,
-            backfill_policy=dg.BackfillPolicy.single_run(),
-            can_subset=True,
-            resource_defs={SUMMARY_DAYS_IO_MANAGER:
-                           SummaryDaysIOManager().get_resource_definition()},
-        )(compose)
+    return fanned_out_asset(
+        name="build_daily_summaries", upstream=EVENTS.key, specs=DAILY_SPECS,
+        check_specs=_DAILY_CHECKS, partitions_def=partitions_def, plan=plan_summary_days,
+        step=compute_summary_days, commit=commit_summaries,
+        io_managers={SUMMARY_DAYS_IO_MANAGER: SummaryDaysIOManager().get_resource_definition()},
+        can_subset=True,
+    )
 
 
 def build_monthly_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
