@@ -81,13 +81,21 @@ def _totals_check(name: str) -> dg.AssetCheckSpec:
     )
 
 
+def _run_periods(context: dg.AssetExecutionContext, conn, partitions_def: dg.PartitionsDefinition,
+                 tables: list[str]) -> set[date]:
+    """The run's partitions plus those whose events were rebuilt since (durable intents,
+    docs/guarantees.md): every summary run builds them besides its own window."""
+    return ({date.fromisoformat(key) for key in context.partition_keys}
+            | pending_partitions(conn, partitions_def, tables))
+
+
 def _summary_asset(name: str, specs: dict[str, dg.AssetSpec],
                    check_specs: list[dg.AssetCheckSpec], partitions_def: dg.PartitionsDefinition,
                    results) -> dg.AssetsDefinition:
-    """The one way a summary step is declared: a subsettable multi-asset in the warehouse pool
-    that builds its whole partition range in one run, over the run's partitions plus those
-    whose events were rebuilt since (durable intents, docs/guarantees.md). `results` builds
-    the selected tables and yields their materializations and checks."""
+    """A summary built in one step: a subsettable multi-asset in the warehouse pool that builds
+    its whole partition range in one run (`_run_periods`). `results` builds the selected
+    tables and yields their materializations and checks. (The daily tables' steps fan out:
+    `build_daily_summaries`.)"""
 
     @dg.multi_asset(
         name=name, specs=list(specs.values()), check_specs=check_specs,
@@ -98,8 +106,7 @@ def _summary_asset(name: str, specs: dict[str, dg.AssetSpec],
              settings: CityUsageSettings):
         tables = [k.path[-1] for k in context.selected_asset_keys]
         with duckdb.get_connection() as conn:
-            periods = sorted({date.fromisoformat(key) for key in context.partition_keys}
-                             | pending_partitions(conn, partitions_def, tables))
+            periods = sorted(_run_periods(context, conn, partitions_def, tables))
             yield from results(context, conn, settings.get(), periods, tables)
 
     return step
@@ -183,12 +190,6 @@ def compute_summary_days(context: dg.OpExecutionContext, settings: CityUsageSett
 
 
 def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    def run_days(context: dg.AssetExecutionContext, conn, tables: list[str]) -> set[date]:
-        """The run's partitions plus those whose events were rebuilt since (durable intents,
-        docs/guarantees.md)."""
-        return ({date.fromisoformat(key) for key in context.partition_keys}
-                | pending_partitions(conn, partitions_def, tables))
-
     @dg.op(ins={"usage_events": dg.In(dg.Nothing)},
            out=dg.DynamicOut(list[DayTask], io_manager_key=SUMMARY_DAYS_IO_MANAGER),
            pool=POOL, tags=WRITER_OP_TAGS)
@@ -198,8 +199,8 @@ def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         days: a day a subset run does not need costs its computation, never a wrong row)."""
         cfg = settings.get()
         with duckdb.get_connection() as conn:
-            shares = summary_exchange.plan_days(conn, run_days(context, conn, list(DAILY_SPECS)),
-                                                cfg.summary_steps)
+            days = _run_periods(context, conn, partitions_def, list(DAILY_SPECS))
+            shares = summary_exchange.plan_days(conn, days, cfg.summary_steps)
         for number, share in enumerate(shares):
             yield dg.DynamicOutput(share, mapping_key=str(number))
 
@@ -216,7 +217,8 @@ def build_daily_summaries(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         with duckdb.get_connection() as conn:
             # Days a compute step did besides: planned as pending, maybe committed since by
             # another run; committing them again is correct (their rows are checked).
-            days = sorted(run_days(context, conn, tables) | {task.day for task in done})
+            days = sorted(_run_periods(context, conn, partitions_def, tables)
+                          | {task.day for task in done})
             summaries.build_daily(conn, cfg, days, tables, stored)
             yield from _daily_results(context, conn, cfg, days, tables, stored)
         summary_exchange.remove_stored(cfg, context.run.run_id)
