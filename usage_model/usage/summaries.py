@@ -2,6 +2,8 @@
 
 Each build replaces its window (delete the days, insert) in one transaction, so a rebuild is
 idempotent; the same transaction deletes the window's pending intents (see intents.py).
+A daily build may take days computed elsewhere (summary_exchange.py: compute steps on other
+workers, with the same SQL through `summarize_day`) and computes the rest itself.
 With `record_errors = false`, error calls are left out of every summary.
 """
 
