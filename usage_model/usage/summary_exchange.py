@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -95,13 +96,11 @@ def plan_days(conn: duckdb.DuckDBPyConnection, days: Iterable[date],
     return [tasks[i::steps] for i in range(min(steps, len(tasks)))]
 
 
-def _day_folder(settings: Settings, run_id: str, day: date) -> tuple[Location, str]:
-    where = exchange_location(settings)
-    return where, where.path(run_id, FOLDER, day.isoformat())
+def _day_folder(where: Location, run_id: str, day: date) -> str:
+    return where.path(run_id, FOLDER, day.isoformat())
 
 
-def _file_identity(settings: Settings, day: date) -> tuple[int | None, int | None]:
-    events = settings.events_location()
+def _file_identity(events: Location, day: date) -> tuple[int | None, int | None]:
     info = events.fs.get_file_info(layout.day_path(events, day))
     if info.type != pafs.FileType.File:
         return None, None
@@ -126,8 +125,9 @@ def compute_days(settings: Settings, tasks: list[DayTask], run_id: str) -> list[
 def _compute_and_store(settings: Settings, task: DayTask, run_id: str) -> None:
     # The file's identity is taken before it is read: a file replaced in between then fails
     # the commit's comparison, and the day is computed again (never a stale day).
-    size, mtime_ns = _file_identity(settings, task.day)
-    where, folder = _day_folder(settings, run_id, task.day)
+    size, mtime_ns = _file_identity(settings.events_location(), task.day)
+    where = exchange_location(settings)
+    folder = _day_folder(where, run_id, task.day)
     with duckdb.connect() as conn:
         conn.execute("SET TimeZone = 'UTC'")  # as the warehouse connections
         ensure_schema(conn)  # the summary tables, empty, in memory
@@ -147,9 +147,11 @@ class StoredDays:
     reported stored whose result could not be used, with why, for the step's metadata."""
 
     def __init__(self, settings: Settings, run_id: str, stored: Iterable[DayTask]):
-        self._settings = settings
+        self._where = exchange_location(settings)
+        self._events = settings.events_location()
         self._run_id = run_id
         self._days = {task.day for task in stored}
+        self._schemas: dict[str, pa.Schema] = {}
         self.unusable: list[str] = []
         self.used = 0
 
@@ -166,14 +168,21 @@ class StoredDays:
         return rows
 
     def _load(self, conn: duckdb.DuckDBPyConnection, day: date) -> dict[str, pa.Table]:
-        where, folder = _day_folder(self._settings, self._run_id, day)
-        identity = _read_identity(where, f"{folder}/{IDENTITY_NAME}")
-        size, mtime_ns = _file_identity(self._settings, day)
+        folder = _day_folder(self._where, self._run_id, day)
+        identity = _read_identity(self._where, f"{folder}/{IDENTITY_NAME}")
+        size, mtime_ns = _file_identity(self._events, day)
         now = DayIdentity(day, _built(conn, [day]).get(day), size, mtime_ns)
         if identity != now:
             raise _Unusable("its curated file was rebuilt after it was computed")
-        return {table: _read_rows(conn, where, f"{folder}/{table}.parquet", table)
-                for table in DAILY_TABLES}
+        if not self._schemas:  # the warehouse tables' columns, asked once (not thread-safe)
+            self._schemas = {table: conn.sql(f"SELECT * FROM {table} LIMIT 0")
+                             .to_arrow_table().schema for table in DAILY_TABLES}
+        # The day's tables fetched at once: on S3 each is a request's round trip.
+        with ThreadPoolExecutor(len(DAILY_TABLES)) as pool:
+            rows = pool.map(lambda table: _read_rows(
+                self._where, f"{folder}/{table}.parquet", table, self._schemas[table]),
+                DAILY_TABLES)
+            return dict(zip(DAILY_TABLES, rows, strict=True))
 
 
 class _Unusable(ValueError):
@@ -192,15 +201,15 @@ def _read_identity(where: Location, path: str) -> DayIdentity:
         raise _Unusable(f"{path}: {first_problem(exc)}") from None
 
 
-def _read_rows(conn: duckdb.DuckDBPyConnection, where: Location, path: str,
-               table: str) -> pa.Table:
+def _read_rows(where: Location, path: str, table: str, expected: pa.Schema) -> pa.Table:
     """The stored rows, checked to carry exactly the warehouse table's columns and types (an
-    insert that failed would abort the commit's transaction)."""
+    insert that failed would abort the commit's transaction). One GET of the whole object
+    (the files are small) instead of a Parquet reader's ranged requests."""
     try:
-        rows = pq.read_table(path, filesystem=where.fs)
+        with where.fs.open_input_stream(path) as stream:
+            rows = pq.read_table(pa.BufferReader(stream.read()))
     except (OSError, pa.ArrowInvalid) as exc:
         raise _Unusable(f"{path}: not readable ({' '.join(str(exc).split())})") from None
-    expected = conn.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
     got = [(f.name, f.type) for f in rows.schema]
     if got != [(f.name, f.type) for f in expected]:
         raise _Unusable(f"{path}: columns {got} are not those of {table}")
