@@ -153,6 +153,25 @@ def test_missing_or_broken_stored_days_are_computed_in_the_commit(
     assert _tables(landed) == expected
 
 
+def test_a_day_a_compute_step_cannot_store_is_computed_in_the_commit(
+    landed: Settings, caplog: pytest.LogCaptureFixture
+):
+    expected = _one_step(landed)
+    # The run's folder on the exchange is taken by a file: nothing can be stored under it.
+    blocker = Path(exchange_location(landed).path(RUN))
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_bytes(b"")
+    with connect(landed.warehouse) as conn:
+        (share,) = summary_exchange.plan_days(conn, DAYS, 1)
+    assert summary_exchange.compute_days(landed, share, RUN) == []
+    warned = [r.getMessage() for r in caplog.records if r.name == summary_exchange.log.name]
+    assert [line.split(":")[0] for line in warned] == [f"summaries of {day}" for day in DAYS]
+    assert all("computing in the step failed" in line and "\n" not in line for line in warned)
+    stored = _commit(landed, [])
+    assert stored.used == 0 and stored.unusable == []
+    assert _tables(landed) == expected
+
+
 def test_a_stored_identity_that_does_not_validate_is_not_used(landed: Settings):
     done = _compute_apart(landed, steps=1)
     path = Path(exchange_location(landed).path(RUN, summary_exchange.FOLDER,
