@@ -8,6 +8,7 @@ DuckDB file, separate processes for the compute steps, and the real Dagster grap
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -19,6 +20,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from assets.resources import SummaryDaysIOManager
 from assets.usage import definitions as usage_defs
 from tests.dagster_runs import materialize_days, resources
 from tests.usage.helpers_landing import NOW, ingest, land, valid_row
@@ -295,3 +297,19 @@ def test_no_days_plan_no_step(landed: Settings):
         shares = summary_exchange.plan_days(conn, DAYS[:1], 4)
     assert len(shares) == 1 and shares[0][0].built_us is not None
 
+
+
+def test_a_step_output_that_does_not_validate_is_loaded_as_nothing(settings: Settings):
+    """The plan's and compute steps' outputs are JSON on the exchange (never pickle); one
+    that does not validate hands on no day, so the commit step computes those itself."""
+    manager = SummaryDaysIOManager()
+    output = dg.build_output_context(run_id=RUN, step_key="build_daily_summaries.plan",
+                                     name="result", mapping_key="0")
+    tasks = [summary_exchange.DayTask(END, 1_700_000_000_000_000)]
+    manager.handle_output(output, tasks)
+    assert manager.load_input(dg.build_input_context(upstream_output=output)) == tasks
+    (stored,) = Path(exchange_location(settings).root).rglob("0")
+    stored.write_text('[{"day": "2026-03-09", "built_us": "1"}]')  # a string, not a number
+    assert manager.load_input(dg.build_input_context(upstream_output=output)) == []
+    stored.write_bytes(pickle.dumps(tasks))
+    assert manager.load_input(dg.build_input_context(upstream_output=output)) == []
