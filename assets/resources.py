@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
 import duckdb
@@ -16,6 +17,7 @@ from usage_model.funding.config import FundingConfig
 from usage_model.storage import Location
 from usage_model.usage.file_reads import STEP_OUTPUTS, ReadTask, exchange_location
 from usage_model.usage.stored_scan import first_problem
+from usage_model.usage.summary_exchange import DAY_TASKS
 from usage_model.warehouse import connect_waiting, ensure_schema
 
 
@@ -53,39 +55,57 @@ class WarehouseResource(DuckDBResource):
 
 
 READS_IO_MANAGER = "reads_io_manager"
+SUMMARY_DAYS_IO_MANAGER = "summary_days_io_manager"
 
 
 # Strict: numbers and strings as written, dates as ISO strings (JSON has no other way).
 _READ_TASKS = TypeAdapter(list[ReadTask], config={"strict": True})
 
 
-class ReadsIOManager(dg.ConfigurableIOManager):
-    """The outputs the ingestion's read steps pass on (lists of `ReadTask`: paths, sizes and
-    times, no secret), as JSON where every worker reaches them: beside the read results,
-    under `<exchange location>/<run id>/_steps/` (see usage_model/usage/file_reads.py),
-    written atomically. A worker's local disk would not do: the next step may run on another
-    host. Never pickle: anyone who can write that bucket could run code in the loading step.
+class ExchangeIOManager(dg.ConfigurableIOManager):
+    """Outputs of steps that hand work to other steps (lists of plain values: paths, sizes,
+    times, days; no secret), as JSON where every worker reaches them: under
+    `<exchange location>/<run id>/_steps/` (see usage_model/usage/file_reads.py), written
+    atomically. A worker's local disk would not do: the next step may run on another host.
+    Never pickle: anyone who can write that bucket could run code in the loading step.
 
     A stored list that does not validate is logged in one line naming the key and loaded as
-    empty: the files it named are then read by the warehouse step itself (it lists the landing
-    on its own and reads every file without a stored result), so no row is lost."""
+    empty: the warehouse step that consumes these lists does that work itself for anything
+    they do not name, so nothing is lost. Subclasses say what the lists hold (`adapter`)
+    and who then does the work (`instead`)."""
+
+    adapter: ClassVar[TypeAdapter]
+    instead: ClassVar[str]
 
     def _path(self, context: dg.OutputContext) -> tuple[Location, str]:
         where = exchange_location(Environment.load().settings())
         run_id, *step = context.get_identifier()
         return where, where.path(run_id, STEP_OUTPUTS, *step)
 
-    def handle_output(self, context: dg.OutputContext, obj: list[ReadTask]) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: list) -> None:
         where, path = self._path(context)
-        where.write_bytes(path, _READ_TASKS.dump_json(obj))
+        where.write_bytes(path, self.adapter.dump_json(obj))
 
-    def load_input(self, context: dg.InputContext) -> list[ReadTask]:
+    def load_input(self, context: dg.InputContext) -> list:
         where, path = self._path(context.upstream_output)
         with where.fs.open_input_stream(path) as stream:
             text = stream.read()
         try:
-            return _READ_TASKS.validate_json(text)
+            return self.adapter.validate_json(text)
         except ValidationError as exc:
-            context.log.warning(f"{path}: {first_problem(exc)}; ignored, the warehouse step "
-                                "reads those files itself")
+            context.log.warning(f"{path}: {first_problem(exc)}; ignored, {self.instead}")
             return []
+
+
+class ReadsIOManager(ExchangeIOManager):
+    """The ingestion's read steps' outputs (lists of `ReadTask`)."""
+
+    adapter: ClassVar[TypeAdapter] = _READ_TASKS
+    instead: ClassVar[str] = "the warehouse step reads those files itself"
+
+
+class SummaryDaysIOManager(ExchangeIOManager):
+    """The daily summaries' plan and compute steps' outputs (lists of `DayTask`)."""
+
+    adapter: ClassVar[TypeAdapter] = DAY_TASKS
+    instead: ClassVar[str] = "the commit step computes those days itself"

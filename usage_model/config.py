@@ -122,6 +122,12 @@ class Environment(BaseSettings):
                            "mode: they run in parallel on the Celery workers; `.cluster/env` "
                            "sets 2). 0: the warehouse step reads them itself, saving two steps' "
                            "start-up and the results' round trip.")
+    summary_steps: int = _var("CITY_USAGE_SUMMARY_STEPS", 0,
+                              "Dagster steps that share the computation of the daily summaries' "
+                              "days (distributed mode: they run in parallel on the Celery "
+                              "workers; `.cluster/env` sets 2). 0: the warehouse step computes "
+                              "every day itself, saving the steps' start-up and the rows' "
+                              "round trip.")
     credits_per_minor_unit: str | None = _var(
         "CITY_USAGE_CREDITS_PER_MINOR_UNIT", None,
         "Credits per minor currency unit, `usd=10000,eur=11000`.", "usd=10000")
@@ -188,7 +194,7 @@ class Environment(BaseSettings):
             raise ValueError("must be at least 1")
         return value
 
-    @field_validator("read_steps")
+    @field_validator("read_steps", "summary_steps")
     @classmethod
     def _not_negative(cls, value: int) -> int:
         if value < 0:
@@ -226,6 +232,7 @@ class Environment(BaseSettings):
             config_file=self.config_file.absolute(),
             scan_workers=self.scan_workers,
             read_steps=self.read_steps,
+            summary_steps=self.summary_steps,
         )
 
     def funding(self) -> FundingConfig:
@@ -385,6 +392,7 @@ class Settings:
     config_file: Path = Path("city-usage.yaml")
     scan_workers: int = 1
     read_steps: int = 0  # 0: no read steps, the warehouse step reads (embedded default)
+    summary_steps: int = 0  # 0: the summary commit step computes every day (embedded default)
     # CITY_USAGE_LANDING as given when it is an object-store prefix (`s3://bucket/prefix`):
     # usage files are then read from `<it>/usage` and Downcity's balance exports from
     # `<it>/balance`; `landing` stays the local folder of the Stripe webhook events.

@@ -36,6 +36,7 @@ from tests.harness import Workspace, pycache_dir
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 KILL_POINT = "after_scan_file:3,after_store_read:1"
 READ_STEPS = 4
+SUMMARY_STEPS = 4  # as many as the first run has days: each takes one
 
 
 def missing_prerequisite() -> str | None:
@@ -113,6 +114,7 @@ def cluster() -> Iterator[Cluster]:
         # More read steps than workers: both workers take some, although the second one's
         # first step starts seconds later (its step setup).
         "CITY_USAGE_READ_STEPS": str(READ_STEPS),
+        "CITY_USAGE_SUMMARY_STEPS": str(SUMMARY_STEPS),
         # (The default, said here since the tests rely on it: the daemon monitors runs but
         # launches none. test_sensors.py switches automation on for itself.)
         "CLUSTER_AUTOMATION": "off",

@@ -4,7 +4,8 @@ same curated events, quarantine and summaries as the embedded default, row for r
 when a worker is SIGKILLed in the middle of a read step and another in the middle of the
 warehouse step, and when two runs over the same days run
 at once; writer steps run on the worker that owns the warehouse, one at a time, other steps
-on either worker (from Dagster's event log); the ingestion's read steps fan out across both.
+on either worker (from Dagster's event log); the ingestion's read steps and the daily
+summaries' compute steps fan out across both.
 
 The tests share one cluster and run in file order (the second relies on the first's runs).
 """
@@ -22,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.distributed import StepRecord, step_records
-from tests.distributed.conftest import READ_STEPS, Cluster
+from tests.distributed.conftest import READ_STEPS, SUMMARY_STEPS, Cluster
 from tests.harness import (
     END,
     SELECT,
@@ -42,6 +43,7 @@ WAREHOUSE_QUEUE_WORKER = "w1"
 OTHER_WORKER = "w2"
 RECORD_STEP = "build_usage_events.record_and_build"
 READ_STEP = "build_usage_events.read_files["
+COMPUTE_STEP = "build_daily_summaries.compute_summary_days["
 
 
 def _upload(local: Path, cluster: Cluster) -> None:
@@ -136,15 +138,14 @@ def test_same_results_as_embedded_despite_a_killed_worker_and_concurrent_runs(
     assert_conserved(cluster.workspace)
 
 
-def test_read_steps_fan_out_across_both_workers(instance: dg.DagsterInstance):
-    """The first test's runs: each read its landed files in CITY_USAGE_READ_STEPS steps on
-    the `dagster` queue, taken by both workers and running at the same time. That run also
-    loses a worker in a read step, whose redelivery may go to either worker: so each step
-    counts where its first attempt ran, and when it started."""
-    runs = [[s for s in step_records(instance, run.run_id) if s.step_key.startswith(READ_STEP)]
-            for run in instance.get_runs()]
-    first = max(runs, key=len)  # the first run read every landed file
-    assert len(first) == READ_STEPS, [s.step_key for s in first]
+def _fanned_out(instance: dg.DagsterInstance, prefix: str) -> tuple[str, list[StepRecord]]:
+    """The steps named `prefix…` of the run that has the most of them, checked to have run
+    on the `dagster` queue on both workers, two of them at the same time. A step delivered
+    again after its worker died counts where its first attempt ran, and when it started."""
+    runs = {run.run_id: [s for s in step_records(instance, run.run_id)
+                         if s.step_key.startswith(prefix)] for run in instance.get_runs()}
+    run_id = max(runs, key=lambda run: len(runs[run]))
+    first = runs[run_id]
     assert all(s.succeeded and s.queue == "dagster" for s in first)
     by_worker = {}
     for step in first:
@@ -152,7 +153,30 @@ def test_read_steps_fan_out_across_both_workers(instance: dg.DagsterInstance):
     assert set(by_worker) == {WAREHOUSE_QUEUE_WORKER, OTHER_WORKER}
     (a, b) = by_worker.values()
     assert any(x.first_started < y.finished and y.first_started < x.finished
-               for x in a for y in b), "no two read steps ran at the same time"
+               for x in a for y in b), f"no two {prefix}… steps ran at the same time"
+    return run_id, first
+
+
+def test_read_steps_fan_out_across_both_workers(instance: dg.DagsterInstance):
+    """The first test's runs: each read its landed files in CITY_USAGE_READ_STEPS steps on
+    the `dagster` queue, taken by both workers and running at the same time. That run also
+    loses a worker in a read step, whose redelivery may go to either worker."""
+    _, first = _fanned_out(instance, READ_STEP)  # the first run read every landed file
+    assert len(first) == READ_STEPS, [s.step_key for s in first]
+
+
+def test_summary_days_fan_out_across_both_workers(instance: dg.DagsterInstance):
+    """The first test's daily runs computed their days' summaries in CITY_USAGE_SUMMARY_STEPS
+    steps on both workers at once; the commit step took every day of the first run as
+    stored on S3 (the tables equal the embedded run's: the first test)."""
+    run_id, first = _fanned_out(instance, COMPUTE_STEP)
+    records = instance.fetch_materializations(dg.AssetKey("usage_daily_by_model"),
+                                              limit=1000).records
+    # One materialization per day of the run (it had no pending day besides).
+    commits = [r.asset_materialization.metadata for r in records if r.run_id == run_id]
+    assert len(first) == min(SUMMARY_STEPS, len(commits)), [s.step_key for s in first]
+    assert commits and all(m["stored_days_unusable"].value == [] for m in commits)
+    assert {m["days_from_compute_steps"].value for m in commits} == {len(commits)}
 
 
 def test_writers_run_on_the_warehouse_worker_one_at_a_time(

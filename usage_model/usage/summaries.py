@@ -2,16 +2,19 @@
 
 Each build replaces its window (delete the days, insert) in one transaction, so a rebuild is
 idempotent; the same transaction deletes the window's pending intents (see intents.py).
+A daily build may take days computed elsewhere (summary_exchange.py: compute steps on other
+workers, with the same SQL through `summarize_day`) and computes the rest itself.
 With `record_errors = false`, error calls are left out of every summary.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
 import duckdb
+import pyarrow as pa
 
 from usage_model.config import Settings
 from usage_model.faults import fault_point
@@ -27,6 +30,8 @@ from usage_model.warehouse import transaction
 EVENTS, ROLLUP, KEYED = "summary_events", "summary_rollup", "summary_keyed"
 SUMMARY_INPUTS = {"events": EVENTS, "rollup": ROLLUP, "keyed": KEYED}
 FROM_ROLLUP = ("usage_daily_by_model", "usage_daily_by_city", "usage_daily_by_user")
+# The session view of a day's stored rows while they are inserted (summary_insert_stored.sql).
+STORED_ROWS = "summary_stored_rows"
 
 
 @dataclass(frozen=True)
@@ -57,16 +62,41 @@ def create_events_view(
     return len(files)
 
 
+def summarize_day(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, day: date, tables: Iterable[str]
+) -> bool:
+    """Insert `day`'s rows of each daily table in `tables` into `conn`'s tables of those
+    names (the warehouse's, or a compute step's own in-memory copies); False when the day has
+    no curated file (no rows). The one place the daily summary SQL runs."""
+    tables = list(tables)
+    if not create_events_view(conn, settings, [day], EVENTS):
+        return False
+    if any(table in FROM_ROLLUP for table in tables):
+        run_sql(conn, __file__, "summary_rollup", idents=SUMMARY_INPUTS)
+        run_sql(conn, __file__, "summary_keyed", idents=SUMMARY_INPUTS)
+    for table in tables:
+        run_sql(conn, __file__, table, idents=SUMMARY_INPUTS)
+    return True
+
+
+# A day's rows as a compute step stored them, per table (see summary_exchange.py); None when
+# there is no usable stored result for the day as the warehouse now has it.
+StoredDay = Callable[[duckdb.DuckDBPyConnection, date], Mapping[str, pa.Table] | None]
+
+
 def build_daily(
     conn: duckdb.DuckDBPyConnection,
     settings: Settings,
     days: Iterable[date],
     tables: Iterable[str] = DAILY_TABLES,
+    stored: StoredDay | None = None,
 ) -> dict[str, int]:
     """Replace the window's rows in each daily summary table; returns rows written per table.
 
-    Days are computed one at a time (one curated file each), so memory follows the size of a
-    day, not of the window: exact quantiles keep every latency of a group until the end.
+    A day whose rows a compute step stored (`stored`, checked against the day's curated file
+    as it is now) is inserted from them; every other day is computed here. Days are computed
+    one at a time (one curated file each), so memory follows the size of a day, not of the
+    window: exact quantiles keep every latency of a group until the end.
     """
     days = sorted(set(days))
     tables = list(tables)
@@ -74,13 +104,15 @@ def build_daily(
         for table in tables:
             run_sql(conn, __file__, "summary_delete_days", idents={"table": table}, days=days)
         for day in days:
-            if not create_events_view(conn, settings, [day], EVENTS):
-                continue  # no events that day: no rows
-            if any(table in FROM_ROLLUP for table in tables):
-                run_sql(conn, __file__, "summary_rollup", idents=SUMMARY_INPUTS)
-                run_sql(conn, __file__, "summary_keyed", idents=SUMMARY_INPUTS)
+            rows = stored(conn, day) if stored is not None else None
+            if rows is None:
+                summarize_day(conn, settings, day, tables)
+                continue
             for table in tables:
-                run_sql(conn, __file__, table, idents=SUMMARY_INPUTS)
+                conn.register(STORED_ROWS, rows[table])
+                run_sql(conn, __file__, "summary_insert_stored",
+                        idents={"table": table, "rows": STORED_ROWS})
+                conn.unregister(STORED_ROWS)
         intents.clear(conn, tables, days)
         written = {
             table: run_sql(conn, __file__, "summary_count_days", idents={"table": table},
