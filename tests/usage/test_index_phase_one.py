@@ -2,17 +2,24 @@
 in the segments of their buckets. Checked against the set arithmetic of the written hashes on
 real segment files written by the index's own writer: several segments per bucket, a hash in
 several segments, hashes in none; and the segments' id_hash
-column is stored so that reading it whole stays cheap (plain, uncompressed)."""
+column is stored so that reading it whole stays cheap (plain, uncompressed); each segment's
+`.hashes` file (what phase one searches) holds its hashes sorted, a segment without one is
+still searched exactly, and the index keeps exactly its segments' files."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tests.usage.helpers_landing import ingest, land, valid_row
 from usage_model import storage
 from usage_model.usage import id_index
+from usage_model.usage.ingest import ScanResult
+from usage_model.warehouse import connect
 
 BUCKETS = np.uint64(id_index.BUCKETS)
 
@@ -88,3 +95,49 @@ def test_segments_store_id_hash_plain_and_uncompressed(tmp_path):
     assert by_name["id_hash"].compression == "UNCOMPRESSED"
     assert not by_name["id_hash"].has_dictionary_page
     assert by_name["event_id"].compression == "ZSTD"
+
+
+def test_a_segments_hashes_file_holds_its_id_hashes_sorted(tmp_path):
+    where = storage.location(tmp_path / "_index")
+    rng = np.random.default_rng(5)
+    for segment in _write(where, [rng.integers(0, 2**64, 5_000, dtype=np.uint64)]):
+        uri = _uris(where, [segment])[0]
+        raw = np.fromfile(uri + id_index.HASHES, dtype="<u8")
+        column = pq.read_table(uri, columns=["id_hash"])["id_hash"].to_numpy()
+        assert raw.tolist() == column.tolist() == sorted(column.tolist())
+
+
+def test_a_segment_without_its_hashes_file_is_searched_by_reading_its_column(tmp_path):
+    # (Segments written before the `.hashes` files: exact all the same.)
+    where = storage.location(tmp_path / "_index")
+    rng = np.random.default_rng(6)
+    batches = [rng.integers(0, 2**64, 2_000, dtype=np.uint64) for _ in range(2)]
+    segments = _write(where, batches)
+    for uri in _uris(where, segments[::2]):
+        (tmp_path / "_index" / uri.rsplit("/", 2)[-2] / (uri.rsplit("/", 1)[-1]
+                                                         + id_index.HASHES)).unlink()
+    probe = np.concatenate([batches[0][:300], batches[1][-300:],
+                            rng.integers(0, 2**64, 300, dtype=np.uint64)])
+    assert _matched(where, segments, probe) == sorted(
+        set(probe.tolist()) & set(np.concatenate(batches).tolist()))
+
+
+def test_the_index_keeps_the_hashes_files_of_its_segments_only(settings):
+    land(settings, "a.parquet", [valid_row(f"e-{i}") for i in range(40)])
+    ingest(settings)
+    land(settings, "b.parquet", [valid_row(f"f-{i}") for i in range(40)])
+    ingest(settings)  # folds segments: the replaced ones and their hashes files go
+    root = settings.work_root / id_index.FOLDER
+    with connect(settings.warehouse) as conn:
+        listed = {Path(uri) for uri in id_index.segment_uris(conn, settings)}
+    assert listed
+    on_disk = {p for p in root.rglob("*") if p.is_file()}
+    assert on_disk == listed | {Path(f"{p}{id_index.HASHES}") for p in listed}
+    # A segment whose hashes file is gone (or from before them) gets it back at the next
+    # update (here one with nothing to fold), equal to its id_hash column.
+    lost = Path(f"{next(iter(listed))}{id_index.HASHES}")
+    expected = lost.read_bytes()
+    lost.unlink()
+    with connect(settings.warehouse) as conn:
+        assert id_index.update(conn, settings, ScanResult()) == 0
+    assert lost.read_bytes() == expected

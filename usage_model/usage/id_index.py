@@ -3,14 +3,17 @@
 Every valid landed row has one index row (id_hash, event_id, day, file_id, source_row); the
 rows' content is not indexed (the build compares the few copies of repeated ids from their
 scanned rows, see sql/copy_outcomes.sql). They live in Parquet segment files beside the
-curated data, one folder per bucket: `<curated>/_index/bucket=NNN/<seq>-<random>.parquet`.
+curated data, one folder per bucket: `<curated>/_index/bucket=NNN/<seq>-<random>.parquet`,
+each with its sorted id hashes beside it as raw little-endian 64-bit integers
+(`<segment>.hashes`, 8 bytes a row: see matched_hashes).
 The bucket of an id is `id_hash % BUCKETS`, where id_hash is `md5_number_lower(event_id)` (the
 low 64 bits of the MD5 digest, little-endian), computed once by the scan and carried by the
 scanned rows: MD5 (RFC 1321) gives the same value on every DuckDB version and machine,
-unlike `hash()`. A lookup reads only the segments of the buckets its ids fall in, first their
-8-byte id_hash column, then the full rows of the hashes that matched. Since the first step
-reads that column whole for random ids, a segment stores it plain and uncompressed (a segment
-written before keeps its zstd encoding until it is folded; readers take either). Files go
+unlike `hash()`. A lookup reads only the segments of the buckets its ids fall in, first which
+of its hashes occur there (a binary search of each segment's `.hashes` file, mapped, not
+decoded), then the full rows of the hashes that matched. A segment written before the
+`.hashes` files is searched by reading its id_hash column (stored plain and uncompressed;
+older ones zstd) until a fold rewrites it. Files go
 through `usage_model.storage`, so the same code writes to S3.
 
 Which segments are current is said by the warehouse alone (`usage_index_segments`), and which
@@ -72,6 +75,8 @@ from usage_model.warehouse import transaction
 # Changing this re-buckets nothing already written: keep it fixed for a warehouse's life.
 BUCKETS = 64
 FOLDER = "_index"
+HASHES = ".hashes"  # a segment's sorted id hashes, raw (see matched_hashes)
+_HASH_DTYPE = np.dtype("<u8")
 # Above this many matched hashes a literal list stops paying (bulk copies): join on ids only.
 LITERAL_HASHES_MAX = 2000
 WRITERS = 4  # segment files written at once (pyarrow releases the GIL while it encodes)
@@ -129,7 +134,8 @@ def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """Delete segment files the warehouse does not list (an update that died before its
     commit, or segments an update replaced); returns how many."""
     where = location(settings)
-    listed = {_uri(where, s) for s in segments(conn)}
+    listed = {uri + suffix for s in segments(conn) for uri in [_uri(where, s)]
+              for suffix in ("", HASHES)}
     try:
         found = where.fs.get_file_info(pafs.FileSelector(where.root, recursive=True))
     except FileNotFoundError:
@@ -147,12 +153,57 @@ def matched_hashes(
     conn: duckdb.DuckDBPyConnection, uris: list[str], ids_table: str
 ) -> list[int]:
     """Phase one of a lookup: which id hashes of `ids_table` occur in the segments `uris`.
-    It reads every id_hash of those segments, which is why that column is stored plain
-    (see _segment_encoding)."""
+
+    Each segment's `.hashes` file (its id hashes, sorted) is mapped and binary-searched for
+    the probe hashes of its bucket: the pages the searches touch are read, nothing is
+    decoded, so the cost is about the probes', not the history's. A segment without one
+    (written before them) is searched by DuckDB reading its id_hash column whole."""
     if not uris:
         return []
-    return [r[0] for r in run_sql(conn, __file__, "index_matched_hashes",
-                                  idents={"ids": ids_table}, segments=uris).fetchall()]
+    probes = run_sql(conn, __file__, "index_probe_hashes", idents={"ids": ids_table})
+    probes = np.asarray(probes.fetchnumpy()["id_hash"], dtype=np.uint64)
+    by_bucket = _split_by_bucket(probes)
+    matched: set[int] = set()
+    unsearched = []
+    for uri in uris:
+        hashes = _mapped_hashes(uri)
+        if hashes is None:
+            unsearched.append(uri)
+            continue
+        wanted = by_bucket.get(_bucket_of(uri))
+        if wanted is not None and len(hashes):
+            at = np.minimum(np.searchsorted(hashes, wanted), len(hashes) - 1)
+            matched.update(wanted[hashes[at] == wanted].tolist())
+    if unsearched:
+        matched.update(r[0] for r in run_sql(conn, __file__, "index_matched_hashes",
+                                              idents={"ids": ids_table},
+                                              segments=unsearched).fetchall())
+    return sorted(matched)
+
+
+def _split_by_bucket(probes: np.ndarray) -> dict[int, np.ndarray]:
+    """Sorted probe hashes by bucket (each part stays sorted)."""
+    buckets = probes % np.uint64(BUCKETS)
+    order = np.argsort(buckets, kind="stable")
+    ordered, keys = probes[order], buckets[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else []
+    ends = [*starts[1:], len(keys)]
+    return {int(keys[a]): ordered[a:b] for a, b in zip(starts, ends, strict=True)}
+
+
+def _bucket_of(uri: str) -> int:
+    """The bucket of a segment from its folder name (`bucket=NNN`, _bucket_folder)."""
+    return int(uri.rsplit("/", 2)[-2].split("=")[1])
+
+
+def _mapped_hashes(uri: str) -> np.ndarray | None:
+    """A local segment's sorted hashes, memory-mapped; None without a `.hashes` file."""
+    path = Path(uri + HASHES)
+    if not path.is_file():
+        return None
+    if path.stat().st_size == 0:
+        return np.empty(0, dtype=_HASH_DTYPE)
+    return np.memmap(path, dtype=_HASH_DTYPE, mode="r")
 
 
 def find_copies(
@@ -260,10 +311,33 @@ def _write_segments(where: storage.Location, rows: pa.Table, seq: int) -> list[S
         segments_out.append(segment)
         jobs.append((where.path(_bucket_folder(bucket), segment.name), part))
     with ThreadPoolExecutor(WRITERS) as pool:
-        list(pool.map(lambda job: where.write_atomic(job[0], lambda fs, path: pq.write_table(
-            job[1], path, filesystem=fs, row_group_size=65536,
-            **_segment_encoding(job[1].column_names))), jobs))
+        list(pool.map(lambda job: _write_segment(where, *job), jobs))
     return segments_out
+
+
+def _ensure_hashes(settings: Settings, current: list[Segment]) -> int:
+    """Write the `.hashes` file of every current segment that has none (written before them,
+    or its file lost): once, so that full segments, never folded again, are searched
+    cheaply too. Returns how many were written."""
+    where = location(settings)
+    written = 0
+    for segment in current:
+        path = where.path(_bucket_folder(segment.bucket), segment.name)
+        if where.is_local and not Path(path + HASHES).is_file():
+            column = pq.read_table(path, columns=["id_hash"])["id_hash"].to_numpy()
+            where.write_bytes(path + HASHES, column.astype(_HASH_DTYPE).tobytes())
+            written += 1
+    return written
+
+
+def _write_segment(where: storage.Location, path: str, rows: pa.Table) -> None:
+    """A segment file and its `.hashes` file (rows sorted by id_hash), each written whole;
+    neither is read before the warehouse lists the segment."""
+    hashes = rows.column("id_hash").to_numpy().astype(_HASH_DTYPE, copy=False)
+    where.write_bytes(path + HASHES, hashes.tobytes())
+    where.write_atomic(path, lambda fs, target: pq.write_table(
+        rows, target, filesystem=fs, row_group_size=65536,
+        **_segment_encoding(rows.column_names)))
 
 
 def _segment_encoding(columns: list[str]) -> dict:
@@ -345,6 +419,7 @@ def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched)
     copies, sorted and written on its own."""
     remove_orphans(conn, settings)
     _ensure_record(conn, settings)
+    _ensure_hashes(settings, segments(conn))
     ready = _ready_files(conn, settings)
     indexed = {r[0] for r in run_sql(conn, __file__, "index_indexed_files").fetchall()}
     current = segments(conn)
