@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
+from typing import get_args, get_origin
 
 import dagster as dg
 import duckdb
@@ -55,37 +57,46 @@ class WarehouseResource(DuckDBResource):
 READS_IO_MANAGER = "reads_io_manager"
 
 
-# Strict: numbers and strings as written, dates as ISO strings (JSON has no other way).
-_READ_TASKS = TypeAdapter(list[ReadTask], config={"strict": True})
+@cache
+def _adapter(kind: type) -> TypeAdapter:
+    return TypeAdapter(kind)
 
 
 class ReadsIOManager(dg.ConfigurableIOManager):
-    """The outputs the ingestion's read steps pass on (lists of `ReadTask`: paths, sizes and
-    times, no secret), as JSON where every worker reaches them: beside the read results,
+    """The plain values the ingestion's steps pass on (lists of `ReadTask`: paths, sizes and
+    times; the id index update's `FoldTask`s and `FoldResult`s; the scan's counts: no secret),
+    as JSON where every worker reaches them: beside the read results,
     under `<exchange location>/<run id>/_steps/` (see usage_model/usage/file_reads.py),
     written atomically. A worker's local disk would not do: the next step may run on another
     host. Never pickle: anyone who can write that bucket could run code in the loading step.
+    Loaded strictly (numbers and strings as written, dates as ISO strings) as the type the
+    output declares.
 
-    A stored list that does not validate is logged in one line naming the key and loaded as
-    empty: the files it named are then read by the warehouse step itself (it lists the landing
-    on its own and reads every file without a stored result), so no row is lost."""
+    A stored list of `ReadTask`s that does not validate is logged in one line naming the key
+    and loaded as empty: the files it named are then read by the warehouse step itself (it
+    lists the landing on its own and reads every file without a stored result), so no row is
+    lost. Any other stored value that does not validate fails the loading step, naming it."""
 
     def _path(self, context: dg.OutputContext) -> tuple[Location, str]:
         where = exchange_location(Environment.load().settings())
         run_id, *step = context.get_identifier()
         return where, where.path(run_id, STEP_OUTPUTS, *step)
 
-    def handle_output(self, context: dg.OutputContext, obj: list[ReadTask]) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: object) -> None:
         where, path = self._path(context)
-        where.write_bytes(path, _READ_TASKS.dump_json(obj))
+        where.write_bytes(path, _adapter(context.dagster_type.typing_type).dump_json(obj))
 
-    def load_input(self, context: dg.InputContext) -> list[ReadTask]:
-        where, path = self._path(context.upstream_output)
+    def load_input(self, context: dg.InputContext) -> object:
+        upstream = context.upstream_output
+        where, path = self._path(upstream)
         with where.fs.open_input_stream(path) as stream:
             text = stream.read()
+        kind = upstream.dagster_type.typing_type
         try:
-            return _READ_TASKS.validate_json(text)
+            return _adapter(kind).validate_json(text, strict=True)
         except ValidationError as exc:
+            if (get_origin(kind), get_args(kind)) != (list, (ReadTask,)):
+                raise ValueError(f"{path}: {first_problem(exc)}") from None
             context.log.warning(f"{path}: {first_problem(exc)}; ignored, the warehouse step "
                                 "reads those files itself")
             return []

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 
+from tests.dagster_runs import materialize_days
 from tests.usage.helpers_landing import (
     NOW,
     T0,
@@ -28,10 +29,11 @@ from tests.usage.helpers_landing import (
     warehouse_state,
 )
 from usage_model import faults
-from usage_model.config import Settings
+from usage_model.config import Environment, Settings
 from usage_model.usage import id_index, index_folds
 from usage_model.usage.index_folds import FoldResult, FoldTask
 from usage_model.usage.ingest import ScanResult, build_days, scan_landing
+from usage_model.usage.sample import write_sample_landing
 from usage_model.warehouse import connect
 
 D1, D2, D3 = T0, T0 + timedelta(days=1), T0 + timedelta(days=2)
@@ -230,3 +232,35 @@ def test_a_crash_between_the_folds_and_the_commit_converges_on_the_next_run(
     with connect(small.warehouse) as conn:
         listed = {s.name for s in id_index.segments(conn)}
     assert _segment_files(small) == listed
+
+
+def test_the_graph_folds_each_range_in_a_step_of_its_own(settings, dagster_instance, tmp_path,
+                                                          monkeypatch):
+    """CITY_USAGE_FOLD_STEPS: the ingestion graph plans the folds in its warehouse step, runs
+    one `fold_index_range` step per bucket range and commits them in the last step, with the
+    same result as the warehouse step folding them itself (the default)."""
+    end = date(2026, 3, 10)
+    results = {}
+    for fold_steps in ("0", "1"):
+        monkeypatch.setenv("CITY_USAGE_DATA_DIR", str(tmp_path / f"fold-steps-{fold_steps}"))
+        monkeypatch.setenv("CITY_USAGE_FOLD_STEPS", fold_steps)
+        monkeypatch.setenv("CITY_USAGE_INDEX_ROWS_PER_FOLD", "150")
+        cfg = Environment.load().settings()
+        write_sample_landing(cfg.usage_landing, days=3, events_per_day=200, seed=97, end=end)
+        run = materialize_days(cfg, dagster_instance, date(2026, 3, 8), end)
+        assert run.success
+        steps = {e.step_key for e in run.all_events if e.step_key}
+        folds = {s for s in steps if s.startswith("build_usage_events.fold_index_range[")}
+        results[fold_steps] = (warehouse_state(cfg), sorted(map(str, read_curated(cfg))))
+        with connect(cfg.warehouse) as conn:
+            assert id_index.in_flight_plans(conn) == set()  # committed: released
+            listed = {s.name for s in id_index.segments(conn)}
+        assert _segment_files(cfg) == listed  # no orphan left
+        if fold_steps == "1":
+            # 600+ rows of the sample over 150-row ranges: several fold steps, whose plan (named
+            # after the run) was committed, not redone as a new update
+            assert len(folds) > 1
+            assert all(f"-{run.run_id.replace('-', '')}-" in name for name in listed)
+        else:
+            assert folds == set()
+    assert results["1"] == results["0"]
