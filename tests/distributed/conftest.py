@@ -36,6 +36,7 @@ from tests.harness import Workspace, pycache_dir
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 KILL_POINT = "after_scan_file:3,after_store_read:1"
 READ_STEPS = 4
+ROWS_PER_FOLD = 80
 
 
 def missing_prerequisite() -> str | None:
@@ -113,6 +114,9 @@ def cluster() -> Iterator[Cluster]:
         # More read steps than workers: both workers take some, although the second one's
         # first step starts seconds later (its step setup).
         "CITY_USAGE_READ_STEPS": str(READ_STEPS),
+        # Small bucket ranges, so the test landing's few hundred index rows make several
+        # fold steps of the id index update for both workers (up.sh turns them on).
+        "CITY_USAGE_INDEX_ROWS_PER_FOLD": str(ROWS_PER_FOLD),
     }
     started = subprocess.run([str(ROOT / "cluster" / "up.sh")], capture_output=True, text=True,
                              env=up_env, cwd=ROOT, timeout=300)

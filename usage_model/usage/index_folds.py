@@ -133,6 +133,7 @@ def _stage_new_rows(
 ) -> dict[int, list[str]]:
     """One streaming pass over the ready files' scanned rows: their index rows, written to
     `folder` partitioned by bucket. Returns each bucket's staged files."""
+    shutil.rmtree(folder, ignore_errors=True)  # an earlier attempt of the same plan's
     if not ready:
         return {}
     folder.mkdir(parents=True)
