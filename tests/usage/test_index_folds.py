@@ -21,6 +21,7 @@ from tests.usage.helpers_landing import (
     NOW,
     T0,
     Outcome,
+    fault_armed,
     ingest,
     land,
     read_curated,
@@ -103,6 +104,16 @@ def _segment_files(settings: Settings) -> set[str]:
     return {p.name for p in Path(id_index.location(settings).root).rglob("*.parquet")}
 
 
+def _first_landing_in_one_go(small: Settings, tmp_path: Path) -> Settings:
+    """The first landing in `small`, and in a twin layout ingested with the in-process update
+    (returned: what the distributed steps must converge to)."""
+    one_go = twin_settings(small, tmp_path / "one-go")
+    _first_landing(small)
+    _first_landing(one_go)
+    ingest(one_go)
+    return one_go
+
+
 @pytest.fixture
 def small(settings: Settings) -> Settings:
     return replace(settings, index_rows_per_fold=ROWS_PER_FOLD)
@@ -157,10 +168,7 @@ def test_the_first_landing_makes_several_folds_with_a_conflict(small):
 
 def test_a_plan_made_stale_by_another_update_is_redone_and_converges(small, tmp_path,
                                                                      no_local_folds):
-    one_go = twin_settings(small, tmp_path / "one-go")
-    _first_landing(small)
-    _first_landing(one_go)
-    ingest(one_go)
+    one_go = _first_landing_in_one_go(small, tmp_path)
     scan, tasks = _plan(small, "2" * 32)
     results = _fold_in_process(small, tasks)
     # another run indexes the same files first (its own update, in one go)
@@ -193,10 +201,7 @@ def test_a_registered_plans_segments_survive_other_orphan_removal_until_its_run_
 
 def test_a_fold_whose_output_is_gone_or_failed_is_folded_by_the_commit(small, tmp_path,
                                                                        no_local_folds):
-    one_go = twin_settings(small, tmp_path / "one-go")
-    _first_landing(small)
-    _first_landing(one_go)
-    ingest(one_go)
+    one_go = _first_landing_in_one_go(small, tmp_path)
     scan, tasks = _plan(small, "4" * 32)
     results = _fold_in_process(small, tasks)
     gone, failed = results[0], results[1]
@@ -211,19 +216,10 @@ def test_a_fold_whose_output_is_gone_or_failed_is_folded_by_the_commit(small, tm
 
 def test_a_crash_between_the_folds_and_the_commit_converges_on_the_next_run(
         small, tmp_path, monkeypatch):
-    one_go = twin_settings(small, tmp_path / "one-go")
-    _first_landing(small)
-    _first_landing(one_go)
-    ingest(one_go)
-    monkeypatch.setenv("CITY_USAGE_FAULT_POINT", "before_index_commit:1:raise")
-    faults._spec.cache_clear()
-    monkeypatch.setattr(faults, "_hits", [0])
-    try:
-        with pytest.raises(faults.InjectedFault):
-            _distributed(small, "5" * 32)
-    finally:
-        monkeypatch.delenv("CITY_USAGE_FAULT_POINT")
-        faults._spec.cache_clear()
+    one_go = _first_landing_in_one_go(small, tmp_path)
+    with fault_armed(monkeypatch, "before_index_commit:1:raise"), pytest.raises(
+            faults.InjectedFault):
+        _distributed(small, "5" * 32)
     with connect(small.warehouse) as conn:
         assert id_index.segments(conn) == []  # nothing of the plan was committed
         index_folds.release(conn, small, "5" * 32)  # its run has ended

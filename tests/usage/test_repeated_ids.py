@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from tests.usage.helpers_landing import T0, ingest, land, twin_settings, valid_row, warehouse_state
+from tests.usage.helpers_landing import (
+    T0,
+    fault_armed,
+    ingest,
+    land,
+    twin_settings,
+    valid_row,
+    warehouse_state,
+)
 from usage_model import faults
 from usage_model.config import Settings
 from usage_model.usage import id_index, index_folds
@@ -120,15 +128,9 @@ def test_a_warehouse_without_the_record_fills_it_from_the_index(settings, tmp_pa
         conn.execute("DROP TABLE usage_repeated_ids")  # as a warehouse from before it
     _late(settings)
     # the first update fails before the record's commit: nothing of it stays
-    monkeypatch.setenv("CITY_USAGE_FAULT_POINT", "before_record_commit:1:raise")
-    faults._spec.cache_clear()
-    monkeypatch.setattr(faults, "_hits", [0])
-    try:
-        with pytest.raises(faults.InjectedFault):
-            ingest(settings)
-    finally:
-        monkeypatch.delenv("CITY_USAGE_FAULT_POINT")
-        faults._spec.cache_clear()
+    with fault_armed(monkeypatch, "before_record_commit:1:raise"), pytest.raises(
+            faults.InjectedFault):
+        ingest(settings)
     with connect(settings.warehouse) as conn:
         assert conn.execute("SELECT count(*) FROM duckdb_tables() "
                             "WHERE table_name = 'usage_repeated_ids'").fetchone()[0] == 0
