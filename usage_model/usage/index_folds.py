@@ -14,7 +14,7 @@ the warehouse:
   moved and the record's new rows for those ids, sorts and writes the new segments (named
   after the plan, unlisted until the commit). Its `FoldResult` is small: the segments written,
   the moved days, and two Parquet files beside the staging (the record's new rows, and the
-  touched ids whose recorded rows go).
+  touched ids whose recorded rows go: those with a copy already in the index).
 - `commit` (warehouse, one transaction): if the base is no longer current (another update
   committed, or files were indexed or forgotten since the plan) the update is planned and
   folded again right here; a range whose fold failed or whose segments are gone is folded
@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 STAGING = "_index_staging"
 RECORD_COME = "come.parquet"  # the record's rows for the range's touched ids, after the update
-TOUCHED = "touched.parquet"  # the range's touched ids: their recorded rows go
+TOUCHED = "touched.parquet"  # the range's touched ids the record may hold: their rows go
 
 
 @dataclass(frozen=True)
@@ -220,10 +220,13 @@ def _fold(conn: duckdb.DuckDBPyConnection, settings: Settings, task: FoldTask) -
     moved = sorted(r[0] for r in run_sql(conn, __file__, "index_moved_days").fetchall())
     folder = staging(settings, task.plan_id) / task.folder
     folder.mkdir(parents=True, exist_ok=True)
-    for name, query in ((RECORD_COME, "SELECT * FROM repeated_come"),
-                        (TOUCHED, "SELECT DISTINCT event_id FROM index_touched")):
+    recorded = (conn.sql(load_sql(__file__, "index_recorded_candidates"),
+                         params={"stale": task.stale, "kept_files": task.kept})
+                if task.stale else conn.sql("SELECT DISTINCT event_id FROM index_other_copies"))
+    for name, rows in ((RECORD_COME, conn.sql("SELECT * FROM repeated_come")),
+                       (TOUCHED, recorded)):
         temporary = folder / f".tmp-{uuid.uuid4().hex}-{name}"
-        conn.sql(query).write_parquet(temporary.as_posix(), compression="lz4_raw")
+        rows.write_parquet(temporary.as_posix(), compression="lz4_raw")
         temporary.replace(folder / name)
     rows = conn.sql(load_sql(__file__, "index_bucket_rows"), params={
         "buckets": id_index.BUCKETS, "first": task.first, "last": task.last})
