@@ -8,6 +8,7 @@ processes for the folds."""
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import date, timedelta
@@ -80,10 +81,26 @@ def _plan(settings: Settings, plan_id: str) -> tuple[ScanResult, list[FoldTask]]
         return scan, index_folds.plan(conn, settings, plan_id, register=True)
 
 
+# One other process for the whole module (spawned, not forked: it shares nothing with this
+# one but the files), started on first use.
+_OTHER_PROCESS: list[ProcessPoolExecutor] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_other_process() -> Iterator[None]:
+    yield
+    for pool in _OTHER_PROCESS:
+        pool.shutdown()
+    _OTHER_PROCESS.clear()
+
+
 def _fold_in_process(settings: Settings, tasks: list[FoldTask]) -> list[FoldResult]:
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return RESULTS.validate_json(
-            pool.submit(_fold_elsewhere, settings, TASKS.dump_json(tasks)).result())
+    """The tasks folded in the other process (what the fold steps do on a worker)."""
+    if not _OTHER_PROCESS:
+        _OTHER_PROCESS.append(ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn")))
+    done = _OTHER_PROCESS[0].submit(_fold_elsewhere, settings, TASKS.dump_json(tasks))
+    return RESULTS.validate_json(done.result())
 
 
 def _commit_and_build(settings: Settings, scan: ScanResult,
