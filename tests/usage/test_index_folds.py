@@ -205,14 +205,19 @@ def test_a_registered_plans_segments_survive_other_orphan_removal_until_its_run_
     results = _fold_in_process(small, tasks)
     written = {s.name for r in results for s in r.segments or []}
     assert written and written <= _segment_files(small)
+    # and one still being written (write_atomic's temporary name)
+    where = id_index.location(small)
+    writing = where.path(id_index.bucket_folder(0),
+                         f".tmp-{'9' * 32}-000000009-{'3' * 32}-0123456789ab.parquet")
+    where.write_bytes(writing, b"half a segment")
     with connect(small.warehouse) as conn:
         # what every other update does first, while this plan's folds are in flight
         index_folds.remove_spent(conn, small)
-        assert written <= _segment_files(small)
+        assert written <= _segment_files(small) and where.exists(writing)
         assert index_folds.staging(small, "3" * 32).is_dir()
         # its run ended without a commit: released, its files become orphans
         index_folds.release(conn, small, "3" * 32)
-    assert not written & _segment_files(small)
+    assert not written & _segment_files(small) and not where.exists(writing)
     assert not index_folds.staging(small, "3" * 32).exists()
 
 

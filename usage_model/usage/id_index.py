@@ -21,12 +21,16 @@ them in, marks the files indexed and records the days whose winner may have move
 before that commit leaves unlisted segment files (removed as orphans) and unindexed files
 (indexed by the next `update`); a crash after it leaves replaced segments behind (removed the
 same way). Readers join `usage_files` on `indexed`, so rows of a file forgotten or rescanned
-since the last update are never seen.
+since the last update are never seen. Segment files carry the id of the plan that wrote them
+(`<seq>-<plan>-<random>.parquet`): orphan removal spares those of a plan still in flight
+(`usage_index_plans`), whose folds may be writing on another worker right now.
 
 An update is linear in the rows it folds and holds a bounded part of them at once: one
 streaming pass writes the new rows, partitioned by bucket, to a local staging folder; then
-each range of buckets holding about ROWS_PER_WRITE rows (new and carried) is gathered,
-searched for other copies of its ids, sorted and written on its own.
+each range of buckets holding about ROWS_PER_WRITE rows (CITY_USAGE_INDEX_ROWS_PER_FOLD;
+new and carried) is gathered, searched for other copies of its ids, sorted and written on
+its own: a plan, one fold per range and a commit (index_folds.py), so that in distributed
+mode the folds run as steps on any worker.
 
 The update also keeps, in the same commit, the record of repeated ids (`usage_repeated_ids`):
 every index row of each id with more than one copy. Each bucket range's touched ids are
@@ -68,7 +72,8 @@ FOLDER = "_index"
 # Above this many matched hashes a literal list stops paying (bulk copies): join on ids only.
 LITERAL_HASHES_MAX = 2000
 WRITERS = 4  # segment files written at once (pyarrow releases the GIL while it encodes)
-ROWS_PER_WRITE = 1_000_000  # index rows sorted and held as Arrow at once by an update
+# Index rows sorted and held as Arrow at once by one fold (Settings.index_rows_per_fold unset).
+ROWS_PER_WRITE = 1_000_000
 
 
 class Touched(Protocol):
@@ -116,8 +121,11 @@ def segment_uris(
 
 
 def plan_tag(name: str) -> str | None:
-    """The plan that wrote segment `name` (`<seq>-<plan>-<random>.parquet`); None for a
-    segment named before plans were (`<seq>-<random>.parquet`)."""
+    """The plan that wrote segment file `name` (`<seq>-<plan>-<random>.parquet`, or the
+    temporary `.tmp-<random>-<that>` of one being written); None for a segment named before
+    plans were (`<seq>-<random>.parquet`)."""
+    if name.startswith(storage.TEMPORARY_PREFIX):
+        name = name.removeprefix(storage.TEMPORARY_PREFIX).split("-", 1)[-1]
     parts = name.removesuffix(".parquet").split("-")
     return parts[1] if len(parts) == 3 else None
 
@@ -143,7 +151,7 @@ def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     for info in found:
         uri = info.path if where.is_local else "s3://" + info.path
         if (info.type == pafs.FileType.File and uri not in listed
-                and plan_tag(info.base_name.removeprefix(storage.TEMPORARY_PREFIX)) not in spared):
+                and plan_tag(info.base_name) not in spared):
             where.fs.delete_file(info.path)
             removed += 1
     return removed
