@@ -40,6 +40,7 @@ from usage_model.warehouse import connect
 
 D1, D2, D3 = T0, T0 + timedelta(days=1), T0 + timedelta(days=2)
 ROWS_PER_FOLD = 12  # a few dozen rows: several bucket ranges, so several folds
+DEAD_RUN = "d" * 32  # a run id (hex) the Dagster instance does not know
 TASKS = TypeAdapter(list[FoldTask], config={"strict": True})
 RESULTS = TypeAdapter(list[FoldResult], config={"strict": True})
 
@@ -265,14 +266,23 @@ def test_the_graph_folds_each_range_in_a_step_of_its_own(settings, dagster_insta
         monkeypatch.setenv("CITY_USAGE_INDEX_ROWS_PER_FOLD", "150")
         cfg = Environment.load().settings()
         write_sample_landing(cfg.usage_landing, days=3, events_per_day=200, seed=97, end=end)
+        # what a run that died before its commit left: its plan, and a segment its fold wrote
+        where = id_index.location(cfg)
+        dead = where.path(id_index.bucket_folder(1), f"000000001-{DEAD_RUN}-0123456789ab.parquet")
+        where.write_bytes(dead, b"a dead run's segment")
+        with connect(cfg.warehouse) as conn:
+            conn.execute("INSERT INTO usage_index_plans VALUES ($plan, now())",
+                         {"plan": DEAD_RUN})
         run = materialize_days(cfg, dagster_instance, date(2026, 3, 8), end)
         assert run.success
         steps = {e.step_key for e in run.all_events if e.step_key}
         folds = {s for s in steps if s.startswith("build_usage_events.fold_index_range[")}
         results[fold_steps] = (warehouse_state(cfg), sorted(map(str, read_curated(cfg))))
         with connect(cfg.warehouse) as conn:
-            assert id_index.in_flight_plans(conn) == set()  # committed: released
+            # the dead run's plan released, this run's committed
+            assert id_index.in_flight_plans(conn) == set()
             listed = {s.name for s in id_index.segments(conn)}
+        assert not where.exists(dead)
         assert _segment_files(cfg) == listed  # no orphan left
         if fold_steps == "1":
             # 600+ rows of the sample over 150-row ranges: several fold steps, whose plan (named
