@@ -4,11 +4,12 @@ the warehouse:
 
 - `plan` (warehouse): removes orphans, makes sure the record of repeated ids exists, finds
   the files ready to index, stages their index rows by bucket under
-  `<work root>/_index_staging/<plan>/` and cuts the touched buckets into ranges of about
-  `Settings.index_rows_per_fold` rows. Each range is a `FoldTask`: its staged files, the
-  segments it replaces (and which of those hold rows of files no longer indexed), every
-  current segment of its buckets, the new and the indexed file ids, the next segment number
-  and the *base*: a digest of what the plan saw (current segments, indexed files, new files).
+  `<work root>/_index_staging/<plan>/rows/` (beside `kept.parquet`, the files indexed now)
+  and cuts the touched buckets into ranges of about `Settings.index_rows_per_fold` rows.
+  Each range is a `FoldTask`: its staged files, the segments it replaces (and which of
+  those hold rows of files no longer indexed), every current segment of its buckets, the
+  new file ids, where the indexed ones are, the next segment number and the *base*: a
+  digest of what the plan saw (current segments, indexed files, new files).
 - `fold` (no warehouse; its own in-memory DuckDB): gathers the range's rows, finds the other
   copies of its touched ids in the current segments, computes the days whose winner may have
   moved and the record's new rows for those ids, sorts and writes the new segments (named
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 STAGING = "_index_staging"
 RECORD_COME = "come.parquet"  # the record's rows for the range's touched ids, after the update
+KEPT = "kept.parquet"  # the files indexed when planned, for every fold of a plan
 TOUCHED = "touched.parquet"  # the range's touched ids the record may hold: their rows go
 
 
@@ -71,7 +73,7 @@ class FoldTask:
     stale: list[str]  # of those, the ones holding rows of files no longer indexed
     current: dict[str, int]  # every current segment of the range's buckets -> its bucket
     new_files: list[int]
-    kept: list[int]  # the files indexed when planned ([-1] for none)
+    kept: str  # Parquet of the files indexed when planned (one for the whole plan)
     seq: int
     base: str
     new_rows: int
@@ -133,10 +135,9 @@ def _stage_new_rows(
 ) -> dict[int, list[str]]:
     """One streaming pass over the ready files' scanned rows: their index rows, written to
     `folder` partitioned by bucket. Returns each bucket's staged files."""
-    shutil.rmtree(folder, ignore_errors=True)  # an earlier attempt of the same plan's
     if not ready:
         return {}
-    folder.mkdir(parents=True)
+    folder.mkdir()
     rows = conn.sql(load_sql(__file__, "index_stage"), params={
         "files": [path for _, path in ready], "file_ids": [file_id for file_id, _ in ready],
         "buckets": id_index.BUCKETS})
@@ -146,6 +147,14 @@ def _stage_new_rows(
     for part in sorted(folder.glob("bucket=*/*.parquet")):
         staged.setdefault(int(part.parent.name.split("=")[1]), []).append(part.as_posix())
     return staged
+
+
+def _write_kept(conn: duckdb.DuckDBPyConnection, folder: Path) -> str:
+    """The files indexed now, as one Parquet file every fold of the plan reads (a list in
+    each task would repeat the whole manifest's ids in every step's input)."""
+    path = folder / KEPT
+    conn.sql(load_sql(__file__, "index_indexed_files")).write_parquet(path.as_posix())
+    return path.as_posix()
 
 
 def plan(
@@ -162,7 +171,10 @@ def plan(
     if not ready and not stale:
         return []
     new_files = [file_id for file_id, _ in ready]
-    staged = _stage_new_rows(conn, staging(settings, plan_id), ready)
+    folder = staging(settings, plan_id)
+    shutil.rmtree(folder, ignore_errors=True)  # what an earlier attempt of this plan left
+    folder.mkdir(parents=True)
+    staged = _stage_new_rows(conn, folder / "rows", ready)
     per_bucket = {bucket: sum(pq.ParquetFile(f).metadata.num_rows for f in files)
                   for bucket, files in staged.items()}
     touched = sorted(set(per_bucket) | {s.bucket for s in current if s.name in stale})
@@ -170,7 +182,8 @@ def plan(
     replaced = {b: id_index.folded(by_bucket[b], stale, per_bucket.get(b, 0)) for b in touched}
     held = {b: per_bucket.get(b, 0) + sum(s.rows for s in replaced[b]) for b in touched}
     where = id_index.location(settings)
-    common = {"plan_id": plan_id, "new_files": new_files, "kept": sorted(indexed) or [-1],
+    common = {"plan_id": plan_id, "new_files": new_files,
+              "kept": _write_kept(conn, folder),
               "seq": max((s.seq for s in current), default=0) + 1,
               "base": _state(conn, new_files)}
     tasks = []
@@ -204,14 +217,14 @@ def fold(settings: Settings, task: FoldTask) -> FoldResult:
 
 def _fold(conn: duckdb.DuckDBPyConnection, settings: Settings, task: FoldTask) -> FoldResult:
     new_files = task.new_files or [-1]
+    run_sql(conn, __file__, "index_kept_create", kept=task.kept)
     run_sql(conn, __file__, "index_new_create")
     if task.staged:
         run_sql(conn, __file__, "index_staged_insert", staged=task.staged)
     if task.replaced:
-        run_sql(conn, __file__, "index_carried", carried=task.replaced, kept_files=task.kept)
+        run_sql(conn, __file__, "index_carried", carried=task.replaced)
     if task.stale:
-        run_sql(conn, __file__, "index_touched", new_files=new_files, carried=task.stale,
-                kept_files=task.kept)
+        run_sql(conn, __file__, "index_touched", new_files=new_files, carried=task.stale)
     else:
         run_sql(conn, __file__, "index_touched_added", new_files=new_files)
     other_copies(conn, task, "index_touched", "index_other_copies")
@@ -221,7 +234,7 @@ def _fold(conn: duckdb.DuckDBPyConnection, settings: Settings, task: FoldTask) -
     folder = staging(settings, task.plan_id) / task.folder
     folder.mkdir(parents=True, exist_ok=True)
     recorded = (conn.sql(load_sql(__file__, "index_recorded_candidates"),
-                         params={"stale": task.stale, "kept_files": task.kept})
+                         params={"stale": task.stale})
                 if task.stale else conn.sql("SELECT DISTINCT event_id FROM index_other_copies"))
     for name, rows in ((RECORD_COME, conn.sql("SELECT * FROM repeated_come")),
                        (TOUCHED, recorded)):
@@ -249,7 +262,7 @@ def other_copies(conn: duckdb.DuckDBPyConnection, task: FoldTask, ids_table: str
         run_sql(conn, __file__, "index_no_copies", idents={"target": target})
         return target
     run_sql(conn, __file__, "index_fold_copies", idents={"ids": ids_table, "target": target},
-            segments=uris, kept_files=task.kept,
+            segments=uris,
             hashes=hashes if len(hashes) <= id_index.LITERAL_HASHES_MAX else None)
     return target
 

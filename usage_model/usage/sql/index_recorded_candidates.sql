@@ -5,4 +5,4 @@
 SELECT event_id FROM index_other_copies
 UNION
 SELECT event_id FROM read_parquet($stale::VARCHAR[], hive_partitioning = false)
-WHERE NOT list_contains($kept_files::BIGINT[], file_id)
+WHERE NOT file_id IN (SELECT file_id FROM index_kept)
