@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,7 +18,7 @@ from usage_model.funding.config import FundingConfig
 from usage_model.storage import Location
 from usage_model.usage.file_reads import STEP_OUTPUTS, ReadTask, exchange_location
 from usage_model.usage.stored_scan import first_problem
-from usage_model.usage.summary_exchange import DAY_TASKS
+from usage_model.usage.summary_exchange import DayTask
 from usage_model.warehouse import connect_waiting, ensure_schema
 
 
@@ -58,23 +59,26 @@ READS_IO_MANAGER = "reads_io_manager"
 SUMMARY_DAYS_IO_MANAGER = "summary_days_io_manager"
 
 
-# Strict: numbers and strings as written, dates as ISO strings (JSON has no other way).
-_READ_TASKS = TypeAdapter(list[ReadTask], config={"strict": True})
+@cache
+def _adapter(kind: type) -> TypeAdapter:
+    return TypeAdapter(kind)
 
 
 class ExchangeIOManager(dg.ConfigurableIOManager):
-    """Outputs of steps that hand work to other steps (lists of plain values: paths, sizes,
-    times, days; no secret), as JSON where every worker reaches them: under
+    """Outputs of steps that hand work to other steps (plain values: paths, sizes, times,
+    days, counts; no secret), as JSON where every worker reaches them: under
     `<exchange location>/<run id>/_steps/` (see usage_model/usage/file_reads.py), written
     atomically. A worker's local disk would not do: the next step may run on another host.
     Never pickle: anyone who can write that bucket could run code in the loading step.
+    Loaded strictly (numbers and strings as written, dates as ISO strings) as the type the
+    output declares.
 
-    A stored list that does not validate is logged in one line naming the key and loaded as
-    empty: the warehouse step that consumes these lists does that work itself for anything
-    they do not name, so nothing is lost. Subclasses say what the lists hold (`adapter`)
-    and who then does the work (`instead`)."""
+    A stored list of the subclass's `lenient` type (work items the consuming step also does
+    itself for anything they do not name) that does not validate is logged in one line
+    naming the key and loaded as empty, so nothing is lost (`instead` says who does the
+    work). Any other stored value that does not validate fails the loading step, naming it."""
 
-    adapter: ClassVar[TypeAdapter]
+    lenient: ClassVar[object]
     instead: ClassVar[str]
 
     def _path(self, context: dg.OutputContext) -> tuple[Location, str]:
@@ -82,30 +86,35 @@ class ExchangeIOManager(dg.ConfigurableIOManager):
         run_id, *step = context.get_identifier()
         return where, where.path(run_id, STEP_OUTPUTS, *step)
 
-    def handle_output(self, context: dg.OutputContext, obj: list) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: object) -> None:
         where, path = self._path(context)
-        where.write_bytes(path, self.adapter.dump_json(obj))
+        where.write_bytes(path, _adapter(context.dagster_type.typing_type).dump_json(obj))
 
-    def load_input(self, context: dg.InputContext) -> list:
-        where, path = self._path(context.upstream_output)
+    def load_input(self, context: dg.InputContext) -> object:
+        upstream = context.upstream_output
+        where, path = self._path(upstream)
         with where.fs.open_input_stream(path) as stream:
             text = stream.read()
+        kind = upstream.dagster_type.typing_type
         try:
-            return self.adapter.validate_json(text)
+            return _adapter(kind).validate_json(text, strict=True)
         except ValidationError as exc:
+            if kind != self.lenient:
+                raise ValueError(f"{path}: {first_problem(exc)}") from None
             context.log.warning(f"{path}: {first_problem(exc)}; ignored, {self.instead}")
             return []
 
 
 class ReadsIOManager(ExchangeIOManager):
-    """The ingestion's read steps' outputs (lists of `ReadTask`)."""
+    """The ingestion's step outputs: the read steps' lists of `ReadTask`, the id index
+    update's `FoldTask`s and `FoldResult`s, the scan's counts."""
 
-    adapter: ClassVar[TypeAdapter] = _READ_TASKS
+    lenient: ClassVar[object] = list[ReadTask]
     instead: ClassVar[str] = "the warehouse step reads those files itself"
 
 
 class SummaryDaysIOManager(ExchangeIOManager):
     """The daily summaries' plan and compute steps' outputs (lists of `DayTask`)."""
 
-    adapter: ClassVar[TypeAdapter] = DAY_TASKS
+    lenient: ClassVar[object] = list[DayTask]
     instead: ClassVar[str] = "the commit step computes those days itself"

@@ -8,7 +8,11 @@ sample landing is uploaded to its S3, and `city-usage materialize` over the usag
 summary assets is timed; the embedded run is timed on a local copy. From the
 cluster's event log: each step's run time, its dispatch latency (queued to started on a
 worker) and the per-step overhead of the Celery path (wall time not spent inside steps,
-divided by the steps). Writes benchmarks/results/distributed-<UTC time>.json.
+divided by the steps). CPU seconds: of the `materialize` process and its children, and of
+every cluster worker process and its descendants (read from /proc before the cluster stops).
+`--fold-steps` (CITY_USAGE_FOLD_STEPS, on in `.cluster/env`) and `--rows-per-fold`
+(CITY_USAGE_INDEX_ROWS_PER_FOLD) set the id index update's fold steps.
+Writes benchmarks/results/distributed-<UTC time>.json.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -45,13 +50,49 @@ def _read_env(path: Path) -> dict[str, str]:
     return dict(i.split("=", 1) for i in done.stdout.decode().split("\0") if "=" in i)
 
 
-def _materialize(env: dict[str, str]) -> float:
-    began = time.perf_counter()
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _materialize(env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one `city-usage materialize` (the process and its children)."""
+    began, cpu = time.perf_counter(), _children_cpu_s()
     done = subprocess.run([*CLI, "materialize", "--select", SELECT], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"materialize failed: {done.stderr[-2000:]}")
-    return time.perf_counter() - began
+    return time.perf_counter() - began, _children_cpu_s() - cpu
+
+
+def _tree_cpu_s(roots: set[int]) -> float:
+    """CPU seconds (user + system, with reaped children's) of the processes `roots` and all
+    their descendants alive now, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), sum(map(int, fields[11:15])))
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    tree, todo = set(), [pid for pid in roots if pid in stats]
+    while todo:
+        pid = todo.pop()
+        if pid not in tree:
+            tree.add(pid)
+            todo += children.get(pid, [])
+    return sum(stats[pid][1] for pid in tree) / tick
+
+
+def _workers_cpu_s(cluster_dir: Path) -> float:
+    pids = {int(line.split()[1]) for line in (cluster_dir / "pids").read_text().splitlines()
+            if line.startswith("worker-")}
+    return round(_tree_cpu_s(pids), 2)
 
 
 def _write_landing(usage: Path, days: int, events_per_day: int) -> int:
@@ -110,8 +151,16 @@ def _ingestion_figures(steps: list) -> dict[str, object]:
                                           for s in reads), 2)
         figures["read_span_s"] = round(max(s.finished or s.started for s in reads)
                                        - min(s.started for s in reads), 2)
+    folds = [s for s in steps if ".fold_index_range[" in s.step_key]
+    figures["fold_steps"] = len(folds)
+    if folds:
+        figures["fold_workers"] = sorted({s.worker.split("@")[0] for s in folds})
+        figures["fold_sum_s"] = round(sum((s.finished or s.started) - s.started
+                                          for s in folds), 2)
+        figures["fold_span_s"] = round(max(s.finished or s.started for s in folds)
+                                       - min(s.started for s in folds), 2)
     for s in steps:
-        if s.step_key.endswith(("plan_reads", "record_and_build")):
+        if s.step_key.endswith(("plan_reads", "record_scans", "commit_and_build")):
             name = s.step_key.removeprefix(INGEST)
             figures[f"{name}_s"] = round((s.finished or s.started) - s.started, 2)
     return figures
@@ -123,10 +172,12 @@ def run_wall(instance, run_id: str) -> float:
 
 
 def bench_layout(name: str, workers: str, landing: Path, scratch: Path,
-                 read_steps: int) -> dict[str, object]:
+                 read_steps: int, fold_steps: bool, rows_per_fold: int) -> dict[str, object]:
     up_env = {**_base_env(), "CITY_USAGE_DATA_DIR": str(scratch / "data"),
               "CLUSTER_DIR": str(scratch / ".cluster"), "CLUSTER_WORKERS": workers,
-              "CITY_USAGE_READ_STEPS": str(read_steps)}
+              "CITY_USAGE_READ_STEPS": str(read_steps),
+              "CITY_USAGE_FOLD_STEPS": str(fold_steps).lower(),
+              "CITY_USAGE_INDEX_ROWS_PER_FOLD": str(rows_per_fold)}
     began = time.perf_counter()
     subprocess.run([str(ROOT / "cluster" / "up.sh")], env=up_env, cwd=ROOT, check=True,
                    capture_output=True)
@@ -134,11 +185,14 @@ def bench_layout(name: str, workers: str, landing: Path, scratch: Path,
     try:
         env = {**_base_env(), **_read_env(scratch / ".cluster" / "env")}
         _upload(landing, env)
-        wall = _materialize(env)
+        wall, cpu = _materialize(env)
         return {"layout": name, "workers": workers, "curated": env["CITY_USAGE_CURATED"],
-                "read_steps": read_steps,
+                "read_steps": read_steps, "fold_steps": fold_steps,
+                "rows_per_fold": rows_per_fold,
                 "cluster_ready_s": round(ready, 1),
-                "materialize_s": round(wall, 2), **_step_figures(env)}
+                "materialize_s": round(wall, 2), "materialize_cpu_s": round(cpu, 2),
+                "workers_cpu_s": _workers_cpu_s(scratch / ".cluster"),
+                "load_average_after": os.getloadavg(), **_step_figures(env)}
     finally:
         subprocess.run([str(ROOT / "cluster" / "down.sh")], env=up_env, cwd=ROOT,
                        capture_output=True)
@@ -151,6 +205,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--events-per-day", type=int, default=50_000)
     parser.add_argument("--read-steps", type=int, default=4,
                         help="CITY_USAGE_READ_STEPS of the cluster (as .cluster/env sets)")
+    parser.add_argument("--fold-steps", choices=["on", "off"], default="on",
+                        help="CITY_USAGE_FOLD_STEPS of the cluster (on, as .cluster/env sets)")
+    parser.add_argument("--rows-per-fold", type=int, default=1_000_000,
+                        help="CITY_USAGE_INDEX_ROWS_PER_FOLD of the cluster")
+    parser.add_argument("--layouts", default=",".join(LAYOUTS),
+                        help="comma-separated worker layouts to run: " + ", ".join(LAYOUTS))
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
         scratch = Path(tmp)
@@ -161,16 +221,17 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         embedded_env = {**_base_env(), "CITY_USAGE_DATA_DIR": str(scratch / "embedded"),
                         "CITY_USAGE_LANDING": str(landing),
                         "DAGSTER_HOME": str(scratch / "embedded" / "dagster")}
-        embedded = _materialize(embedded_env)
-        layouts = [bench_layout(name, workers, landing, scratch / name.replace(" ", "-"),
-                                args.read_steps)
-                   for name, workers in LAYOUTS.items()]
+        embedded, embedded_cpu = _materialize(embedded_env)
+        layouts = [bench_layout(name, LAYOUTS[name], landing, scratch / name.replace(" ", "-"),
+                                args.read_steps, args.fold_steps == "on", args.rows_per_fold)
+                   for name in args.layouts.split(",")]
     result = {
         "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average": os.getloadavg(),
         "days": args.days, "rows_landed": rows,
         "first_day": (END - timedelta(days=args.days - 1)).isoformat(),
         "embedded_materialize_s": round(embedded, 2),
+        "embedded_materialize_cpu_s": round(embedded_cpu, 2),
         "layouts": layouts,
     }
     RESULTS.mkdir(exist_ok=True)

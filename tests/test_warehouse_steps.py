@@ -27,8 +27,8 @@ def _steps_holding_the_warehouse() -> dict[str, dg.OpDefinition]:
 
 def test_every_step_that_opens_the_warehouse_is_queued_with_the_writers():
     steps = _steps_holding_the_warehouse()
-    # (the ingestion's two warehouse ops, and the funding checks: op names are asset_check)
-    assert {"record_and_build", "plan_reads", "balances_balances_match_ledger",
+    # (the ingestion's three warehouse ops, and the funding checks: op names are asset_check)
+    assert {"record_scans", "commit_and_build", "plan_reads", "balances_balances_match_ledger",
             "reconciliation_exceptions_no_open_exceptions"} <= set(steps)
     untagged = sorted(name for name, op in steps.items()
                       if op.tags.get("dagster-celery/queue") != WRITER_OP_TAGS[
@@ -36,5 +36,5 @@ def test_every_step_that_opens_the_warehouse_is_queued_with_the_writers():
     assert not untagged, f"steps opening the warehouse outside its queue/pool: {untagged}"
 
 
-def test_read_steps_do_not_hold_the_warehouse():
-    assert "read_files" not in _steps_holding_the_warehouse()
+def test_read_and_fold_steps_do_not_hold_the_warehouse():
+    assert not {"read_files", "fold_index_range"} & set(_steps_holding_the_warehouse())

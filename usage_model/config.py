@@ -128,6 +128,15 @@ class Environment(BaseSettings):
                               "workers; `.cluster/env` sets 2). 0: the warehouse step computes "
                               "every day itself, saving the steps' start-up and the rows' "
                               "round trip.")
+    fold_steps: bool = _var("CITY_USAGE_FOLD_STEPS", False,
+                            "Run each bucket range of the id index update as a Dagster step of "
+                            "its own (distributed mode: on any Celery worker; `.cluster/env` "
+                            "sets it), the warehouse step keeping only the commit. Off: the "
+                            "warehouse step folds every range itself, saving the steps' start-up.")
+    index_rows_per_fold: int | None = _var(
+        "CITY_USAGE_INDEX_ROWS_PER_FOLD", None,
+        "Index rows (new and carried) one bucket range of the id index update holds and sorts "
+        "at once: one fold step each.", "1000000")
     credits_per_minor_unit: str | None = _var(
         "CITY_USAGE_CREDITS_PER_MINOR_UNIT", None,
         "Credits per minor currency unit, `usd=10000,eur=11000`.", "usd=10000")
@@ -187,10 +196,10 @@ class Environment(BaseSettings):
             _TEXT_PARSERS[info.field_name](value)
         return value
 
-    @field_validator("scan_workers")
+    @field_validator("scan_workers", "index_rows_per_fold")
     @classmethod
-    def _at_least_one(cls, value: int) -> int:
-        if value < 1:
+    def _at_least_one(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
             raise ValueError("must be at least 1")
         return value
 
@@ -233,6 +242,8 @@ class Environment(BaseSettings):
             scan_workers=self.scan_workers,
             read_steps=self.read_steps,
             summary_steps=self.summary_steps,
+            fold_steps=self.fold_steps,
+            index_rows_per_fold=self.index_rows_per_fold,
         )
 
     def funding(self) -> FundingConfig:
@@ -393,6 +404,9 @@ class Settings:
     scan_workers: int = 1
     read_steps: int = 0  # 0: no read steps, the warehouse step reads (embedded default)
     summary_steps: int = 0  # 0: the summary commit step computes every day (embedded default)
+    fold_steps: bool = False  # off: the warehouse step folds the index itself (embedded default)
+    # Rows one fold of the index update holds at once; None: id_index.ROWS_PER_WRITE.
+    index_rows_per_fold: int | None = None
     # CITY_USAGE_LANDING as given when it is an object-store prefix (`s3://bucket/prefix`):
     # usage files are then read from `<it>/usage` and Downcity's balance exports from
     # `<it>/balance`; `landing` stays the local folder of the Stripe webhook events.

@@ -7,12 +7,19 @@ metadata and checks. The two assets are one graph (daily partitions, one run per
 - `read_files`, one step per share, reads and validates its files without the warehouse
   (in distributed mode on any Celery worker of the `dagster` queue) and stores the results
   where every worker reaches them (usage_model/usage/file_reads.py);
-- `record_and_build` (warehouse pool and queue) records the stored reads in landing order,
-  reading itself any file whose stored read is missing or stale, updates the id index and
-  builds the days.
+- `record_scans` (warehouse pool and queue) records the stored reads in landing order,
+  reading itself any file whose stored read is missing or stale, and plans the id index
+  update: with CITY_USAGE_FOLD_STEPS one dynamic output per bucket range
+  (usage_model/usage/index_folds.py), else it updates the index itself and has none;
+- `fold_index_range`, one step per range, folds it without the warehouse (distributed mode:
+  any Celery worker of the `dagster` queue);
+- `commit_and_build` (warehouse pool and queue) commits the folds in one transaction (folding
+  itself any range whose result is unusable or stale) and builds the days.
 """
 
+import uuid
 import warnings
+from dataclasses import dataclass
 from datetime import date
 from itertools import chain
 
@@ -24,12 +31,14 @@ from assets.metadata import OWNERS, add_partition_metadata, curated_day_figures
 from assets.resources import READS_IO_MANAGER, CityUsageSettings, ReadsIOManager
 from usage_model.config import Settings
 from usage_model.reporting import query_markdown
-from usage_model.usage import file_reads, ingest, intents
+from usage_model.usage import file_reads, id_index, index_folds, ingest, intents
 from usage_model.usage.checks import (
     event_quality,
     quarantine_rate,
 )
 from usage_model.usage.file_reads import ReadTask
+from usage_model.usage.index_folds import FoldResult, FoldTask
+from usage_model.usage.ingest import ScanResult
 from usage_model.warehouse import POOL, WRITER_OP_TAGS
 
 
@@ -111,7 +120,7 @@ def read_files(context: dg.OpExecutionContext, settings: CityUsageSettings,
     return stored
 
 
-def _remove_spent_reads(context: dg.AssetExecutionContext, cfg: Settings) -> None:
+def _remove_spent_reads(context: dg.OpExecutionContext, cfg: Settings) -> None:
     """Delete this run's stored reads (recorded now; its steps' small outputs stay until a
     later run, so this step delivered again still loads its inputs) and everything of runs
     that have ended; a run still going keeps its own."""
@@ -122,17 +131,73 @@ def _remove_spent_reads(context: dg.AssetExecutionContext, cfg: Settings) -> Non
             file_reads.remove_run(cfg, run_id)
 
 
+def _release_ended_plans(context: dg.OpExecutionContext, conn: duckdb.DuckDBPyConnection,
+                         cfg: Settings) -> None:
+    """Index update plans of runs that ended without committing them: what their folds wrote
+    becomes orphans (removed now); a run still going keeps its plan."""
+    for plan_id in id_index.in_flight_plans(conn):
+        run = context.instance.get_run_by_id(str(uuid.UUID(plan_id)))
+        if run is None or run.is_finished:
+            index_folds.release(conn, cfg, plan_id)
+
+
+@dataclass
+class RecordedScan:
+    """What `record_scans` hands to `commit_and_build` (JSON, through ReadsIOManager)."""
+
+    scan: ScanResult
+    stored_reads_unusable: list[str]
+    files_read_in_read_steps: int
+
+
+@dg.op(out={"scan": dg.Out(RecordedScan, io_manager_key=READS_IO_MANAGER),
+            "folds": dg.DynamicOut(FoldTask, io_manager_key=READS_IO_MANAGER)},
+       pool=POOL, tags=WRITER_OP_TAGS)
+def record_scans(context: dg.OpExecutionContext, duckdb: DuckDBResource,
+                 settings: CityUsageSettings, stored: list[list[ReadTask]]):
+    """Record the landed files (their stored reads, else read here) and plan the index
+    update's folds (CITY_USAGE_FOLD_STEPS; otherwise the index is updated here)."""
+    cfg = settings.get()
+    run_id = context.run.run_id
+    pre_read = file_reads.stored_scans(cfg, chain.from_iterable(stored), run_id)
+    with duckdb.get_connection() as conn:
+        _release_ended_plans(context, conn, cfg)
+        scan = ingest.scan_landing(conn, cfg, pre_read=pre_read, index=not cfg.fold_steps)
+        tasks = (index_folds.plan(conn, cfg, uuid.UUID(run_id).hex, register=True)
+                 if cfg.fold_steps else [])
+    _remove_spent_reads(context, cfg)
+    context.log.info(f"recorded {len(scan.new_files)} new and {len(scan.changed_files)} "
+                     f"changed files; {len(tasks)} index folds")
+    yield dg.Output(RecordedScan(scan, pre_read.unusable, sum(len(s) for s in stored)), "scan")
+    for task in tasks:
+        yield dg.DynamicOutput(task, mapping_key=f"{task.first}_{task.last}",
+                               output_name="folds")
+
+
+@dg.op(out=dg.Out(FoldResult, io_manager_key=READS_IO_MANAGER))
+def fold_index_range(context: dg.OpExecutionContext, settings: CityUsageSettings,
+                     task: FoldTask) -> FoldResult:
+    """Fold one bucket range of the index update (no warehouse: any worker)."""
+    result = index_folds.fold(settings.get(), task)
+    if result.problem:
+        context.log.warning(f"{result.problem}; the warehouse step folds it")
+    else:
+        context.log.info(f"buckets {task.first}..{task.last}: {len(result.segments or [])} "
+                         f"segments, {task.new_rows} new rows")
+    return result
+
+
 def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.op(out=_NOTHING_OUTS, pool=POOL, tags=WRITER_OP_TAGS)
-    def record_and_build(
+    def commit_and_build(
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, settings: CityUsageSettings,
-        stored: list[list[ReadTask]],
+        recorded: RecordedScan, folded: list[FoldResult],
     ):
         cfg = settings.get()
         window = [date.fromisoformat(key) for key in context.partition_keys]
-        pre_read = file_reads.stored_scans(cfg, chain.from_iterable(stored), context.run.run_id)
+        scan = recorded.scan
         with duckdb.get_connection() as conn:
-            scan = ingest.scan_landing(conn, cfg, pre_read=pre_read)
+            index_folds.commit(conn, cfg, folded, scan)
             # What this scan, or an earlier run that failed before building, left to rebuild.
             pending = pending_partitions(conn, partitions_def, [intents.EVENTS])
             build = ingest.build_days(conn, cfg, set(window) | pending)
@@ -147,7 +212,6 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
                 "coalesce(sum(row_count), 0) AS rows_in_rejected_files "
                 "FROM usage_quarantine GROUP BY reason ORDER BY 2 DESC",
             )
-        _remove_spent_reads(context, cfg)
         context.log.info(
             f"days {window[0]}..{window[-1]} and {len(days) - len(window)} pending: "
             f"{build.accepted} accepted, "
@@ -183,9 +247,9 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
                 "scan_rows_read": dg.MetadataValue.int(scan.rows_read),
                 "scan_rows_quarantined": dg.MetadataValue.int(scan.rows_invalid),
                 "files_read_in_read_steps": dg.MetadataValue.int(
-                    sum(len(share) for share in stored)),
+                    recorded.files_read_in_read_steps),
                 # Reported stored but not usable (gone, unreadable, not validating): read here.
-                "stored_reads_unusable": dg.MetadataValue.json(pre_read.unusable),
+                "stored_reads_unusable": dg.MetadataValue.json(recorded.stored_reads_unusable),
                 "rescanned_while_building": dg.MetadataValue.json(
                     build.rescan.new_files + build.rescan.changed_files
                     + build.rescan.removed_files
@@ -244,7 +308,8 @@ def build_usage_events(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
 
     def compose(usage_landing):
         shares = plan_reads(usage_landing)
-        return record_and_build(shares.map(read_files).collect())._asdict()
+        recorded, folds = record_scans(shares.map(read_files).collect())
+        return commit_and_build(recorded, folds.map(fold_index_range).collect())._asdict()
 
     with warnings.catch_warnings():
         # `resource_defs` (the asset's own IO manager) is a beta parameter of graph assets.

@@ -37,6 +37,7 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 KILL_POINT = "after_scan_file:3,after_store_read:1"
 READ_STEPS = 4
 SUMMARY_STEPS = 4  # as many as the first run has days: each takes one
+ROWS_PER_FOLD = 80
 
 
 def missing_prerequisite() -> str | None:
@@ -118,6 +119,9 @@ def cluster() -> Iterator[Cluster]:
         # (The default, said here since the tests rely on it: the daemon monitors runs but
         # launches none. test_sensors.py switches automation on for itself.)
         "CLUSTER_AUTOMATION": "off",
+        # Small bucket ranges, so the test landing's few hundred index rows make several
+        # fold steps of the id index update for both workers (up.sh turns them on).
+        "CITY_USAGE_INDEX_ROWS_PER_FOLD": str(ROWS_PER_FOLD),
     }
     started = subprocess.run([str(ROOT / "cluster" / "up.sh")], capture_output=True, text=True,
                              env=up_env, cwd=ROOT, timeout=300)

@@ -4,8 +4,8 @@ same curated events, quarantine and summaries as the embedded default, row for r
 when a worker is SIGKILLed in the middle of a read step and another in the middle of the
 warehouse step, and when two runs over the same days run
 at once; writer steps run on the worker that owns the warehouse, one at a time, other steps
-on either worker (from Dagster's event log); the ingestion's read steps and the daily
-summaries' compute steps fan out across both.
+on either worker (from Dagster's event log); the ingestion's read steps, the id index
+update's fold steps and the daily summaries' compute steps fan out across both.
 
 The tests share one cluster and run in file order (the second relies on the first's runs).
 """
@@ -41,9 +41,10 @@ pytestmark = pytest.mark.distributed
 
 WAREHOUSE_QUEUE_WORKER = "w1"
 OTHER_WORKER = "w2"
-RECORD_STEP = "build_usage_events.record_and_build"
+RECORD_STEP = "build_usage_events.record_scans"
 READ_STEP = "build_usage_events.read_files["
 COMPUTE_STEP = "build_daily_summaries.compute_summary_days["
+FOLD_STEP = "build_usage_events.fold_index_range["
 
 
 def _upload(local: Path, cluster: Cluster) -> None:
@@ -177,6 +178,26 @@ def test_summary_days_fan_out_across_both_workers(instance: dg.DagsterInstance):
     assert len(first) == min(SUMMARY_STEPS, len(commits)), [s.step_key for s in first]
     assert commits and all(m["stored_days_unusable"].value == [] for m in commits)
     assert {m["days_from_compute_steps"].value for m in commits} == {len(commits)}
+
+
+def test_index_folds_fan_out_across_both_workers(cluster: Cluster,
+                                                 instance: dg.DagsterInstance):
+    """The first test's runs: the id index update of the run that indexed every landed file
+    was folded in several `fold_index_range` steps on the `dagster` queue, by both workers,
+    and committed by the warehouse step: current segments are named after a run's plan (a
+    commit that found its plan stale redoes it under a name of its own)."""
+    runs = [[s for s in step_records(instance, run.run_id) if s.step_key.startswith(FOLD_STEP)]
+            for run in instance.get_runs()]
+    first = max(runs, key=len)
+    assert len(first) > 2, [s.step_key for s in first]
+    assert all(s.succeeded and s.queue == "dagster" for s in first)
+    assert {s.workers[0].split("@")[0] for s in first} == {WAREHOUSE_QUEUE_WORKER, OTHER_WORKER}
+    plans = {run.run_id.replace("-", "") for run in instance.get_runs()}
+    with duckdb.connect(str(cluster.workspace.warehouse), read_only=True) as conn:
+        names = [r[0] for r in conn.execute("SELECT segment FROM usage_index_segments").fetchall()]
+        in_flight = conn.execute("SELECT count(*) FROM usage_index_plans").fetchone()[0]
+    assert any(name.split("-")[1] in plans for name in names)
+    assert in_flight == 0  # every plan committed or released
 
 
 def test_writers_run_on_the_warehouse_worker_one_at_a_time(

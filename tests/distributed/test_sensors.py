@@ -115,7 +115,7 @@ def test_a_landed_file_is_built_by_the_sensor_on_the_workers(
         steps = step_records(instance, run.run_id)
         assert steps and all(step.succeeded for step in steps)
         assert {step.worker.split("@")[0] for step in steps} <= {"w1", "w2"}
-        assert any(step.step_key.endswith("record_and_build") and step.queue == "warehouse"
+        assert any(step.step_key.endswith("commit_and_build") and step.queue == "warehouse"
                    for step in steps), [(s.step_key, s.queue) for s in steps]
 
     expected = _sensor_ids(embedded)

@@ -8,7 +8,8 @@ write inputs and read back what the pipeline produced.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from usage_model import faults
 from usage_model.config import Settings
 from usage_model.usage import id_index, intents, layout
 from usage_model.usage.ingest import BuildResult, ScanResult, build_days, day_path, scan_landing
@@ -215,3 +217,17 @@ def warehouse_state(settings: Settings) -> dict[str, Any]:
         pending = intents.pending(conn, [intents.EVENTS])
     return {"index": index, "repeated": repeated, "quarantine": quarantine, "loads": loads,
             "pending": pending}
+
+
+@contextmanager
+def fault_armed(monkeypatch: Any, spec: str) -> Iterator[None]:
+    """CITY_USAGE_FAULT_POINT set to `spec` (e.g. `before_index_commit:1:raise`) inside the
+    block, with the points' counters reset; disarmed after it."""
+    monkeypatch.setenv("CITY_USAGE_FAULT_POINT", spec)
+    faults._spec.cache_clear()
+    monkeypatch.setattr(faults, "_hits", [0])
+    try:
+        yield
+    finally:
+        monkeypatch.delenv("CITY_USAGE_FAULT_POINT")
+        faults._spec.cache_clear()

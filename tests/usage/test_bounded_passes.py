@@ -72,9 +72,9 @@ def _both(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 def test_an_update_in_many_bucket_ranges_equals_one_pass(settings, tmp_path, monkeypatch):
     ranges: list[list[tuple[int, int]]] = []
-    real = id_index._bucket_ranges
-    monkeypatch.setattr(id_index, "_bucket_ranges",
-                        lambda held: ranges.append(real(held)) or ranges[-1])
+    real = id_index.bucket_ranges
+    monkeypatch.setattr(id_index, "bucket_ranges",
+                        lambda held, bound: ranges.append(real(held, bound)) or ranges[-1])
     default, bounded = _both(settings, tmp_path, monkeypatch, _index_scenario,
                              (id_index, "ROWS_PER_WRITE", 3))
     one_pass, many = ranges[:3], ranges[3:]

@@ -1,4 +1,4 @@
-"""The index's fold policy (id_index._folded): a binary counter of segments per bucket, capped
+"""The index's fold policy (id_index.folded): a binary counter of segments per bucket, capped
 at SEGMENT_ROWS_MAX rows, so the rows a new day rewrites do not grow with history."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from usage_model.usage.id_index import SEGMENT_ROWS_MAX, Segment, _folded
+from usage_model.usage.id_index import SEGMENT_ROWS_MAX, Segment, folded
 
 
 def _segment(rows: int, seq: int) -> Segment:
@@ -15,15 +15,15 @@ def _segment(rows: int, seq: int) -> Segment:
 
 def test_folds_the_newest_segments_no_larger_than_what_it_gathers():
     older, newer = _segment(400, 1), _segment(100, 2)
-    assert _folded([older, newer], set(), 100) == [newer]  # 400 > 100 + 100
-    assert _folded([older, newer], set(), 99) == []
+    assert folded([older, newer], set(), 100) == [newer]  # 400 > 100 + 100
+    assert folded([older, newer], set(), 99) == []
 
 
-def test_a_full_segment_is_never_folded_unless_rows_leave_it():
+def test_a_full_segment_is_neverfolded_unless_rows_leave_it():
     full, small, smaller = _segment(SEGMENT_ROWS_MAX, 1), _segment(100, 2), _segment(50, 3)
-    assert _folded([full, small, smaller], set(), 10 * SEGMENT_ROWS_MAX) == [smaller, small]
+    assert folded([full, small, smaller], set(), 10 * SEGMENT_ROWS_MAX) == [smaller, small]
     # A stale segment (rows of a file no longer indexed) is rewritten whatever its size.
-    assert _folded([full, small, smaller], {full.name}, 60) == [full, smaller, small]
+    assert folded([full, small, smaller], {full.name}, 60) == [full, smaller, small]
 
 
 def _daily_rewrites(days: int, rows_per_day: int) -> list[int]:
@@ -31,7 +31,7 @@ def _daily_rewrites(days: int, rows_per_day: int) -> list[int]:
     current: list[Segment] = []
     written = []
     for day in range(days):
-        replaced = _folded(current, set(), rows_per_day)
+        replaced = folded(current, set(), rows_per_day)
         rows = rows_per_day + sum(s.rows for s in replaced)
         current = [s for s in current if s not in replaced] + [_segment(rows, day)]
         written.append(rows)

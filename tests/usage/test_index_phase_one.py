@@ -40,7 +40,7 @@ def _segment_rows(hashes: np.ndarray, file_id: int) -> pa.Table:
 
 def _write(where: storage.Location, batches: list[np.ndarray]) -> list[id_index.Segment]:
     return [s for seq, b in enumerate(batches, start=1)
-            for s in id_index._write_segments(where, _segment_rows(b, seq), seq)]
+            for s in id_index.write_segments(where, _segment_rows(b, seq), seq, "test")]
 
 
 def _uris(where: storage.Location, segments: list[id_index.Segment]) -> list[str]:

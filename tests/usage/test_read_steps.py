@@ -195,8 +195,8 @@ def test_the_graph_fans_the_reads_out_in_steps(
     assert result.success
     steps = {e.step_key for e in result.all_events if e.step_key}
     assert steps == {"build_usage_events.plan_reads", "build_usage_events.read_files[0]",
-                     "build_usage_events.read_files[1]", "build_usage_events.record_and_build",
-                     *SUMMARY_STEPS}
+                     "build_usage_events.read_files[1]", "build_usage_events.record_scans",
+                     "build_usage_events.commit_and_build", *SUMMARY_STEPS}
     events = result.asset_materializations_for_node("build_usage_events")
     read_in_steps = {m.metadata["files_read_in_read_steps"].value for m in events
                      if m.asset_key == dg.AssetKey("usage_events")}
@@ -229,11 +229,13 @@ def test_without_read_steps_the_warehouse_step_reads_every_file(
     result = materialize_days(settings, dagster_instance, date(2026, 3, 8), end)
     assert result.success
     steps = {e.step_key for e in result.all_events if e.step_key}
-    assert steps == {"build_usage_events.plan_reads", "build_usage_events.record_and_build",
-                     *SUMMARY_STEPS}
+    assert steps == {"build_usage_events.plan_reads", "build_usage_events.record_scans",
+                     "build_usage_events.commit_and_build", *SUMMARY_STEPS}
     events = result.asset_materializations_for_node("build_usage_events")
     usage = [m for m in events if m.asset_key == dg.AssetKey("usage_events")]
     assert usage and {m.metadata["files_read_in_read_steps"].value for m in usage} == {0}
     assert usage[0].metadata["scan_new_files"].value == len(
         list(settings.usage_landing.rglob("*.parquet"))) > 0
-    assert not _exchange_files(settings)  # nothing went through the exchange location
+    # no read result went through the exchange location: only the steps' small outputs
+    assert {parts[:2] for parts in _exchange_files(settings)} == {
+        (result.run_id, file_reads.STEP_OUTPUTS)}

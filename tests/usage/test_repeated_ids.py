@@ -12,10 +12,18 @@ from typing import Any
 
 import pytest
 
-from tests.usage.helpers_landing import T0, ingest, land, twin_settings, valid_row, warehouse_state
+from tests.usage.helpers_landing import (
+    T0,
+    fault_armed,
+    ingest,
+    land,
+    twin_settings,
+    valid_row,
+    warehouse_state,
+)
 from usage_model import faults
 from usage_model.config import Settings
-from usage_model.usage import id_index
+from usage_model.usage import id_index, index_folds
 from usage_model.usage import ingest as ingest_module
 from usage_model.warehouse import connect
 
@@ -83,10 +91,10 @@ def test_incremental_runs_using_the_record_equal_one_run_from_scratch(settings, 
     # one day per build group: every copy on another day comes from the record
     monkeypatch.setattr(ingest_module, "GROUP_ROWS", 1)
     probes: list[str] = []
-    real_find = id_index.find_copies
-    monkeypatch.setattr(id_index, "find_copies",
-                        lambda conn, s, ids, target: probes.append(ids) or real_find(
-                            conn, s, ids, target))
+    real_find = index_folds.other_copies
+    monkeypatch.setattr(index_folds, "other_copies",
+                        lambda conn, task, ids, target: probes.append(ids) or real_find(
+                            conn, task, ids, target))
     last = _incremental(settings)
     assert set(probes) == {"index_touched"}  # only the update reads the segments
     scratch = twin_settings(settings, tmp_path / "scratch")
@@ -120,15 +128,9 @@ def test_a_warehouse_without_the_record_fills_it_from_the_index(settings, tmp_pa
         conn.execute("DROP TABLE usage_repeated_ids")  # as a warehouse from before it
     _late(settings)
     # the first update fails before the record's commit: nothing of it stays
-    monkeypatch.setenv("CITY_USAGE_FAULT_POINT", "before_record_commit:1:raise")
-    faults._spec.cache_clear()
-    monkeypatch.setattr(faults, "_hits", [0])
-    try:
-        with pytest.raises(faults.InjectedFault):
-            ingest(settings)
-    finally:
-        monkeypatch.delenv("CITY_USAGE_FAULT_POINT")
-        faults._spec.cache_clear()
+    with fault_armed(monkeypatch, "before_record_commit:1:raise"), pytest.raises(
+            faults.InjectedFault):
+        ingest(settings)
     with connect(settings.warehouse) as conn:
         assert conn.execute("SELECT count(*) FROM duckdb_tables() "
                             "WHERE table_name = 'usage_repeated_ids'").fetchone()[0] == 0

@@ -24,12 +24,16 @@ them in, marks the files indexed and records the days whose winner may have move
 before that commit leaves unlisted segment files (removed as orphans) and unindexed files
 (indexed by the next `update`); a crash after it leaves replaced segments behind (removed the
 same way). Readers join `usage_files` on `indexed`, so rows of a file forgotten or rescanned
-since the last update are never seen.
+since the last update are never seen. Segment files carry the id of the plan that wrote them
+(`<seq>-<plan>-<random>.parquet`): orphan removal spares those of a plan still in flight
+(`usage_index_plans`), whose folds may be writing on another worker right now.
 
 An update is linear in the rows it folds and holds a bounded part of them at once: one
 streaming pass writes the new rows, partitioned by bucket, to a local staging folder; then
-each range of buckets holding about ROWS_PER_WRITE rows (new and carried) is gathered,
-searched for other copies of its ids, sorted and written on its own.
+each range of buckets holding about ROWS_PER_WRITE rows (CITY_USAGE_INDEX_ROWS_PER_FOLD;
+new and carried) is gathered, searched for other copies of its ids, sorted and written on
+its own: a plan, one fold per range and a commit (index_folds.py), so that in distributed
+mode the folds run as steps on any worker.
 
 The update also keeps, in the same commit, the record of repeated ids (`usage_repeated_ids`):
 every index row of each id with more than one copy. Each bucket range's touched ids are
@@ -49,7 +53,6 @@ them anyway, so their number costs little beyond opening them).
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -68,7 +71,7 @@ from usage_model import storage
 from usage_model.config import Settings
 from usage_model.faults import fault_point
 from usage_model.sql import load_sql, run_sql
-from usage_model.usage import intents, scanned
+from usage_model.usage import scanned
 from usage_model.usage.batching import bounded_runs
 from usage_model.warehouse import transaction
 
@@ -80,7 +83,8 @@ _HASH_DTYPE = np.dtype("<u8")
 # Above this many matched hashes a literal list stops paying (bulk copies): join on ids only.
 LITERAL_HASHES_MAX = 2000
 WRITERS = 4  # segment files written at once (pyarrow releases the GIL while it encodes)
-ROWS_PER_WRITE = 1_000_000  # index rows sorted and held as Arrow at once by an update
+# Index rows sorted and held as Arrow at once by one fold (Settings.index_rows_per_fold unset).
+ROWS_PER_WRITE = 1_000_000
 # A segment with this many rows is full: folds stop at it (2 MB of hashes; 77M index rows in
 # 64 buckets make ~5 full segments a bucket).
 SEGMENT_ROWS_MAX = 262_144
@@ -106,12 +110,12 @@ def location(settings: Settings) -> storage.Location:
     return storage.location(settings.work_root / FOLDER)
 
 
-def _bucket_folder(bucket: int) -> str:
+def bucket_folder(bucket: int) -> str:
     return f"bucket={bucket:03d}"
 
 
-def _uri(where: storage.Location, segment: Segment) -> str:
-    path = where.path(_bucket_folder(segment.bucket), segment.name)
+def segment_uri(where: storage.Location, segment: Segment) -> str:
+    path = where.path(bucket_folder(segment.bucket), segment.name)
     return path if where.is_local else "s3://" + path
 
 
@@ -127,15 +131,33 @@ def segment_uris(
     """Where the current segments are (of `buckets` only, when given)."""
     wanted = None if buckets is None else set(buckets)
     where = location(settings)
-    return [_uri(where, s) for s in segments(conn) if wanted is None or s.bucket in wanted]
+    return [segment_uri(where, s) for s in segments(conn) if wanted is None or s.bucket in wanted]
+
+
+def plan_tag(name: str) -> str | None:
+    """The plan that wrote segment file `name` (`<seq>-<plan>-<random>.parquet`, or the
+    temporary `.tmp-<random>-<that>` of one being written); None for a segment named before
+    plans were (`<seq>-<random>.parquet`)."""
+    if name.startswith(storage.TEMPORARY_PREFIX):
+        name = name.removeprefix(storage.TEMPORARY_PREFIX).split("-", 1)[-1]
+    parts = name.removesuffix(HASHES).removesuffix(".parquet").split("-")
+    return parts[1] if len(parts) == 3 else None
+
+
+def in_flight_plans(conn: duckdb.DuckDBPyConnection) -> set[str]:
+    """Plans whose folds may still be writing (registered by index_folds.plan, released by
+    their commit or once their run has ended)."""
+    return {r[0] for r in run_sql(conn, __file__, "index_plans").fetchall()}
 
 
 def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """Delete segment files the warehouse does not list (an update that died before its
-    commit, or segments an update replaced); returns how many."""
+    commit, or segments an update replaced), except those a plan still in flight wrote (its
+    folds may run on other workers right now); returns how many."""
     where = location(settings)
-    listed = {uri + suffix for s in segments(conn) for uri in [_uri(where, s)]
+    listed = {uri + suffix for s in segments(conn) for uri in [segment_uri(where, s)]
               for suffix in ("", HASHES)}
+    spared = in_flight_plans(conn)
     try:
         found = where.fs.get_file_info(pafs.FileSelector(where.root, recursive=True))
     except FileNotFoundError:
@@ -143,7 +165,8 @@ def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     removed = 0
     for info in found:
         uri = info.path if where.is_local else "s3://" + info.path
-        if info.type == pafs.FileType.File and uri not in listed:
+        if (info.type == pafs.FileType.File and uri not in listed
+                and plan_tag(info.base_name) not in spared):
             where.fs.delete_file(info.path)
             removed += 1
     return removed
@@ -206,27 +229,6 @@ def _mapped_hashes(uri: str) -> np.ndarray | None:
     return np.memmap(path, dtype=_HASH_DTYPE, mode="r")
 
 
-def find_copies(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, ids_table: str, target: str
-) -> str:
-    """Fill temp table `target` (event_id, id_hash, path, source_row, day, file_id) with
-    the index rows sharing an event_id with `ids_table` (event_id and id_hash columns);
-    reads only the buckets those ids fall in."""
-    buckets = [
-        r[0]
-        for r in run_sql(conn, __file__, "index_buckets_of", idents={"ids": ids_table},
-                         buckets=BUCKETS).fetchall()
-    ]
-    uris = segment_uris(conn, settings, buckets)
-    hashes = matched_hashes(conn, uris, ids_table)
-    if not hashes:
-        run_sql(conn, __file__, "index_no_copies", idents={"target": target})
-        return target
-    run_sql(conn, __file__, "index_copies", idents={"ids": ids_table, "target": target},
-            segments=uris, hashes=hashes if len(hashes) <= LITERAL_HASHES_MAX else None)
-    return target
-
-
 def recorded_copies(
     conn: duckdb.DuckDBPyConnection, ids_table: str, target: str, exclude_days: Iterable[date]
 ) -> str:
@@ -243,7 +245,7 @@ def _has_record(conn: duckdb.DuckDBPyConnection) -> bool:
     return run_sql(conn, __file__, "repeated_exists").fetchone()[0] > 0
 
 
-def _ensure_record(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+def ensure_record(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Create the record of repeated ids when the warehouse has none (one from before it),
     filled from the current segments a bucket at a time, in one commit: a crash on the way
     leaves no table, so the next update starts again."""
@@ -252,7 +254,7 @@ def _ensure_record(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     uris: dict[int, list[str]] = {}
     where = location(settings)
     for segment in segments(conn):
-        uris.setdefault(segment.bucket, []).append(_uri(where, segment))
+        uris.setdefault(segment.bucket, []).append(segment_uri(where, segment))
     with transaction(conn):
         run_sql(conn, __file__, "repeated_create")
         for bucket in sorted(uris):
@@ -260,7 +262,7 @@ def _ensure_record(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         fault_point("before_record_commit")
 
 
-def _ready_files(
+def ready_files(
     conn: duckdb.DuckDBPyConnection, settings: Settings
 ) -> list[tuple[int, str]]:
     """Manifest files not yet indexed whose scanned rows are all there, with those rows'
@@ -273,7 +275,7 @@ def _ready_files(
     return ready
 
 
-def _folded(bucket_segments: list[Segment], stale: set[str], new_rows: int) -> list[Segment]:
+def folded(bucket_segments: list[Segment], stale: set[str], new_rows: int) -> list[Segment]:
     """The segments of one bucket the new segment replaces: every stale one, and the newest
     others while each is no larger than the rows gathered so far and not full."""
     chosen = [s for s in bucket_segments if s.name in stale]
@@ -286,16 +288,17 @@ def _folded(bucket_segments: list[Segment], stale: set[str], new_rows: int) -> l
     return chosen
 
 
-def _bucket_ranges(rows_per_bucket: dict[int, int]) -> list[tuple[int, int]]:
+def bucket_ranges(rows_per_bucket: dict[int, int], rows_per_range: int) -> list[tuple[int, int]]:
     """Consecutive ranges of the buckets in `rows_per_bucket`, each holding about
-    ROWS_PER_WRITE rows (a bucket bigger than that alone), so what an update holds and sorts
-    at once stays bounded however big it is."""
-    runs = bounded_runs(sorted(rows_per_bucket.items()), ROWS_PER_WRITE)
+    `rows_per_range` rows (a bucket bigger than that alone), so what one fold holds and sorts
+    at once stays bounded however big the update is."""
+    runs = bounded_runs(sorted(rows_per_bucket.items()), rows_per_range)
     return [(run[0], run[-1]) for run in runs]
 
 
-def _write_segments(where: storage.Location, rows: pa.Table, seq: int) -> list[Segment]:
-    """One new segment per bucket present in `rows` (sorted by bucket, then hash)."""
+def write_segments(where: storage.Location, rows: pa.Table, seq: int, tag: str) -> list[Segment]:
+    """One new segment per bucket present in `rows` (sorted by bucket, then hash), named
+    `<seq>-<tag>-<random>.parquet`: `tag` is the plan that writes it (see remove_orphans)."""
     if rows.num_rows == 0:
         return []
     buckets = rows.column("bucket").to_numpy()
@@ -305,24 +308,24 @@ def _write_segments(where: storage.Location, rows: pa.Table, seq: int) -> list[S
     for start, end in zip(starts, ends, strict=True):
         part = rows.slice(start, end - start).drop_columns(["bucket"])
         bucket = int(buckets[start])
-        segment = Segment(bucket, f"{seq:09d}-{uuid.uuid4().hex[:12]}.parquet", seq,
+        segment = Segment(bucket, f"{seq:09d}-{tag}-{uuid.uuid4().hex[:12]}.parquet", seq,
                           part.num_rows,
                           tuple(sorted(set(part.column("file_id").to_pylist()))))
         segments_out.append(segment)
-        jobs.append((where.path(_bucket_folder(bucket), segment.name), part))
+        jobs.append((where.path(bucket_folder(bucket), segment.name), part))
     with ThreadPoolExecutor(WRITERS) as pool:
         list(pool.map(lambda job: _write_segment(where, *job), jobs))
     return segments_out
 
 
-def _ensure_hashes(settings: Settings, current: list[Segment]) -> int:
+def ensure_hashes(settings: Settings, current: list[Segment]) -> int:
     """Write the `.hashes` file of every current segment that has none (written before them,
     or its file lost): once, so that full segments, never folded again, are searched
     cheaply too. Returns how many were written."""
     where = location(settings)
     written = 0
     for segment in current:
-        path = where.path(_bucket_folder(segment.bucket), segment.name)
+        path = where.path(bucket_folder(segment.bucket), segment.name)
         if where.is_local and not Path(path + HASHES).is_file():
             column = pq.read_table(path, columns=["id_hash"])["id_hash"].to_numpy()
             where.write_bytes(path + HASHES, column.astype(_HASH_DTYPE).tobytes())
@@ -348,127 +351,14 @@ def _segment_encoding(columns: list[str]) -> dict:
             "use_dictionary": [c for c in columns if c != "id_hash"]}
 
 
-def _staging(settings: Settings) -> Path:
-    # Local working files of one update (the scanned rows it reads are local too).
-    return settings.work_root / "_index_staging"
-
-
-def _stage_new_rows(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, ready: list[tuple[int, str]]
-) -> dict[int, list[str]]:
-    """One streaming pass over the ready files' scanned rows: their index rows, written to the
-    staging folder partitioned by bucket. Returns each bucket's staged files."""
-    folder = _staging(settings)
-    shutil.rmtree(folder, ignore_errors=True)
-    if not ready:
-        return {}
-    folder.mkdir(parents=True)
-    rows = conn.sql(load_sql(__file__, "index_stage"), params={
-        "files": [path for _, path in ready], "file_ids": [file_id for file_id, _ in ready],
-        "buckets": BUCKETS})
-    # The relation API writes the files: the folder is a value, never spliced into SQL.
-    rows.write_parquet(folder.as_posix(), compression="lz4_raw", partition_by=["bucket"])
-    staged: dict[int, list[str]] = {}
-    for part in sorted(folder.glob("bucket=*/*.parquet")):
-        staged.setdefault(int(part.parent.name.split("=")[1]), []).append(part.as_posix())
-    return staged
-
-
-def _staged_rows(staged: dict[int, list[str]]) -> dict[int, int]:
-    return {bucket: sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-            for bucket, files in staged.items()}
-
-
-def _fold_range(
-    conn: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    staged: list[str],
-    replaced: list[str],
-    stale: list[str],
-    new_files: list[int],
-    kept: list[int],
-) -> set[date]:
-    """Gather one bucket range's rows into temp table index_new (its staged new rows and the
-    kept rows of the segments it replaces), and return the days holding another copy of an
-    id of the range whose copies change (looked up before anything changes: the current
-    segments with the files indexed so far are exactly the copies that were already there)."""
-    run_sql(conn, __file__, "index_new_create")
-    if staged:
-        run_sql(conn, __file__, "index_staged_insert", staged=staged)
-    if replaced:
-        run_sql(conn, __file__, "index_carried", carried=replaced, kept_files=kept)
-    if stale:
-        run_sql(conn, __file__, "index_touched", new_files=new_files or [-1], carried=stale,
-                kept_files=kept)
-    else:
-        run_sql(conn, __file__, "index_touched_added", new_files=new_files or [-1])
-    find_copies(conn, settings, "index_touched", "index_other_copies")
-    run_sql(conn, __file__, "repeated_gone")
-    run_sql(conn, __file__, "repeated_come", new_files=new_files or [-1])
-    return {r[0] for r in run_sql(conn, __file__, "index_moved_days").fetchall()}
-
-
 def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched) -> int:
     """Fold every scanned-but-unindexed manifest file into the index and drop the rows of
-    files the manifest no longer indexes; record (durably, in the same commit) the days
-    holding another copy of an id whose copies changed, and those ids' copies in the record
-    of repeated ids. Returns the rows newly indexed.
+    files the manifest no longer indexes, here and now (index_folds.update: plan, fold each
+    bucket range, commit); returns the rows newly indexed."""
+    # Imported here: index_folds builds on this module's segments.
+    from usage_model.usage import index_folds
 
-    Linear in the rows it folds, in bounded memory: one pass stages the new rows by bucket,
-    then each range of about ROWS_PER_WRITE rows' buckets is gathered, searched for other
-    copies, sorted and written on its own."""
-    remove_orphans(conn, settings)
-    _ensure_record(conn, settings)
-    _ensure_hashes(settings, segments(conn))
-    ready = _ready_files(conn, settings)
-    indexed = {r[0] for r in run_sql(conn, __file__, "index_indexed_files").fetchall()}
-    current = segments(conn)
-    stale = {s.name for s in current if not set(s.file_ids) <= indexed}
-    if not ready and not stale:
-        shutil.rmtree(_staging(settings), ignore_errors=True)
-        return 0
-    new_files = [file_id for file_id, _ in ready]
-    kept = sorted(indexed) or [-1]
-    where = location(settings)
-    staged = _stage_new_rows(conn, settings, ready)
-    per_bucket = _staged_rows(staged)
-    touched = sorted(set(per_bucket) | {s.bucket for s in current if s.name in stale})
-    replaced = {bucket: _folded([s for s in current if s.bucket == bucket], stale,
-                                per_bucket.get(bucket, 0)) for bucket in touched}
-    held = {b: per_bucket.get(b, 0) + sum(s.rows for s in replaced[b]) for b in touched}
-    next_seq = max((s.seq for s in current), default=0) + 1
-    run_sql(conn, __file__, "repeated_changes_create")
-    moved: set[date] = set()
-    written: list[Segment] = []
-    for first, last in _bucket_ranges(held):
-        buckets = range(first, last + 1)
-        moved |= _fold_range(
-            conn, settings, [f for b in buckets for f in staged.get(b, [])],
-            [_uri(where, s) for b in buckets for s in replaced.get(b, [])],
-            [_uri(where, s) for b in buckets for s in replaced.get(b, []) if s.name in stale],
-            new_files, kept)
-        rows = conn.sql(load_sql(__file__, "index_bucket_rows"),
-                        params={"buckets": BUCKETS, "first": first, "last": last})
-        written += _write_segments(where, rows.to_arrow_table(), next_seq)
-    fault_point("before_index_commit")
-    with transaction(conn):
-        run_sql(conn, __file__, "index_segments_forget",
-                names=[s.name for b in touched for s in replaced[b]] or [""])
-        for s in written:
-            run_sql(conn, __file__, "index_segment_insert", bucket=s.bucket, segment=s.name,
-                    seq=s.seq, rows=s.rows, file_ids=list(s.file_ids))
-        run_sql(conn, __file__, "index_mark_indexed", file_ids=new_files or [-1])
-        run_sql(conn, __file__, "repeated_apply")
-        intents.record(conn, [intents.EVENTS], moved, "winner_moved")
-    fault_point("after_index_commit")
-    result.rebuild_days |= moved
-    result.days_touched |= moved
-    remove_orphans(conn, settings)
-    shutil.rmtree(_staging(settings), ignore_errors=True)
-    for name in ("index_new", "index_touched", "index_other_copies", "repeated_gone",
-                 "repeated_come"):
-        run_sql(conn, __file__, "drop_table", idents={"table": name})
-    return sum(per_bucket.values())
+    return index_folds.update(conn, settings, result)
 
 
 def install_view(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:

@@ -355,14 +355,15 @@ def files_to_scan(conn: duckdb.DuckDBPyConnection, settings: Settings) -> list[L
 
 def scan_landing(
     conn: duckdb.DuckDBPyConnection, settings: Settings, now: datetime | None = None,
-    pre_read: PreRead | None = None,
+    pre_read: PreRead | None = None, index: bool = True,
 ) -> ScanResult:
     """Bring the manifest up to date with the landing folder; one transaction per file.
 
     A file is scanned again only when its content changed (see `landing.same_content`); one
     whose bytes are the same but whose times changed (`touch`) only has its times updated.
     `pre_read`: files already read elsewhere (the distributed read steps); the others are
-    read here, so the result is the same either way.
+    read here, so the result is the same either way. `index` False leaves the new files
+    unindexed, for the caller to fold into the id index (index_folds: the distributed steps).
     """
     result = ScanResult()
     future_limit = _future_limit(settings, now)
@@ -385,7 +386,8 @@ def scan_landing(
             elif stored.settled_at_ns is None and (settled := settles(file)) is not None:
                 # (its footer was just read and matched, after this listing)
                 run_sql(conn, __file__, "manifest_settle", settled=settled, path=file.path)
-    id_index.update(conn, settings, result)
+    if index:
+        id_index.update(conn, settings, result)
     fault_point("after_scan")
     return result
 

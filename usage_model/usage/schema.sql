@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS usage_index_segments (
     file_ids  BIGINT[] NOT NULL              -- manifest files whose rows it holds
 );
 ALTER TABLE usage_files ADD COLUMN IF NOT EXISTS indexed BOOLEAN;
+-- Index update plans whose folds may run on other workers (id_index.py, index_folds.py):
+-- the segments and staged rows they write are spared by orphan removal until their commit,
+-- or until their run has ended.
+CREATE TABLE IF NOT EXISTS usage_index_plans (
+    plan_id     VARCHAR PRIMARY KEY,         -- the run's id, 32 hex digits
+    planned_at  TIMESTAMPTZ NOT NULL
+);
 -- usage_repeated_ids (every index row of an id with more than one copy) is created by the
 -- index update (sql/repeated_create.sql), filled from the segments when it is missing.
 -- Valid rows per file and day, counted at scan: what a build of those days must classify.

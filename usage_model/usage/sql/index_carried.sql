@@ -2,4 +2,4 @@
 INSERT INTO index_new
 SELECT id_hash, event_id, day, file_id, source_row
 FROM read_parquet($carried::VARCHAR[], hive_partitioning = false)
-WHERE list_contains($kept_files::BIGINT[], file_id)
+WHERE file_id IN (SELECT file_id FROM index_kept)

@@ -1,0 +1,332 @@
+"""The id index update (id_index.py) in three parts with plain-value hand-offs, so that its
+heavy middle runs on any worker (distributed mode's reduce steps) and only a small commit on
+the warehouse:
+
+- `plan` (warehouse): removes orphans, makes sure the record of repeated ids exists, finds
+  the files ready to index, stages their index rows by bucket under
+  `<work root>/_index_staging/<plan>/rows/` (beside `kept.parquet`, the files indexed now)
+  and cuts the touched buckets into ranges of about `Settings.index_rows_per_fold` rows.
+  Each range is a `FoldTask`: its staged files, the segments it replaces (and which of
+  those hold rows of files no longer indexed), every current segment of its buckets, the
+  new file ids, where the indexed ones are, the next segment number and the *base*: a
+  digest of what the plan saw (current segments, indexed files, new files).
+- `fold` (no warehouse; its own in-memory DuckDB): gathers the range's rows, finds the other
+  copies of its touched ids in the current segments, computes the days whose winner may have
+  moved and the record's new rows for those ids, sorts and writes the new segments (named
+  after the plan, unlisted until the commit). Its `FoldResult` is small: the segments written,
+  the moved days, and two Parquet files beside the staging (the record's new rows, and the
+  touched ids whose recorded rows go: those with a copy already in the index).
+- `commit` (warehouse, one transaction): if the base is no longer current (another update
+  committed, or files were indexed or forgotten since the plan) the update is planned and
+  folded again right here; a range whose fold failed or whose segments are gone is folded
+  here. Then the segments are swapped, the record changed, the files marked indexed and the
+  days whose winner moved recorded as rebuild intents, all at once.
+
+`update` composes the three in one process. A plan `register`ed in the warehouse
+(`usage_index_plans`: the distributed steps) keeps its segments and staged rows from orphan
+removal until its commit, or until its run has ended (`release`); an unregistered one (the
+in-process update) needs no such guard, since its folds run inside the warehouse step.
+
+Tasks and results cross processes as plain values (paths, numbers, dates), never pickles. The
+staged rows and the index are local to the work root, which the fold steps read as local
+paths: the workers must share it (they do on one host; see docs/scale.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from usage_model import clock
+from usage_model.config import Settings
+from usage_model.faults import fault_point
+from usage_model.sql import load_sql, run_sql
+from usage_model.usage import id_index, intents
+from usage_model.usage.id_index import Segment, Touched
+from usage_model.warehouse import transaction
+
+log = logging.getLogger(__name__)
+
+STAGING = "_index_staging"
+RECORD_COME = "come.parquet"  # the record's rows for the range's touched ids, after the update
+KEPT = "kept.parquet"  # the files indexed when planned, for every fold of a plan
+TOUCHED = "touched.parquet"  # the range's touched ids the record may hold: their rows go
+
+
+@dataclass(frozen=True)
+class FoldTask:
+    """One bucket range of a planned update: everything its fold needs, as plain values."""
+
+    plan_id: str
+    first: int
+    last: int
+    staged: list[str]  # the range's staged new index rows
+    replaced: list[str]  # segments the range's new segments replace
+    stale: list[str]  # of those, the ones holding rows of files no longer indexed
+    current: dict[str, int]  # every current segment of the range's buckets -> its bucket
+    new_files: list[int]
+    kept: str  # Parquet of the files indexed when planned (one for the whole plan)
+    seq: int
+    base: str
+    new_rows: int
+
+    @property
+    def folder(self) -> str:
+        return f"fold-{self.first:03d}-{self.last:03d}"
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """What a fold wrote (`segments` None: it failed, for `problem`; the commit folds again)."""
+
+    task: FoldTask
+    segments: list[Segment] | None
+    moved_days: list[date] = field(default_factory=list)
+    problem: str | None = None
+
+
+def new_plan_id() -> str:
+    return uuid.uuid4().hex
+
+
+def staging(settings: Settings, plan_id: str | None = None) -> Path:
+    # Local working files of updates, one folder per plan.
+    root = settings.work_root / STAGING
+    return root / plan_id if plan_id else root
+
+
+def _state(conn: duckdb.DuckDBPyConnection, new_files: list[int]) -> str:
+    """A digest of what a fold's result depends on: the current segments, the indexed files
+    and which of `new_files` are still in the manifest and not indexed."""
+    names = sorted(s.name for s in id_index.segments(conn))
+    indexed = sorted(r[0] for r in run_sql(conn, __file__, "index_indexed_files").fetchall())
+    waiting = sorted(r[0] for r in run_sql(conn, __file__, "index_still_unindexed",
+                                           file_ids=new_files or [-1]).fetchall())
+    return hashlib.sha256(repr((names, indexed, waiting)).encode()).hexdigest()
+
+
+def remove_spent(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Delete unlisted segments and staging folders of every plan not in flight."""
+    id_index.remove_orphans(conn, settings)
+    in_flight = id_index.in_flight_plans(conn)
+    root = staging(settings)
+    for folder in root.iterdir() if root.is_dir() else []:
+        if folder.name not in in_flight:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def release(conn: duckdb.DuckDBPyConnection, settings: Settings, plan_id: str) -> None:
+    """Forget a registered plan (its run ended without committing it): its segments and
+    staged rows become orphans, removed now."""
+    run_sql(conn, __file__, "index_plan_release", plan_id=plan_id)
+    remove_spent(conn, settings)
+
+
+def _stage_new_rows(
+    conn: duckdb.DuckDBPyConnection, folder: Path, ready: list[tuple[int, str]]
+) -> dict[int, list[str]]:
+    """One streaming pass over the ready files' scanned rows: their index rows, written to
+    `folder` partitioned by bucket. Returns each bucket's staged files."""
+    if not ready:
+        return {}
+    folder.mkdir()
+    rows = conn.sql(load_sql(__file__, "index_stage"), params={
+        "files": [path for _, path in ready], "file_ids": [file_id for file_id, _ in ready],
+        "buckets": id_index.BUCKETS})
+    # The relation API writes the files: the folder is a value, never spliced into SQL.
+    rows.write_parquet(folder.as_posix(), compression="lz4_raw", partition_by=["bucket"])
+    staged: dict[int, list[str]] = {}
+    for part in sorted(folder.glob("bucket=*/*.parquet")):
+        staged.setdefault(int(part.parent.name.split("=")[1]), []).append(part.as_posix())
+    return staged
+
+
+def _write_kept(conn: duckdb.DuckDBPyConnection, folder: Path) -> str:
+    """The files indexed now, as one Parquet file every fold of the plan reads (a list in
+    each task would repeat the whole manifest's ids in every step's input)."""
+    path = folder / KEPT
+    conn.sql(load_sql(__file__, "index_indexed_files")).write_parquet(path.as_posix())
+    return path.as_posix()
+
+
+def plan(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, plan_id: str, register: bool
+) -> list[FoldTask]:
+    """The folds of an update of the index (none when there is nothing to fold); `register`:
+    its folds run elsewhere, so keep what they write from orphan removal until the commit."""
+    remove_spent(conn, settings)
+    id_index.ensure_record(conn, settings)
+    id_index.ensure_hashes(settings, id_index.segments(conn))
+    ready = id_index.ready_files(conn, settings)
+    indexed = {r[0] for r in run_sql(conn, __file__, "index_indexed_files").fetchall()}
+    current = id_index.segments(conn)
+    stale = {s.name for s in current if not set(s.file_ids) <= indexed}
+    if not ready and not stale:
+        return []
+    new_files = [file_id for file_id, _ in ready]
+    folder = staging(settings, plan_id)
+    shutil.rmtree(folder, ignore_errors=True)  # what an earlier attempt of this plan left
+    folder.mkdir(parents=True)
+    staged = _stage_new_rows(conn, folder / "rows", ready)
+    per_bucket = {bucket: sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+                  for bucket, files in staged.items()}
+    touched = sorted(set(per_bucket) | {s.bucket for s in current if s.name in stale})
+    by_bucket = {b: [s for s in current if s.bucket == b] for b in touched}
+    replaced = {b: id_index.folded(by_bucket[b], stale, per_bucket.get(b, 0)) for b in touched}
+    held = {b: per_bucket.get(b, 0) + sum(s.rows for s in replaced[b]) for b in touched}
+    where = id_index.location(settings)
+    common = {"plan_id": plan_id, "new_files": new_files,
+              "kept": _write_kept(conn, folder),
+              "seq": max((s.seq for s in current), default=0) + 1,
+              "base": _state(conn, new_files)}
+    tasks = []
+    for first, last in id_index.bucket_ranges(held, settings.index_rows_per_fold
+                                              or id_index.ROWS_PER_WRITE):
+        buckets = [b for b in touched if first <= b <= last]
+        out = [s for b in buckets for s in replaced[b]]
+        tasks.append(FoldTask(
+            first=first, last=last, staged=[f for b in buckets for f in staged.get(b, [])],
+            replaced=[id_index.segment_uri(where, s) for s in out],
+            stale=[id_index.segment_uri(where, s) for s in out if s.name in stale],
+            current={id_index.segment_uri(where, s): b for b in buckets for s in by_bucket[b]},
+            new_rows=sum(per_bucket.get(b, 0) for b in buckets), **common))
+    if register:
+        run_sql(conn, __file__, "index_plan_register", plan_id=plan_id, at=clock.now())
+    return tasks
+
+
+def fold(settings: Settings, task: FoldTask) -> FoldResult:
+    """Fold one bucket range (no warehouse); a failure is reported in the result, not
+    raised: the commit then folds the range itself."""
+    try:
+        with duckdb.connect() as conn:
+            return _fold(conn, settings, task)
+    except Exception as exc:  # the commit redoes it on the warehouse host
+        problem = f"index fold {task.folder}: " + (" ".join(str(exc).split())
+                                                   or type(exc).__name__)
+        log.warning("%s; the warehouse step folds it", problem)
+        return FoldResult(task, None, problem=problem)
+
+
+def _fold(conn: duckdb.DuckDBPyConnection, settings: Settings, task: FoldTask) -> FoldResult:
+    new_files = task.new_files or [-1]
+    run_sql(conn, __file__, "index_kept_create", kept=task.kept)
+    run_sql(conn, __file__, "index_new_create")
+    if task.staged:
+        run_sql(conn, __file__, "index_staged_insert", staged=task.staged)
+    if task.replaced:
+        run_sql(conn, __file__, "index_carried", carried=task.replaced)
+    if task.stale:
+        run_sql(conn, __file__, "index_touched", new_files=new_files, carried=task.stale)
+    else:
+        run_sql(conn, __file__, "index_touched_added", new_files=new_files)
+    other_copies(conn, task, "index_touched", "index_other_copies")
+    run_sql(conn, __file__, "repeated_changes_create")
+    run_sql(conn, __file__, "repeated_come", new_files=new_files)
+    moved = sorted(r[0] for r in run_sql(conn, __file__, "index_moved_days").fetchall())
+    folder = staging(settings, task.plan_id) / task.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    recorded = (conn.sql(load_sql(__file__, "index_recorded_candidates"),
+                         params={"stale": task.stale})
+                if task.stale else conn.sql("SELECT DISTINCT event_id FROM index_other_copies"))
+    for name, rows in ((RECORD_COME, conn.sql("SELECT * FROM repeated_come")),
+                       (TOUCHED, recorded)):
+        temporary = folder / f".tmp-{uuid.uuid4().hex}-{name}"
+        rows.write_parquet(temporary.as_posix(), compression="lz4_raw")
+        temporary.replace(folder / name)
+    rows = conn.sql(load_sql(__file__, "index_bucket_rows"), params={
+        "buckets": id_index.BUCKETS, "first": task.first, "last": task.last})
+    written = id_index.write_segments(id_index.location(settings), rows.to_arrow_table(),
+                                      task.seq, task.plan_id)
+    return FoldResult(task, written, moved)
+
+
+def other_copies(conn: duckdb.DuckDBPyConnection, task: FoldTask, ids_table: str,
+                 target: str) -> str:
+    """Fill temp table `target` with the rows, in the current segments of the range and of
+    files indexed when planned, that share an event_id with `ids_table` (event_id, id_hash);
+    reads only the buckets those ids fall in, their id_hash column first."""
+    buckets = {r[0] for r in run_sql(conn, __file__, "index_buckets_of",
+                                     idents={"ids": ids_table},
+                                     buckets=id_index.BUCKETS).fetchall()}
+    uris = [uri for uri, bucket in task.current.items() if bucket in buckets]
+    hashes = id_index.matched_hashes(conn, uris, ids_table)
+    if not hashes:
+        run_sql(conn, __file__, "index_no_copies", idents={"target": target})
+        return target
+    run_sql(conn, __file__, "index_fold_copies", idents={"ids": ids_table, "target": target},
+            segments=uris,
+            hashes=hashes if len(hashes) <= id_index.LITERAL_HASHES_MAX else None)
+    return target
+
+
+def _usable(settings: Settings, result: FoldResult) -> bool:
+    """Whether a fold's output is all there (its segments, unless removed since, and its
+    record changes)."""
+    if result.segments is None:
+        return False
+    where = id_index.location(settings)
+    folder = staging(settings, result.task.plan_id) / result.task.folder
+    return (all((folder / name).is_file() for name in (RECORD_COME, TOUCHED))
+            and all(where.exists(where.path(id_index.bucket_folder(s.bucket), s.name))
+                    for s in result.segments))
+
+
+def commit(conn: duckdb.DuckDBPyConnection, settings: Settings, results: list[FoldResult],
+           result: Touched) -> int:
+    """Swap in the folds' segments and apply their record changes in one transaction (see the
+    module docstring for what is redone here); returns the rows newly indexed."""
+    if not results:
+        return 0
+    plan_id = results[0].task.plan_id
+    if _state(conn, results[0].task.new_files) != results[0].task.base:
+        log.info("index plan %s: the index changed since it was planned; updating here",
+                 plan_id)
+        release(conn, settings, plan_id)
+        return update(conn, settings, result)
+    done = [r if _usable(settings, r) else fold(settings, r.task) for r in results]
+    for failed in (r for r in done if r.segments is None):
+        raise RuntimeError(failed.problem)
+    folders = [(staging(settings, plan_id) / r.task.folder).as_posix() for r in done]
+    moved = {day for r in done for day in r.moved_days}
+    fault_point("before_index_commit")
+    with transaction(conn):
+        run_sql(conn, __file__, "index_segments_forget",
+                names=[uri.rsplit("/", 1)[-1] for r in done for uri in r.task.replaced] or [""])
+        for s in (s for r in done for s in r.segments or []):
+            run_sql(conn, __file__, "index_segment_insert", bucket=s.bucket, segment=s.name,
+                    seq=s.seq, rows=s.rows, file_ids=list(s.file_ids))
+        run_sql(conn, __file__, "index_mark_indexed", file_ids=results[0].task.new_files or [-1])
+        run_sql(conn, __file__, "repeated_apply", touched=[f"{f}/{TOUCHED}" for f in folders])
+        run_sql(conn, __file__, "repeated_add", come=[f"{f}/{RECORD_COME}" for f in folders])
+        intents.record(conn, [intents.EVENTS], moved, "winner_moved")
+        run_sql(conn, __file__, "index_plan_release", plan_id=plan_id)
+    fault_point("after_index_commit")
+    result.rebuild_days |= moved
+    result.days_touched |= moved
+    remove_spent(conn, settings)
+    return sum(r.task.new_rows for r in done)
+
+
+def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched) -> int:
+    """Fold every scanned-but-unindexed manifest file into the index and drop the rows of
+    files the manifest no longer indexes, in this process; record (durably, in the same
+    commit) the days holding another copy of an id whose copies changed, and those ids'
+    copies in the record of repeated ids. Returns the rows newly indexed.
+
+    Linear in the rows it folds, in bounded memory: one pass stages the new rows by bucket,
+    then each range of about `index_rows_per_fold` rows' buckets is gathered, searched for
+    other copies, sorted and written on its own."""
+    tasks = plan(conn, settings, new_plan_id(), register=False)
+    if not tasks:
+        remove_spent(conn, settings)
+        return 0
+    return commit(conn, settings, [fold(settings, task) for task in tasks], result)

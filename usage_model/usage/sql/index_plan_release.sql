@@ -1,0 +1,1 @@
+DELETE FROM usage_index_plans WHERE plan_id = $plan_id
