@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, get_args, get_origin
 
 import dagster as dg
 import duckdb
@@ -64,6 +64,12 @@ def _adapter(kind: type) -> TypeAdapter:
     return TypeAdapter(kind)
 
 
+def _same_type(one: object, other: object) -> bool:
+    """`list[X]` and Dagster's `typing.List[X]` alike."""
+    return (get_origin(one) or one, get_args(one)) == (get_origin(other) or other,
+                                                       get_args(other))
+
+
 class ExchangeIOManager(dg.ConfigurableIOManager):
     """Outputs of steps that hand work to other steps (plain values: paths, sizes, times,
     days, counts; no secret), as JSON where every worker reaches them: under
@@ -99,7 +105,7 @@ class ExchangeIOManager(dg.ConfigurableIOManager):
         try:
             return _adapter(kind).validate_json(text, strict=True)
         except ValidationError as exc:
-            if kind != self.lenient:
+            if not _same_type(kind, self.lenient):
                 raise ValueError(f"{path}: {first_problem(exc)}") from None
             context.log.warning(f"{path}: {first_problem(exc)}; ignored, {self.instead}")
             return []

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from assets.resources import ReadsIOManager
+from assets.usage.assets import read_files
 from tests.usage.helpers_landing import NOW, land, valid_row
 from usage_model.config import Settings
 from usage_model.storage import Location, location
@@ -137,8 +138,10 @@ TASKS = [ReadTask("dt=a/1.parquet", 120, 1_700_000_000_000_000_001, 1_700_000_00
 
 
 def _contexts(run_id: str) -> tuple[dg.OutputContext, dg.InputContext]:
+    # The type the read step declares: the IO manager loads what it stored as that type.
+    declared = read_files.output_defs[0].dagster_type
     output = dg.build_output_context(run_id=run_id, step_key="build_usage_events.read_files",
-                                     name="result", mapping_key="0")
+                                     name="result", mapping_key="0", dagster_type=declared)
     return output, dg.build_input_context(upstream_output=output)
 
 

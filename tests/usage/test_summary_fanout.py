@@ -22,6 +22,7 @@ import pytest
 
 from assets.resources import SummaryDaysIOManager
 from assets.usage import definitions as usage_defs
+from assets.usage.summaries import compute_summary_days
 from tests.dagster_runs import materialize_days, resources
 from tests.usage.helpers_landing import NOW, ingest, land, valid_row
 from usage_model.config import Environment, Settings
@@ -303,8 +304,9 @@ def test_a_step_output_that_does_not_validate_is_loaded_as_nothing(settings: Set
     """The plan's and compute steps' outputs are JSON on the exchange (never pickle); one
     that does not validate hands on no day, so the commit step computes those itself."""
     manager = SummaryDaysIOManager()
-    output = dg.build_output_context(run_id=RUN, step_key="build_daily_summaries.plan",
-                                     name="result", mapping_key="0")
+    output = dg.build_output_context(
+        run_id=RUN, step_key="build_daily_summaries.plan", name="result", mapping_key="0",
+        dagster_type=compute_summary_days.output_defs[0].dagster_type)  # its declared type
     tasks = [summary_exchange.DayTask(END, 1_700_000_000_000_000)]
     manager.handle_output(output, tasks)
     assert manager.load_input(dg.build_input_context(upstream_output=output)) == tasks
