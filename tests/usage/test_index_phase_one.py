@@ -107,8 +107,8 @@ def test_a_segments_hashes_file_holds_its_id_hashes_sorted(tmp_path):
         assert raw.tolist() == column.tolist() == sorted(column.tolist())
 
 
-def test_a_segment_without_its_hashes_file_is_searched_by_reading_its_column(tmp_path):
-    # (Segments written before the `.hashes` files: exact all the same.)
+def test_a_segment_without_a_whole_hashes_file_is_searched_by_reading_its_column(tmp_path):
+    # (Segments written before the `.hashes` files, or a file cut short: exact all the same.)
     where = storage.location(tmp_path / "_index")
     rng = np.random.default_rng(6)
     batches = [rng.integers(0, 2**64, 2_000, dtype=np.uint64) for _ in range(2)]
@@ -116,7 +116,11 @@ def test_a_segment_without_its_hashes_file_is_searched_by_reading_its_column(tmp
     for uri in _uris(where, segments[::2]):
         (tmp_path / "_index" / uri.rsplit("/", 2)[-2] / (uri.rsplit("/", 1)[-1]
                                                          + id_index.HASHES)).unlink()
-    probe = np.concatenate([batches[0][:300], batches[1][-300:],
+    # And one whose hashes file lost its tail: not trusted either.
+    truncated = Path(_uris(where, segments[1:2])[0] + id_index.HASHES)
+    cut = np.frombuffer(truncated.read_bytes()[-8:], dtype="<u8")  # the hash it loses
+    truncated.write_bytes(truncated.read_bytes()[:-8])
+    probe = np.concatenate([batches[0][:300], batches[1][-300:], cut,
                             rng.integers(0, 2**64, 300, dtype=np.uint64)])
     assert _matched(where, segments, probe) == sorted(
         set(probe.tolist()) & set(np.concatenate(batches).tolist()))

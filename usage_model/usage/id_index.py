@@ -220,11 +220,16 @@ def _bucket_of(uri: str) -> int:
 
 
 def _mapped_hashes(uri: str) -> np.ndarray | None:
-    """A local segment's sorted hashes, memory-mapped; None without a `.hashes` file."""
+    """A local segment's sorted hashes, memory-mapped; None without a `.hashes` file, or with
+    one that does not hold 8 bytes for each of the segment's rows (its footer says how many):
+    a wrong file would hide copies, so the segment's own column is read instead."""
     path = Path(uri + HASHES)
     if not path.is_file():
         return None
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size != pq.ParquetFile(uri).metadata.num_rows * _HASH_DTYPE.itemsize:
+        return None
+    if size == 0:
         return np.empty(0, dtype=_HASH_DTYPE)
     return np.memmap(path, dtype=_HASH_DTYPE, mode="r")
 
