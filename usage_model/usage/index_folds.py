@@ -164,10 +164,10 @@ def plan(
     its folds run elsewhere, so keep what they write from orphan removal until the commit."""
     remove_spent(conn, settings)
     id_index.ensure_record(conn, settings)
-    id_index.ensure_hashes(settings, id_index.segments(conn))
+    current = id_index.segments(conn)
+    id_index.ensure_hashes(settings, current)
     ready = id_index.ready_files(conn, settings)
     indexed = {r[0] for r in run_sql(conn, __file__, "index_indexed_files").fetchall()}
-    current = id_index.segments(conn)
     stale = {s.name for s in current if not set(s.file_ids) <= indexed}
     if not ready and not stale:
         return []
