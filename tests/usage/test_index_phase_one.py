@@ -52,7 +52,9 @@ def _matched(where: storage.Location, segments: list[id_index.Segment],
     conn = duckdb.connect()
     conn.register("probe_rows", pa.table({"id_hash": probe}))
     conn.execute("CREATE TEMP TABLE probe AS SELECT * FROM probe_rows")
-    return sorted(id_index.matched_hashes(conn, _uris(where, segments), "probe"))
+    listed = {uri: (s.bucket, s.rows) for uri, s in zip(_uris(where, segments), segments,
+                                                          strict=True)}
+    return sorted(id_index.matched_hashes(conn, listed, "probe"))
 
 
 def test_phase_one_matches_exactly_the_hashes_written_across_segments(tmp_path):

@@ -54,7 +54,7 @@ them anyway, so their number costs little beyond opening them).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -173,27 +173,28 @@ def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
 
 
 def matched_hashes(
-    conn: duckdb.DuckDBPyConnection, uris: list[str], ids_table: str
+    conn: duckdb.DuckDBPyConnection, segments: Mapping[str, tuple[int, int]], ids_table: str
 ) -> list[int]:
-    """Phase one of a lookup: which id hashes of `ids_table` occur in the segments `uris`.
+    """Phase one of a lookup: which id hashes of `ids_table` occur in `segments` (each
+    segment's uri -> its bucket and rows, as the warehouse lists them).
 
     Each segment's `.hashes` file (its id hashes, sorted) is mapped and binary-searched for
     the probe hashes of its bucket: the pages the searches touch are read, nothing is
     decoded, so the cost is about the probes', not the history's. A segment without one
     (written before them) is searched by DuckDB reading its id_hash column whole."""
-    if not uris:
+    if not segments:
         return []
     probes = run_sql(conn, __file__, "index_probe_hashes", idents={"ids": ids_table})
     probes = np.asarray(probes.fetchnumpy()["id_hash"], dtype=np.uint64)
     by_bucket = _split_by_bucket(probes)
     matched: set[int] = set()
     unsearched = []
-    for uri in uris:
-        hashes = _mapped_hashes(uri)
+    for uri, (bucket, rows) in segments.items():
+        hashes = _mapped_hashes(uri, rows)
         if hashes is None:
             unsearched.append(uri)
             continue
-        wanted = by_bucket.get(_bucket_of(uri))
+        wanted = by_bucket.get(bucket)
         if wanted is not None and len(hashes):
             at = np.minimum(np.searchsorted(hashes, wanted), len(hashes) - 1)
             matched.update(wanted[hashes[at] == wanted].tolist())
@@ -214,20 +215,15 @@ def _split_by_bucket(probes: np.ndarray) -> dict[int, np.ndarray]:
     return {int(keys[a]): ordered[a:b] for a, b in zip(starts, ends, strict=True)}
 
 
-def _bucket_of(uri: str) -> int:
-    """The bucket of a segment from its folder name (`bucket=NNN`, _bucket_folder)."""
-    return int(uri.rsplit("/", 2)[-2].split("=")[1])
-
-
-def _mapped_hashes(uri: str) -> np.ndarray | None:
+def _mapped_hashes(uri: str, rows: int) -> np.ndarray | None:
     """A local segment's sorted hashes, memory-mapped; None without a `.hashes` file, or with
-    one that does not hold 8 bytes for each of the segment's rows (its footer says how many):
-    a wrong file would hide copies, so the segment's own column is read instead."""
+    one that does not hold 8 bytes for each of the segment's `rows`: a wrong file would hide
+    copies, so the segment's own column is read instead."""
     path = Path(uri + HASHES)
     if not path.is_file():
         return None
     size = path.stat().st_size
-    if size != pq.ParquetFile(uri).metadata.num_rows * _HASH_DTYPE.itemsize:
+    if size != rows * _HASH_DTYPE.itemsize:
         return None
     if size == 0:
         return np.empty(0, dtype=_HASH_DTYPE)

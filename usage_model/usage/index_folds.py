@@ -71,7 +71,8 @@ class FoldTask:
     staged: list[str]  # the range's staged new index rows
     replaced: list[str]  # segments the range's new segments replace
     stale: list[str]  # of those, the ones holding rows of files no longer indexed
-    current: dict[str, int]  # every current segment of the range's buckets -> its bucket
+    # every current segment of the range's buckets -> its bucket and rows
+    current: dict[str, tuple[int, int]]
     new_files: list[int]
     kept: str  # Parquet of the files indexed when planned (one for the whole plan)
     seq: int
@@ -196,7 +197,8 @@ def plan(
             first=first, last=last, staged=[f for b in buckets for f in staged.get(b, [])],
             replaced=[id_index.segment_uri(where, s) for s in out],
             stale=[id_index.segment_uri(where, s) for s in out if s.name in stale],
-            current={id_index.segment_uri(where, s): b for b in buckets for s in by_bucket[b]},
+            current={id_index.segment_uri(where, s): (b, s.rows)
+                     for b in buckets for s in by_bucket[b]},
             new_rows=sum(per_bucket.get(b, 0) for b in buckets), **common))
     if register:
         run_sql(conn, __file__, "index_plan_register", plan_id=plan_id, at=clock.now())
@@ -236,8 +238,8 @@ def _fold(conn: duckdb.DuckDBPyConnection, settings: Settings, task: FoldTask) -
     folder.mkdir(parents=True, exist_ok=True)
     recorded = (conn.sql(load_sql(__file__, "index_recorded_candidates"),
                          params={"stale": task.stale})
-                if task.stale else conn.sql("SELECT DISTINCT event_id FROM index_other_copies"))
-    for name, rows in ((RECORD_COME, conn.sql("SELECT * FROM repeated_come")),
+                if task.stale else conn.table("index_other_copies").select("event_id").distinct())
+    for name, rows in ((RECORD_COME, conn.table("repeated_come")),
                        (TOUCHED, recorded)):
         temporary = folder / f".tmp-{uuid.uuid4().hex}-{name}"
         rows.write_parquet(temporary.as_posix(), compression="lz4_raw")
@@ -257,13 +259,13 @@ def other_copies(conn: duckdb.DuckDBPyConnection, task: FoldTask, ids_table: str
     buckets = {r[0] for r in run_sql(conn, __file__, "index_buckets_of",
                                      idents={"ids": ids_table},
                                      buckets=id_index.BUCKETS).fetchall()}
-    uris = [uri for uri, bucket in task.current.items() if bucket in buckets]
-    hashes = id_index.matched_hashes(conn, uris, ids_table)
+    searched = {uri: segment for uri, segment in task.current.items() if segment[0] in buckets}
+    hashes = id_index.matched_hashes(conn, searched, ids_table)
     if not hashes:
         run_sql(conn, __file__, "index_no_copies", idents={"target": target})
         return target
     run_sql(conn, __file__, "index_fold_copies", idents={"ids": ids_table, "target": target},
-            segments=uris,
+            segments=list(searched),
             hashes=hashes if len(hashes) <= id_index.LITERAL_HASHES_MAX else None)
     return target
 

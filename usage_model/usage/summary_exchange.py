@@ -133,7 +133,7 @@ def _compute_and_store(settings: Settings, task: DayTask, run_id: str) -> None:
         ensure_schema(conn)  # the summary tables, empty, in memory
         summaries.summarize_day(conn, settings, task.day, DAILY_TABLES)
         for table in DAILY_TABLES:
-            rows = conn.sql(f"SELECT * FROM {table}").to_arrow_table()
+            rows = conn.table(table).to_arrow_table()
             where.write_atomic(f"{folder}/{table}.parquet",
                                lambda fs, target, rows=rows: pq.write_table(
                                    rows, target, filesystem=fs))
@@ -175,8 +175,8 @@ class StoredDays:
         if identity != now:
             raise _Unusable("its curated file was rebuilt after it was computed")
         if not self._schemas:  # the warehouse tables' columns, asked once (not thread-safe)
-            self._schemas = {table: conn.sql(f"SELECT * FROM {table} LIMIT 0")
-                             .to_arrow_table().schema for table in DAILY_TABLES}
+            self._schemas = {table: conn.table(table).limit(0).to_arrow_table().schema
+                             for table in DAILY_TABLES}
         # The day's tables fetched at once: on S3 each is a request's round trip.
         with ThreadPoolExecutor(len(DAILY_TABLES)) as pool:
             rows = pool.map(lambda table: _read_rows(
