@@ -412,7 +412,8 @@ class Settings:
     # `<it>/balance`; `landing` stays the local folder of the Stripe webhook events.
     landing_uri: str | None = None
     # CITY_USAGE_CURATED as given when it is an object-store prefix: curated events are then
-    # written to and read from `<it>/events`, and the build's working state goes to `work_root`.
+    # written to and read from `<it>/events`, the id index to `<it>/_index` (shared_work_location)
+    # and the rest of the build's working state to `work_root`.
     curated_uri: str | None = None
 
     @property
@@ -473,6 +474,13 @@ class Settings:
         events when they are local (a staged day file is renamed into place), else a local
         folder of the host that runs the build (the warehouse host)."""
         return self.data_dir / "work" if self.curated_uri else self.curated
+
+    def shared_work_location(self) -> Location:
+        """The working state every worker reads and writes (the id index and its update's
+        staged rows): the work root when curated is local, else the curated prefix, since
+        the index update's folds run on any worker, with no folder shared with the
+        warehouse host."""
+        return self.curated_location() if self.curated_uri else location(self.work_root)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -18,6 +18,9 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 # The name prefix of write_atomic's temporaries (hidden: dataset discovery skips them).
@@ -92,6 +95,24 @@ class Location:
         """Delete the folder (on S3: every object under the prefix) `path`, if it exists."""
         if self.exists(path):
             self.fs.delete_dir(path)
+
+
+def parquet_relation(
+    conn: duckdb.DuckDBPyConnection, where: Location, paths: list[str],
+    schema: pa.Schema | None = None,
+) -> duckdb.DuckDBPyRelation:
+    """The rows of the Parquet files `paths` (paths of `where`) as one DuckDB relation: local
+    files through DuckDB's own reader, remote ones through a pyarrow dataset on the
+    Location's filesystem (DuckDB here has no httpfs), which DuckDB scans with projection
+    and filter pushdown. No file: the empty `schema` (required then)."""
+    if not paths:
+        if schema is None:
+            raise ValueError("parquet_relation: no file and no schema")
+        return conn.from_arrow(schema.empty_table())
+    if where.is_local:
+        return conn.read_parquet(list(paths), hive_partitioning=False)
+    return conn.from_arrow(pads.dataset(list(paths), schema=schema, format="parquet",
+                                        filesystem=where.fs))
 
 
 def is_remote(uri: str | Path) -> bool:

@@ -13,6 +13,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pyarrow.fs as pafs
+
 from tests.harness import (
     KILLED,
     Workspace,
@@ -58,6 +60,12 @@ def test_materialize_writes_curated_events_to_s3_and_reads_them_back(
     assert conserved["curated"] > 0 and conserved["quarantined"] > 0
     assert not (remote.data / "curated").exists(), "curated data written to local disk"
     assert (remote.data / "work" / "_scanned").is_dir()
+    # the id index and its update's staging sit beside the curated data, for the workers
+    assert not (remote.data / "work" / "_index").exists()
+    assert not (remote.data / "work" / "_index_staging").exists()
+    index = s3.location(remote.curated_uri + "/_index")
+    assert any(info.base_name.endswith(".parquet") for info in index.fs.get_file_info(
+        pafs.FileSelector(index.root, recursive=True)))
     assert not any((remote.data / "work" / "_staging").iterdir()), "staging leftovers"
 
     for args in READS:

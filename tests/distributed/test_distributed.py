@@ -19,6 +19,7 @@ import dagster as dg
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
@@ -186,18 +187,31 @@ def test_index_folds_fan_out_across_both_workers(cluster: Cluster,
     was folded in several `fold_index_range` steps on the `dagster` queue, by both workers,
     and committed by the warehouse step: current segments are named after a run's plan (a
     commit that found its plan stale redoes it under a name of its own)."""
-    runs = [[s for s in step_records(instance, run.run_id) if s.step_key.startswith(FOLD_STEP)]
-            for run in instance.get_runs()]
-    first = max(runs, key=len)
+    runs = {run.run_id: [s for s in step_records(instance, run.run_id)
+                         if s.step_key.startswith(FOLD_STEP)] for run in instance.get_runs()}
+    run_id, first = max(runs.items(), key=lambda item: len(item[1]))
     assert len(first) > 2, [s.step_key for s in first]
     assert all(s.succeeded and s.queue == "dagster" for s in first)
     assert {s.workers[0].split("@")[0] for s in first} == {WAREHOUSE_QUEUE_WORKER, OTHER_WORKER}
+    # every fold's output was used as it was: none failed and left its range to the commit
+    refolded = [e.user_message for e in instance.all_logs(run_id)
+                if "the warehouse step folds it" in (e.user_message or "")]
+    assert refolded == []
+    # the index and its update's staging are on S3, beside the curated data, not in the
+    # warehouse host's work folder: a worker needs no folder shared with it
+    work = Path(cluster.env["CITY_USAGE_DATA_DIR"]) / "work"
+    assert not (work / "_index").exists() and not (work / "_index_staging").exists()
+    index = location(cluster.env["CITY_USAGE_CURATED"] + "/_index",
+                     s3_options_from_env(cluster.env))
+    on_s3 = {info.base_name for info in index.fs.get_file_info(
+        pafs.FileSelector(index.root, recursive=True)) if info.type == pafs.FileType.File}
     plans = {run.run_id.replace("-", "") for run in instance.get_runs()}
     with duckdb.connect(str(cluster.workspace.warehouse), read_only=True) as conn:
         names = [r[0] for r in conn.execute("SELECT segment FROM usage_index_segments").fetchall()]
         in_flight = conn.execute("SELECT count(*) FROM usage_index_plans").fetchone()[0]
     assert any(name.split("-")[1] in plans for name in names)
     assert in_flight == 0  # every plan committed or released
+    assert on_s3 == set(names) | {name + ".hashes" for name in names}
 
 
 def test_writers_run_on_the_warehouse_worker_one_at_a_time(

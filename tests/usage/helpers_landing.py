@@ -131,8 +131,9 @@ def _rows(conn: Any, sql: str) -> list[dict[str, Any]]:
 
 def read_curated(settings: Settings) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for _, path in layout.day_files(settings.events_location()):
-        rows.extend(pq.read_table(path).to_pylist())
+    events = settings.events_location()
+    for _, path in layout.day_files(events):
+        rows.extend(pq.read_table(path, filesystem=events.fs).to_pylist())
     return rows
 
 

@@ -14,10 +14,12 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import pytest
 from pydantic import TypeAdapter
 
 from tests.dagster_runs import materialize_days
+from tests.s3_server import S3Server, s3_fixture  # noqa: F401 - provides `s3`
 from tests.usage.helpers_landing import (
     NOW,
     T0,
@@ -171,6 +173,56 @@ def test_folds_in_another_process_equal_the_update_in_one_go(small, tmp_path, no
     assert _segment_files(small) == listed
 
 
+def _files_under(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def test_folds_on_a_host_sharing_no_folder_with_the_warehouse_use_object_storage(
+        small, tmp_path, s3: S3Server, monkeypatch, no_local_folds):
+    # Distributed mode: curated on S3, so the index and the update's staging are there too.
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)
+    on_s3 = replace(small, curated_uri=s3.new_bucket() + "/curated")
+    # The worker: its own data dir, which holds nothing of the warehouse host's.
+    worker_dir = tmp_path / "worker"
+    worker = replace(on_s3, data_dir=worker_dir, landing=worker_dir / "landing",
+                     warehouse=worker_dir / "no-warehouse.duckdb",
+                     curated=worker_dir / "curated", exports=worker_dir / "exports")
+    one_go = twin_settings(small, tmp_path / "one-go")
+    # a process spawned now carries the AWS variables (what a worker's environment holds)
+    other = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        for plan_id, step in (("5" * 32, _first_landing), ("6" * 32, _second_landing)):
+            step(on_s3)
+            step(one_go)
+            scan, tasks = _plan(on_s3, plan_id)
+            assert tasks and all(not Path(p).exists() for t in tasks for p in t.staged)
+            done = other.submit(_fold_elsewhere, worker, TASKS.dump_json(tasks)).result()
+            results = RESULTS.validate_json(done)
+            assert all(r.segments for r in results), [r.problem for r in results]
+            folded_elsewhere = _commit_and_build(on_s3, scan, results)
+            in_one_go = ingest(one_go)
+            assert warehouse_state(on_s3) == warehouse_state(one_go)
+            assert (sorted(map(str, folded_elsewhere.curated))
+                    == sorted(map(str, in_one_go.curated)))
+            # the commit took the worker's segments as they were
+            with connect(on_s3.warehouse) as conn:
+                listed = {s.name for s in id_index.segments(conn)}
+            assert {s.name for r in results for s in r.segments or []} <= listed
+    finally:
+        other.shutdown()
+    assert no_local_folds == []
+    assert _files_under(worker_dir) == []  # the folds wrote nothing on the worker's disk
+    index = id_index.location(on_s3)
+    assert not index.is_local and not (on_s3.work_root / id_index.FOLDER).exists()
+    on_bucket = {info.base_name for info in index.fs.get_file_info(
+        pafs.FileSelector(index.root, recursive=True)) if info.type == pafs.FileType.File}
+    assert on_bucket == listed | {name + id_index.HASHES for name in listed}
+    staging = index_folds.staging_location(on_s3)  # every plan's staging removed at its commit
+    assert not [info.path for info in staging.fs.get_file_info(pafs.FileSelector(
+        staging.root, recursive=True, allow_not_found=True)) if info.type == pafs.FileType.File]
+
+
 def test_the_first_landing_makes_several_folds_with_a_conflict(small):
     _first_landing(small)
     scan, tasks = _plan(small, "1" * 32)
@@ -215,11 +267,11 @@ def test_a_registered_plans_segments_survive_other_orphan_removal_until_its_run_
         # what every other update does first, while this plan's folds are in flight
         index_folds.remove_spent(conn, small)
         assert written <= _segment_files(small) and where.exists(writing)
-        assert index_folds.staging(small, "3" * 32).is_dir()
+        assert Path(index_folds.staging(small, "3" * 32)).is_dir()
         # its run ended without a commit: released, its files become orphans
         index_folds.release(conn, small, "3" * 32)
     assert not written & _segment_files(small) and not where.exists(writing)
-    assert not index_folds.staging(small, "3" * 32).exists()
+    assert not Path(index_folds.staging(small, "3" * 32)).exists()
 
 
 def test_a_fold_whose_output_is_gone_or_failed_is_folded_by_the_commit(small, tmp_path,

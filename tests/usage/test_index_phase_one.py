@@ -54,7 +54,7 @@ def _matched(where: storage.Location, segments: list[id_index.Segment],
     conn.execute("CREATE TEMP TABLE probe AS SELECT * FROM probe_rows")
     listed = {uri: (s.bucket, s.rows) for uri, s in zip(_uris(where, segments), segments,
                                                           strict=True)}
-    return sorted(id_index.matched_hashes(conn, listed, "probe"))
+    return sorted(id_index.matched_hashes(conn, where, listed, "probe"))
 
 
 def test_phase_one_matches_exactly_the_hashes_written_across_segments(tmp_path):
@@ -135,7 +135,7 @@ def test_the_index_keeps_the_hashes_files_of_its_segments_only(settings):
     ingest(settings)  # folds segments: the replaced ones and their hashes files go
     root = settings.work_root / id_index.FOLDER
     with connect(settings.warehouse) as conn:
-        listed = {Path(uri) for uri in id_index.segment_uris(conn, settings)}
+        listed = {Path(p) for p in id_index.segment_paths(conn, settings)}
     assert listed
     on_disk = {p for p in root.rglob("*") if p.is_file()}
     assert on_disk == listed | {Path(f"{p}{id_index.HASHES}") for p in listed}

@@ -88,6 +88,10 @@ ROWS_PER_WRITE = 1_000_000
 # A segment with this many rows is full: folds stop at it (2 MB of hashes; 77M index rows in
 # 64 buckets make ~5 full segments a bucket).
 SEGMENT_ROWS_MAX = 262_144
+# The columns of a segment file.
+SEGMENT_SCHEMA = pa.schema([("id_hash", pa.uint64()), ("event_id", pa.string()),
+                            ("day", pa.date32()), ("file_id", pa.int64()),
+                            ("source_row", pa.int64())])
 
 
 class Touched(Protocol):
@@ -107,16 +111,26 @@ class Segment:
 
 
 def location(settings: Settings) -> storage.Location:
-    return storage.location(settings.work_root / FOLDER)
+    """Where the index is: beside the curated data when that is on S3, so that the update's
+    folds run on any worker (Settings.shared_work_location)."""
+    return settings.shared_work_location().child(FOLDER)
 
 
 def bucket_folder(bucket: int) -> str:
     return f"bucket={bucket:03d}"
 
 
-def segment_uri(where: storage.Location, segment: Segment) -> str:
-    path = where.path(bucket_folder(segment.bucket), segment.name)
-    return path if where.is_local else "s3://" + path
+def segment_path(where: storage.Location, segment: Segment) -> str:
+    """The segment's path on `where`'s filesystem."""
+    return where.path(bucket_folder(segment.bucket), segment.name)
+
+
+def register_segments(conn: duckdb.DuckDBPyConnection, where: storage.Location,
+                      paths: list[str], name: str) -> str:
+    """A session-only view `name` over the index rows of the segment files `paths` (of
+    `where`), for statements that read them as `{{name}}`; returns `name`."""
+    conn.register(name, storage.parquet_relation(conn, where, paths, SEGMENT_SCHEMA))
+    return name
 
 
 def segments(conn: duckdb.DuckDBPyConnection) -> list[Segment]:
@@ -125,13 +139,14 @@ def segments(conn: duckdb.DuckDBPyConnection) -> list[Segment]:
     return [Segment(b, name, seq, n, tuple(ids)) for b, name, seq, n, ids in rows]
 
 
-def segment_uris(
+def segment_paths(
     conn: duckdb.DuckDBPyConnection, settings: Settings, buckets: Iterable[int] | None = None
 ) -> list[str]:
-    """Where the current segments are (of `buckets` only, when given)."""
+    """Where the current segments are (of `buckets` only, when given): paths of `location`."""
     wanted = None if buckets is None else set(buckets)
     where = location(settings)
-    return [segment_uri(where, s) for s in segments(conn) if wanted is None or s.bucket in wanted]
+    return [segment_path(where, s) for s in segments(conn)
+            if wanted is None or s.bucket in wanted]
 
 
 def plan_tag(name: str) -> str | None:
@@ -155,7 +170,7 @@ def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     commit, or segments an update replaced), except those a plan still in flight wrote (its
     folds may run on other workers right now); returns how many."""
     where = location(settings)
-    listed = {uri + suffix for s in segments(conn) for uri in [segment_uri(where, s)]
+    listed = {path + suffix for s in segments(conn) for path in [segment_path(where, s)]
               for suffix in ("", HASHES)}
     spared = in_flight_plans(conn)
     try:
@@ -164,8 +179,7 @@ def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
         return 0
     removed = 0
     for info in found:
-        uri = info.path if where.is_local else "s3://" + info.path
-        if (info.type == pafs.FileType.File and uri not in listed
+        if (info.type == pafs.FileType.File and info.path not in listed
                 and plan_tag(info.base_name) not in spared):
             where.fs.delete_file(info.path)
             removed += 1
@@ -173,15 +187,17 @@ def remove_orphans(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
 
 
 def matched_hashes(
-    conn: duckdb.DuckDBPyConnection, segments: Mapping[str, tuple[int, int]], ids_table: str
+    conn: duckdb.DuckDBPyConnection, where: storage.Location,
+    segments: Mapping[str, tuple[int, int]], ids_table: str,
 ) -> list[int]:
     """Phase one of a lookup: which id hashes of `ids_table` occur in `segments` (each
-    segment's uri -> its bucket and rows, as the warehouse lists them).
+    segment's path on `where` -> its bucket and rows, as the warehouse lists them).
 
-    Each segment's `.hashes` file (its id hashes, sorted) is mapped and binary-searched for
-    the probe hashes of its bucket: the pages the searches touch are read, nothing is
-    decoded, so the cost is about the probes', not the history's. A segment without one
-    (written before them) is searched by DuckDB reading its id_hash column whole."""
+    Each segment's `.hashes` file (its id hashes, sorted) is binary-searched for the probe
+    hashes of its bucket: locally it is mapped, so only the pages the searches touch are
+    read and nothing is decoded, and the cost is about the probes', not the history's; on S3
+    it is fetched whole (one GET, 8 bytes a row). A segment without one (written before
+    them) is searched by DuckDB reading its id_hash column whole."""
     if not segments:
         return []
     probes = run_sql(conn, __file__, "index_probe_hashes", idents={"ids": ids_table})
@@ -189,19 +205,20 @@ def matched_hashes(
     by_bucket = _split_by_bucket(probes)
     matched: set[int] = set()
     unsearched = []
-    for uri, (bucket, rows) in segments.items():
-        hashes = _mapped_hashes(uri, rows)
+    for path, (bucket, rows) in segments.items():
+        hashes = _segment_hashes(where, path, rows)
         if hashes is None:
-            unsearched.append(uri)
+            unsearched.append(path)
             continue
         wanted = by_bucket.get(bucket)
         if wanted is not None and len(hashes):
             at = np.minimum(np.searchsorted(hashes, wanted), len(hashes) - 1)
             matched.update(wanted[hashes[at] == wanted].tolist())
     if unsearched:
+        view = register_segments(conn, where, unsearched, "index_unsearched")
         matched.update(r[0] for r in run_sql(conn, __file__, "index_matched_hashes",
-                                              idents={"ids": ids_table},
-                                              segments=unsearched).fetchall())
+                                              idents={"ids": ids_table, "segments": view}
+                                              ).fetchall())
     return sorted(matched)
 
 
@@ -215,19 +232,25 @@ def _split_by_bucket(probes: np.ndarray) -> dict[int, np.ndarray]:
     return {int(keys[a]): ordered[a:b] for a, b in zip(starts, ends, strict=True)}
 
 
-def _mapped_hashes(uri: str, rows: int) -> np.ndarray | None:
-    """A local segment's sorted hashes, memory-mapped; None without a `.hashes` file, or with
-    one that does not hold 8 bytes for each of the segment's `rows`: a wrong file would hide
-    copies, so the segment's own column is read instead."""
-    path = Path(uri + HASHES)
-    if not path.is_file():
+def _segment_hashes(where: storage.Location, segment: str, rows: int) -> np.ndarray | None:
+    """A segment's sorted hashes (memory-mapped when local, fetched whole from S3); None
+    without a `.hashes` file, or with one that does not hold 8 bytes for each of the
+    segment's `rows`: a wrong file would hide copies, so the segment's own column is read
+    instead."""
+    expected = rows * _HASH_DTYPE.itemsize
+    if where.is_local:
+        path = Path(segment + HASHES)
+        if not path.is_file() or path.stat().st_size != expected:
+            return None
+        if expected == 0:
+            return np.empty(0, dtype=_HASH_DTYPE)
+        return np.memmap(path, dtype=_HASH_DTYPE, mode="r")
+    try:
+        with where.fs.open_input_file(segment + HASHES) as handle:
+            data = handle.read()
+    except FileNotFoundError:
         return None
-    size = path.stat().st_size
-    if size != rows * _HASH_DTYPE.itemsize:
-        return None
-    if size == 0:
-        return np.empty(0, dtype=_HASH_DTYPE)
-    return np.memmap(path, dtype=_HASH_DTYPE, mode="r")
+    return np.frombuffer(data, dtype=_HASH_DTYPE) if len(data) == expected else None
 
 
 def recorded_copies(
@@ -252,14 +275,15 @@ def ensure_record(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     leaves no table, so the next update starts again."""
     if _has_record(conn):
         return
-    uris: dict[int, list[str]] = {}
+    paths: dict[int, list[str]] = {}
     where = location(settings)
     for segment in segments(conn):
-        uris.setdefault(segment.bucket, []).append(segment_uri(where, segment))
+        paths.setdefault(segment.bucket, []).append(segment_path(where, segment))
     with transaction(conn):
         run_sql(conn, __file__, "repeated_create")
-        for bucket in sorted(uris):
-            run_sql(conn, __file__, "repeated_fill", segments=uris[bucket])
+        for bucket in sorted(paths):
+            view = register_segments(conn, where, paths[bucket], "index_bucket_segments")
+            run_sql(conn, __file__, "repeated_fill", idents={"segments": view})
         fault_point("before_record_commit")
 
 
@@ -324,12 +348,13 @@ def ensure_hashes(settings: Settings, current: list[Segment]) -> int:
     or its file lost): once, so that full segments, never folded again, are searched
     cheaply too. Returns how many were written."""
     where = location(settings)
+    paths = [segment_path(where, s) for s in current]
+    found = where.fs.get_file_info([p + HASHES for p in paths]) if paths else []
     written = 0
-    for segment in current:
-        path = where.path(bucket_folder(segment.bucket), segment.name)
-        if where.is_local and not Path(path + HASHES).is_file():
-            column = pq.read_table(path, columns=["id_hash"])["id_hash"].to_numpy()
-            where.write_bytes(path + HASHES, column.astype(_HASH_DTYPE).tobytes())
+    for path, info in zip(paths, found, strict=True):
+        if info.type == pafs.FileType.NotFound:
+            column = pq.read_table(path, columns=["id_hash"], filesystem=where.fs)["id_hash"]
+            where.write_bytes(path + HASHES, column.to_numpy().astype(_HASH_DTYPE).tobytes())
             written += 1
     return written
 
@@ -364,8 +389,8 @@ def update(conn: duckdb.DuckDBPyConnection, settings: Settings, result: Touched)
 
 def install_view(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """A temp view `usage_event_index` over the current index (for inspection and tests)."""
-    uris = segment_uris(conn, settings)
+    view = register_segments(conn, location(settings), segment_paths(conn, settings),
+                             "index_segments_view")
     # Registered (a session-only view), since a stored view cannot hold the segment list.
-    name = "index_view" if uris else "index_view_empty"
-    conn.register("usage_event_index", conn.sql(load_sql(__file__, name),
-                                                params={"segments": uris} if uris else None))
+    conn.register("usage_event_index",
+                  conn.sql(load_sql(__file__, "index_view", idents={"segments": view})))

@@ -4,7 +4,8 @@ the warehouse:
 
 - `plan` (warehouse): removes orphans, makes sure the record of repeated ids exists, finds
   the files ready to index, stages their index rows by bucket under
-  `<work root>/_index_staging/<plan>/rows/` (beside `kept.parquet`, the files indexed now)
+  `_index_staging/<plan>/rows/` beside the index (beside `kept.parquet`, the files indexed
+  now)
   and cuts the touched buckets into ranges of about `Settings.index_rows_per_fold` rows.
   Each range is a `FoldTask`: its staged files, the segments it replaces (and which of
   those hold rows of files no longer indexed), every current segment of its buckets, the
@@ -27,9 +28,11 @@ the warehouse:
 removal until its commit, or until its run has ended (`release`); an unregistered one (the
 in-process update) needs no such guard, since its folds run inside the warehouse step.
 
-Tasks and results cross processes as plain values (paths, numbers, dates), never pickles. The
-staged rows and the index are local to the work root, which the fold steps read as local
-paths: the workers must share it (they do on one host; see docs/scale.md).
+Tasks and results cross processes as plain values (paths, numbers, dates), never pickles.
+The staged rows and the index sit at `Settings.shared_work_location()`: the local work root
+embedded, the curated `s3://` prefix in distributed mode, so a fold runs on any worker, with
+no folder shared with the warehouse host. Paths in tasks and results are paths of that
+Location's filesystem; every process builds the Location from its own settings.
 """
 
 from __future__ import annotations
@@ -37,15 +40,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from usage_model import clock
+from usage_model import clock, storage
 from usage_model.config import Settings
 from usage_model.faults import fault_point
 from usage_model.sql import load_sql, run_sql
@@ -68,8 +74,8 @@ class FoldTask:
     plan_id: str
     first: int
     last: int
-    staged: list[str]  # the range's staged new index rows
-    replaced: list[str]  # segments the range's new segments replace
+    staged: list[str]  # the range's staged new index rows (paths of staging_location)
+    replaced: list[str]  # segments the range's new segments replace (paths of id_index.location)
     stale: list[str]  # of those, the ones holding rows of files no longer indexed
     # every current segment of the range's buckets -> its bucket and rows
     current: dict[str, tuple[int, int]]
@@ -98,10 +104,15 @@ def new_plan_id() -> str:
     return uuid.uuid4().hex
 
 
-def staging(settings: Settings, plan_id: str | None = None) -> Path:
-    # Local working files of updates, one folder per plan.
-    root = settings.work_root / STAGING
-    return root / plan_id if plan_id else root
+def staging_location(settings: Settings) -> storage.Location:
+    """The updates' working files, one folder per plan, beside the index (the fold steps
+    read and write them on any worker)."""
+    return settings.shared_work_location().child(STAGING)
+
+
+def staging(settings: Settings, plan_id: str, *parts: str) -> str:
+    """A path in a plan's staging folder."""
+    return staging_location(settings).path(plan_id, *parts)
 
 
 def _state(conn: duckdb.DuckDBPyConnection, new_files: list[int]) -> str:
@@ -118,10 +129,10 @@ def remove_spent(conn: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Delete unlisted segments and staging folders of every plan not in flight."""
     id_index.remove_orphans(conn, settings)
     in_flight = id_index.in_flight_plans(conn)
-    root = staging(settings)
-    for folder in root.iterdir() if root.is_dir() else []:
-        if folder.name not in in_flight:
-            shutil.rmtree(folder, ignore_errors=True)
+    where = staging_location(settings)
+    for info in where.fs.get_file_info(pafs.FileSelector(where.root, allow_not_found=True)):
+        if info.base_name not in in_flight:
+            where.remove_folder(info.path)
 
 
 def release(conn: duckdb.DuckDBPyConnection, settings: Settings, plan_id: str) -> None:
@@ -132,30 +143,55 @@ def release(conn: duckdb.DuckDBPyConnection, settings: Settings, plan_id: str) -
 
 
 def _stage_new_rows(
-    conn: duckdb.DuckDBPyConnection, folder: Path, ready: list[tuple[int, str]]
-) -> dict[int, list[str]]:
-    """One streaming pass over the ready files' scanned rows: their index rows, written to
-    `folder` partitioned by bucket. Returns each bucket's staged files."""
+    conn: duckdb.DuckDBPyConnection, settings: Settings, plan_id: str,
+    ready: list[tuple[int, str]],
+) -> tuple[dict[int, list[str]], dict[int, int]]:
+    """One streaming pass over the ready files' scanned rows (local to the warehouse host):
+    their index rows, written to the plan's staging folder partitioned by bucket. Returns
+    each bucket's staged files and rows."""
     if not ready:
-        return {}
-    folder.mkdir()
-    rows = conn.sql(load_sql(__file__, "index_stage"), params={
-        "files": [path for _, path in ready], "file_ids": [file_id for file_id, _ in ready],
-        "buckets": id_index.BUCKETS})
-    # The relation API writes the files: the folder is a value, never spliced into SQL.
-    rows.write_parquet(folder.as_posix(), compression="lz4_raw", partition_by=["bucket"])
-    staged: dict[int, list[str]] = {}
-    for part in sorted(folder.glob("bucket=*/*.parquet")):
-        staged.setdefault(int(part.parent.name.split("=")[1]), []).append(part.as_posix())
-    return staged
+        return {}, {}
+    where = staging_location(settings)
+    target = staging(settings, plan_id, "rows")
+    # DuckDB writes local files: straight into place when staging is local, else to a local
+    # folder uploaded whole (the folds are handed the files only after the plan).
+    settings.work_root.mkdir(parents=True, exist_ok=True)
+    local = Path(target) if where.is_local else Path(tempfile.mkdtemp(dir=settings.work_root))
+    local.mkdir(parents=True, exist_ok=True)
+    try:
+        rows = conn.sql(load_sql(__file__, "index_stage"), params={
+            "files": [path for _, path in ready],
+            "file_ids": [file_id for file_id, _ in ready], "buckets": id_index.BUCKETS})
+        # The relation API writes the files: the folder is a value, never spliced into SQL.
+        rows.write_parquet(local.as_posix(), compression="lz4_raw", partition_by=["bucket"])
+        staged: dict[int, list[str]] = {}
+        counts: dict[int, int] = {}
+        for part in sorted(local.glob("bucket=*/*.parquet")):
+            bucket = int(part.parent.name.split("=")[1])
+            staged.setdefault(bucket, []).append(
+                where.path(plan_id, "rows", part.relative_to(local).as_posix()))
+            counts[bucket] = counts.get(bucket, 0) + pq.ParquetFile(part).metadata.num_rows
+        if not where.is_local:
+            pafs.copy_files(local.as_posix(), target, source_filesystem=pafs.LocalFileSystem(),
+                            destination_filesystem=where.fs)
+        return staged, counts
+    finally:
+        if not where.is_local:
+            shutil.rmtree(local, ignore_errors=True)
 
 
-def _write_kept(conn: duckdb.DuckDBPyConnection, folder: Path) -> str:
+def _write_table(where: storage.Location, path: str, rows: pa.Table) -> str:
+    """A small Parquet file of a plan or a fold, written whole (write_atomic); returns `path`."""
+    where.write_atomic(path, lambda fs, target: pq.write_table(
+        rows, target, filesystem=fs, compression="lz4"))
+    return path
+
+
+def _write_kept(conn: duckdb.DuckDBPyConnection, settings: Settings, plan_id: str) -> str:
     """The files indexed now, as one Parquet file every fold of the plan reads (a list in
     each task would repeat the whole manifest's ids in every step's input)."""
-    path = folder / KEPT
-    conn.sql(load_sql(__file__, "index_indexed_files")).write_parquet(path.as_posix())
-    return path.as_posix()
+    return _write_table(staging_location(settings), staging(settings, plan_id, KEPT),
+                        conn.sql(load_sql(__file__, "index_indexed_files")).to_arrow_table())
 
 
 def plan(
@@ -173,19 +209,16 @@ def plan(
     if not ready and not stale:
         return []
     new_files = [file_id for file_id, _ in ready]
-    folder = staging(settings, plan_id)
-    shutil.rmtree(folder, ignore_errors=True)  # what an earlier attempt of this plan left
-    folder.mkdir(parents=True)
-    staged = _stage_new_rows(conn, folder / "rows", ready)
-    per_bucket = {bucket: sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-                  for bucket, files in staged.items()}
+    # What an earlier attempt of this plan left.
+    staging_location(settings).remove_folder(staging(settings, plan_id))
+    staged, per_bucket = _stage_new_rows(conn, settings, plan_id, ready)
     touched = sorted(set(per_bucket) | {s.bucket for s in current if s.name in stale})
     by_bucket = {b: [s for s in current if s.bucket == b] for b in touched}
     replaced = {b: id_index.folded(by_bucket[b], stale, per_bucket.get(b, 0)) for b in touched}
     held = {b: per_bucket.get(b, 0) + sum(s.rows for s in replaced[b]) for b in touched}
     where = id_index.location(settings)
     common = {"plan_id": plan_id, "new_files": new_files,
-              "kept": _write_kept(conn, folder),
+              "kept": _write_kept(conn, settings, plan_id),
               "seq": max((s.seq for s in current), default=0) + 1,
               "base": _state(conn, new_files)}
     tasks = []
@@ -195,9 +228,9 @@ def plan(
         out = [s for b in buckets for s in replaced[b]]
         tasks.append(FoldTask(
             first=first, last=last, staged=[f for b in buckets for f in staged.get(b, [])],
-            replaced=[id_index.segment_uri(where, s) for s in out],
-            stale=[id_index.segment_uri(where, s) for s in out if s.name in stale],
-            current={id_index.segment_uri(where, s): (b, s.rows)
+            replaced=[id_index.segment_path(where, s) for s in out],
+            stale=[id_index.segment_path(where, s) for s in out if s.name in stale],
+            current={id_index.segment_path(where, s): (b, s.rows)
                      for b in buckets for s in by_bucket[b]},
             new_rows=sum(per_bucket.get(b, 0) for b in buckets), **common))
     if register:
@@ -220,52 +253,56 @@ def fold(settings: Settings, task: FoldTask) -> FoldResult:
 
 def _fold(conn: duckdb.DuckDBPyConnection, settings: Settings, task: FoldTask) -> FoldResult:
     new_files = task.new_files or [-1]
-    run_sql(conn, __file__, "index_kept_create", kept=task.kept)
+    index, work = id_index.location(settings), staging_location(settings)
+    conn.register("index_kept_file", storage.parquet_relation(conn, work, [task.kept]))
+    run_sql(conn, __file__, "index_kept_create", idents={"kept": "index_kept_file"})
     run_sql(conn, __file__, "index_new_create")
     if task.staged:
-        run_sql(conn, __file__, "index_staged_insert", staged=task.staged)
+        conn.register("index_staged", storage.parquet_relation(conn, work, task.staged))
+        run_sql(conn, __file__, "index_staged_insert", idents={"staged": "index_staged"})
+    carried = id_index.register_segments(conn, index, task.replaced, "index_replaced")
+    stale = id_index.register_segments(conn, index, task.stale, "index_stale")
     if task.replaced:
-        run_sql(conn, __file__, "index_carried", carried=task.replaced)
+        run_sql(conn, __file__, "index_carried", idents={"carried": carried})
     if task.stale:
-        run_sql(conn, __file__, "index_touched", new_files=new_files, carried=task.stale)
+        run_sql(conn, __file__, "index_touched", idents={"carried": stale},
+                new_files=new_files)
     else:
         run_sql(conn, __file__, "index_touched_added", new_files=new_files)
-    other_copies(conn, task, "index_touched", "index_other_copies")
+    other_copies(conn, settings, task, "index_touched", "index_other_copies")
     run_sql(conn, __file__, "repeated_changes_create")
     run_sql(conn, __file__, "repeated_come", new_files=new_files)
     moved = sorted(r[0] for r in run_sql(conn, __file__, "index_moved_days").fetchall())
-    folder = staging(settings, task.plan_id) / task.folder
-    folder.mkdir(parents=True, exist_ok=True)
-    recorded = (conn.sql(load_sql(__file__, "index_recorded_candidates"),
-                         params={"stale": task.stale})
+    recorded = (conn.sql(load_sql(__file__, "index_recorded_candidates",
+                                  idents={"stale": stale}))
                 if task.stale else conn.table("index_other_copies").select("event_id").distinct())
-    for name, rows in ((RECORD_COME, conn.table("repeated_come")),
-                       (TOUCHED, recorded)):
-        temporary = folder / f".tmp-{uuid.uuid4().hex}-{name}"
-        rows.write_parquet(temporary.as_posix(), compression="lz4_raw")
-        temporary.replace(folder / name)
+    for name, rows in ((RECORD_COME, conn.table("repeated_come")), (TOUCHED, recorded)):
+        _write_table(work, staging(settings, task.plan_id, task.folder, name),
+                     rows.to_arrow_table())
     rows = conn.sql(load_sql(__file__, "index_bucket_rows"), params={
         "buckets": id_index.BUCKETS, "first": task.first, "last": task.last})
-    written = id_index.write_segments(id_index.location(settings), rows.to_arrow_table(),
-                                      task.seq, task.plan_id)
+    written = id_index.write_segments(index, rows.to_arrow_table(), task.seq, task.plan_id)
     return FoldResult(task, written, moved)
 
 
-def other_copies(conn: duckdb.DuckDBPyConnection, task: FoldTask, ids_table: str,
-                 target: str) -> str:
+def other_copies(conn: duckdb.DuckDBPyConnection, settings: Settings, task: FoldTask,
+                 ids_table: str, target: str) -> str:
     """Fill temp table `target` with the rows, in the current segments of the range and of
     files indexed when planned, that share an event_id with `ids_table` (event_id, id_hash);
     reads only the buckets those ids fall in, their id_hash column first."""
     buckets = {r[0] for r in run_sql(conn, __file__, "index_buckets_of",
                                      idents={"ids": ids_table},
                                      buckets=id_index.BUCKETS).fetchall()}
-    searched = {uri: segment for uri, segment in task.current.items() if segment[0] in buckets}
-    hashes = id_index.matched_hashes(conn, searched, ids_table)
+    searched = {path: segment for path, segment in task.current.items()
+                if segment[0] in buckets}
+    index = id_index.location(settings)
+    hashes = id_index.matched_hashes(conn, index, searched, ids_table)
     if not hashes:
         run_sql(conn, __file__, "index_no_copies", idents={"target": target})
         return target
-    run_sql(conn, __file__, "index_fold_copies", idents={"ids": ids_table, "target": target},
-            segments=list(searched),
+    view = id_index.register_segments(conn, index, list(searched), "index_searched")
+    run_sql(conn, __file__, "index_fold_copies",
+            idents={"ids": ids_table, "target": target, "segments": view},
             hashes=hashes if len(hashes) <= id_index.LITERAL_HASHES_MAX else None)
     return target
 
@@ -275,11 +312,11 @@ def _usable(settings: Settings, result: FoldResult) -> bool:
     record changes)."""
     if result.segments is None:
         return False
-    where = id_index.location(settings)
-    folder = staging(settings, result.task.plan_id) / result.task.folder
-    return (all((folder / name).is_file() for name in (RECORD_COME, TOUCHED))
-            and all(where.exists(where.path(id_index.bucket_folder(s.bucket), s.name))
-                    for s in result.segments))
+    index, work = id_index.location(settings), staging_location(settings)
+    needed = [staging(settings, result.task.plan_id, result.task.folder, name)
+              for name in (RECORD_COME, TOUCHED)]
+    needed += [id_index.segment_path(index, s) for s in result.segments]
+    return all(info.type == pafs.FileType.File for info in work.fs.get_file_info(needed))
 
 
 def commit(conn: duckdb.DuckDBPyConnection, settings: Settings, results: list[FoldResult],
@@ -297,7 +334,12 @@ def commit(conn: duckdb.DuckDBPyConnection, settings: Settings, results: list[Fo
     done = [r if _usable(settings, r) else fold(settings, r.task) for r in results]
     for failed in (r for r in done if r.segments is None):
         raise RuntimeError(failed.problem)
-    folders = [(staging(settings, plan_id) / r.task.folder).as_posix() for r in done]
+    work = staging_location(settings)
+    folders = [staging(settings, plan_id, r.task.folder) for r in done]
+    conn.register("index_fold_touched", storage.parquet_relation(
+        conn, work, [f"{f}/{TOUCHED}" for f in folders]))
+    conn.register("index_fold_come", storage.parquet_relation(
+        conn, work, [f"{f}/{RECORD_COME}" for f in folders]))
     moved = {day for r in done for day in r.moved_days}
     fault_point("before_index_commit")
     with transaction(conn):
@@ -307,11 +349,13 @@ def commit(conn: duckdb.DuckDBPyConnection, settings: Settings, results: list[Fo
             run_sql(conn, __file__, "index_segment_insert", bucket=s.bucket, segment=s.name,
                     seq=s.seq, rows=s.rows, file_ids=list(s.file_ids))
         run_sql(conn, __file__, "index_mark_indexed", file_ids=results[0].task.new_files or [-1])
-        run_sql(conn, __file__, "repeated_apply", touched=[f"{f}/{TOUCHED}" for f in folders])
-        run_sql(conn, __file__, "repeated_add", come=[f"{f}/{RECORD_COME}" for f in folders])
+        run_sql(conn, __file__, "repeated_apply", idents={"touched": "index_fold_touched"})
+        run_sql(conn, __file__, "repeated_add", idents={"come": "index_fold_come"})
         intents.record(conn, [intents.EVENTS], moved, "winner_moved")
         run_sql(conn, __file__, "index_plan_release", plan_id=plan_id)
     fault_point("after_index_commit")
+    for view in ("index_fold_touched", "index_fold_come"):  # their files go with the plan
+        conn.unregister(view)
     result.rebuild_days |= moved
     result.days_touched |= moved
     remove_spent(conn, settings)

@@ -13,10 +13,9 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 
 import duckdb
-import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
-from usage_model.storage import TEMPORARY_PREFIX, Location
+from usage_model.storage import TEMPORARY_PREFIX, Location, parquet_relation
 from usage_model.usage.event_model import CURATED_SCHEMA
 
 PREFIX = "day="
@@ -76,13 +75,7 @@ def events_relation(
     relation with the curated columns. Local files are read by DuckDB's own Parquet reader;
     remote ones through a pyarrow dataset on the Location's filesystem (DuckDB here has no
     httpfs), which DuckDB scans with projection and filter pushdown. No file: no rows."""
-    if not files:
-        return conn.from_arrow(CURATED_SCHEMA.empty_table())
-    if events.is_local:
-        return conn.read_parquet(list(files), hive_partitioning=False)
-    dataset = pads.dataset(list(files), schema=CURATED_SCHEMA, format="parquet",
-                           filesystem=events.fs)
-    return conn.from_arrow(dataset)
+    return parquet_relation(conn, events, list(files), CURATED_SCHEMA)
 
 
 def register_events(

@@ -1,5 +1,5 @@
 -- Rows of segments being replaced that stay: those of files the manifest still indexes.
 INSERT INTO index_new
 SELECT id_hash, event_id, day, file_id, source_row
-FROM read_parquet($carried::VARCHAR[], hive_partitioning = false)
+FROM {{carried}}
 WHERE file_id IN (SELECT file_id FROM index_kept)

@@ -4,7 +4,7 @@
 -- NULL when too many matched for a literal list (bulk copies): the id join alone filters.
 CREATE OR REPLACE TEMP TABLE {{target}} AS
 SELECT i.event_id, i.id_hash, NULL::VARCHAR AS path, i.source_row, i.day, i.file_id
-FROM read_parquet($segments::VARCHAR[], hive_partitioning = false) i
+FROM {{segments}} i
 WHERE i.file_id IN (SELECT file_id FROM index_kept)
   AND ($hashes::UBIGINT[] IS NULL OR list_contains($hashes::UBIGINT[], i.id_hash))
   AND i.event_id IN (SELECT event_id FROM {{ids}})

@@ -2,5 +2,5 @@
 -- `$segments`. Only the id_hash column is read, so this scan stays narrow as the history
 -- grows; the exact rows are read in phase two (index_copies.sql) for these alone.
 SELECT DISTINCT i.id_hash
-FROM read_parquet($segments::VARCHAR[], hive_partitioning = false) i
+FROM {{segments}} i
 WHERE i.id_hash IN (SELECT id_hash FROM {{ids}})

@@ -4,5 +4,5 @@
 -- (a new id seen once so far) has no recorded row, so it need not cross to the commit.
 SELECT event_id FROM index_other_copies
 UNION
-SELECT event_id FROM read_parquet($stale::VARCHAR[], hive_partitioning = false)
+SELECT event_id FROM {{stale}}
 WHERE NOT file_id IN (SELECT file_id FROM index_kept)

@@ -4,5 +4,5 @@
 CREATE OR REPLACE TEMP TABLE index_touched AS
 SELECT event_id, id_hash FROM index_new WHERE list_contains($new_files::BIGINT[], file_id)
 UNION ALL
-SELECT event_id, id_hash FROM read_parquet($carried::VARCHAR[], hive_partitioning = false)
+SELECT event_id, id_hash FROM {{carried}}
 WHERE NOT file_id IN (SELECT file_id FROM index_kept)

@@ -1,3 +1,3 @@
 -- The copies of repeated ids the folds found for their touched ids ($come).
 INSERT INTO usage_repeated_ids
-SELECT event_id, id_hash, day, file_id, source_row FROM read_parquet($come::VARCHAR[])
+SELECT event_id, id_hash, day, file_id, source_row FROM {{come}}

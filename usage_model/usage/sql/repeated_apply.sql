@@ -1,4 +1,4 @@
 -- An update's changes to the record (inside its commit), from its folds' files: every
 -- recorded id whose copies changed ($touched) goes; repeated_add.sql records them anew.
 DELETE FROM usage_repeated_ids
-WHERE event_id IN (SELECT event_id FROM read_parquet($touched::VARCHAR[]))
+WHERE event_id IN (SELECT event_id FROM {{touched}})

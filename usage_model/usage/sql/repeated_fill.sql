@@ -3,7 +3,7 @@
 INSERT INTO usage_repeated_ids
 WITH copies AS (
     SELECT i.event_id, i.id_hash, i.day, i.file_id, i.source_row
-    FROM read_parquet($segments::VARCHAR[], hive_partitioning = false) i
+    FROM {{segments}} i
     JOIN usage_files f ON f.file_id = i.file_id AND f.status = 'ok' AND f.indexed
 ),
 repeated AS (SELECT id_hash FROM copies GROUP BY id_hash HAVING count(*) > 1)
