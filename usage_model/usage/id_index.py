@@ -348,11 +348,12 @@ def ensure_hashes(settings: Settings, current: list[Segment]) -> int:
     or its file lost): once, so that full segments, never folded again, are searched
     cheaply too. Returns how many were written."""
     where = location(settings)
-    paths = [segment_path(where, s) for s in current]
-    found = where.fs.get_file_info([p + HASHES for p in paths]) if paths else []
+    # One listing (on S3 a LIST a thousand objects, not a HEAD per segment).
+    found = {info.path for info in where.fs.get_file_info(
+        pafs.FileSelector(where.root, recursive=True, allow_not_found=True))}
     written = 0
-    for path, info in zip(paths, found, strict=True):
-        if info.type == pafs.FileType.NotFound:
+    for path in (segment_path(where, s) for s in current):
+        if path + HASHES not in found:
             column = pq.read_table(path, columns=["id_hash"], filesystem=where.fs)["id_hash"]
             where.write_bytes(path + HASHES, column.to_numpy().astype(_HASH_DTYPE).tobytes())
             written += 1
