@@ -112,8 +112,9 @@ class Environment(BaseSettings):
                                  "Seconds to wait for another process's warehouse lock.")
     duckdb_memory_limit: str | None = _var(
         "CITY_USAGE_DUCKDB_MEMORY_LIMIT", None,
-        "DuckDB `memory_limit` of the pipeline's warehouse connections, e.g. `2GB`; past it "
-        "sorts, joins and aggregates spill to disk.", "DuckDB's: 80% of RAM")
+        "DuckDB `memory_limit` of the pipeline's warehouse connections and of the in-memory "
+        "DuckDBs of the read, fold and summary steps, e.g. `2GB`; past it sorts, joins and "
+        "aggregates spill to disk.", "DuckDB's: 80% of RAM")
     scan_workers: int = _var("CITY_USAGE_SCAN_WORKERS", 1,
                              "Processes that read and validate new landed files in parallel "
                              "(1: one after another in the pipeline's process).")
@@ -244,6 +245,7 @@ class Environment(BaseSettings):
             summary_steps=self.summary_steps,
             fold_steps=self.fold_steps,
             index_rows_per_fold=self.index_rows_per_fold,
+            duckdb_memory_limit=self.duckdb_memory_limit,
         )
 
     def funding(self) -> FundingConfig:
@@ -407,6 +409,8 @@ class Settings:
     fold_steps: bool = False  # off: the warehouse step folds the index itself (embedded default)
     # Rows one fold of the index update holds at once; None: id_index.ROWS_PER_WRITE.
     index_rows_per_fold: int | None = None
+    # DuckDB memory_limit of the steps' own in-memory DuckDBs too (warehouse.scratch_connection).
+    duckdb_memory_limit: str | None = None
     # CITY_USAGE_LANDING as given when it is an object-store prefix (`s3://bucket/prefix`):
     # usage files are then read from `<it>/usage` and Downcity's balance exports from
     # `<it>/balance`; `landing` stays the local folder of the Stripe webhook events.

@@ -7,6 +7,7 @@ DuckDB allows one writing process per file. Writers run inside the Dagster pool
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -45,6 +46,17 @@ def is_lock_error(exc: Exception) -> bool:
     """DuckDB's error for a file held by another process (its text is the only signal)."""
     text = str(exc).lower()
     return "lock" in text and ("conflicting" in text or "could not set lock" in text)
+
+
+def scratch_connection(memory_limit: str | None, **config: object) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for work beside the warehouse (a read, fold or summary step on any
+    worker), with the warehouse's `memory_limit` (CITY_USAGE_DUCKDB_MEMORY_LIMIT) when one
+    is set: past it, sorts and joins spill to the system's temporary folder, not to the
+    worker's working directory."""
+    if memory_limit:
+        config |= {"memory_limit": memory_limit,
+                   "temp_directory": str(Path(tempfile.gettempdir()) / "city-usage-duckdb")}
+    return duckdb.connect(config=config)
 
 
 def require_warehouse(path: Path | str) -> None:

@@ -189,6 +189,22 @@ def test_the_warehouse_connections_take_the_memory_limit(monkeypatch, tmp_path):
     assert unbounded != capped
 
 
+def test_the_steps_own_duckdbs_take_the_memory_limit_too(monkeypatch, tmp_path):
+    from usage_model.warehouse import scratch_connection
+
+    monkeypatch.setenv("CITY_USAGE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CITY_USAGE_DUCKDB_MEMORY_LIMIT", "300MB")
+    settings = Settings.from_env()
+    with scratch_connection(settings.duckdb_memory_limit) as conn:
+        capped, spill = conn.execute("SELECT current_setting('memory_limit'), "
+                                     "current_setting('temp_directory')").fetchone()
+    assert capped == "286.1 MiB"  # 300 MB in DuckDB's binary units
+    assert not spill.startswith(str(Path.cwd()))  # spills to the system's temporary folder
+    monkeypatch.delenv("CITY_USAGE_DUCKDB_MEMORY_LIMIT")
+    with scratch_connection(Settings.from_env().duckdb_memory_limit) as conn:
+        assert conn.execute("SELECT current_setting('memory_limit')").fetchone()[0] != capped
+
+
 def test_partitions_follow_the_environment_when_definitions_load(monkeypatch):
     from assets.usage import definitions as usage_defs
 

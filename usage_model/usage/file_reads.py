@@ -41,7 +41,7 @@ from usage_model.storage import Location, location
 from usage_model.usage import ingest, scanned, stored_scan
 from usage_model.usage.file_scan import FileScan, ScanJob, file_scans, read_file
 from usage_model.usage.landing import LandedFile, stat_landed
-from usage_model.warehouse import fetch_one
+from usage_model.warehouse import fetch_one, scratch_connection
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def read_and_store(settings: Settings, tasks: list[ReadTask], run_id: str) -> li
     with tempfile.TemporaryDirectory(prefix="city-usage-read-") as scratch:
         jobs = [ScanJob(current[t.path], Path(scratch), t.timezone, t.future_limit,
                         t.session_time_zone) for t in fresh]
-        for task, scan in zip(fresh, _read(jobs, settings.scan_workers), strict=True):
+        for task, scan in zip(fresh, _read(jobs, settings), strict=True):
             if scan is not None and _stored(settings, run_id, task, scan):
                 stored.append(task)
                 # A crash here leaves some of the share stored (tests/distributed): the step
@@ -141,15 +141,15 @@ def _warn(path: str, what: str, exc: Exception) -> None:
                 " ".join(str(exc).split()) or type(exc).__name__)
 
 
-def _read(jobs: list[ScanJob], workers: int) -> Iterable[FileScan | None]:
+def _read(jobs: list[ScanJob], settings: Settings) -> Iterable[FileScan | None]:
     """The jobs' scans in order: on the process pool when it has work for two, else here."""
-    if workers > 1 and len(jobs) > 1:
-        with file_scans(jobs, workers) as scans:
+    if settings.scan_workers > 1 and len(jobs) > 1:
+        with file_scans(jobs, settings.scan_workers) as scans:
             yield from scans
         return
     for job in jobs:
         try:
-            with duckdb.connect() as conn:
+            with scratch_connection(settings.duckdb_memory_limit) as conn:
                 conn.execute("SET TimeZone = $tz", {"tz": job.session_time_zone})
                 yield read_file(conn, job)
         except Exception as exc:  # the warehouse step reads it again and names the problem

@@ -57,7 +57,7 @@ from usage_model.faults import fault_point
 from usage_model.sql import load_sql, run_sql
 from usage_model.usage import id_index, intents
 from usage_model.usage.id_index import Segment, Touched
-from usage_model.warehouse import transaction
+from usage_model.warehouse import scratch_connection, transaction
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ def fold(settings: Settings, task: FoldTask) -> FoldResult:
     """Fold one bucket range (no warehouse); a failure is reported in the result, not
     raised: the commit then folds the range itself."""
     try:
-        with duckdb.connect() as conn:
+        with scratch_connection(settings.duckdb_memory_limit) as conn:
             return _fold(conn, settings, task)
     except Exception as exc:  # the commit redoes it on the warehouse host
         problem = f"index fold {task.folder}: " + (" ".join(str(exc).split())

@@ -41,7 +41,7 @@ from usage_model.usage import layout, summaries
 from usage_model.usage.file_reads import exchange_location
 from usage_model.usage.intents import DAILY_TABLES
 from usage_model.usage.stored_scan import first_problem
-from usage_model.warehouse import ensure_schema
+from usage_model.warehouse import ensure_schema, scratch_connection
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def _compute_and_store(settings: Settings, task: DayTask, run_id: str) -> None:
     size, mtime_ns = _file_identity(settings.events_location(), task.day)
     where = exchange_location(settings)
     folder = _day_folder(where, run_id, task.day)
-    with duckdb.connect() as conn:
+    with scratch_connection(settings.duckdb_memory_limit) as conn:
         conn.execute("SET TimeZone = 'UTC'")  # as the warehouse connections
         ensure_schema(conn)  # the summary tables, empty, in memory
         summaries.summarize_day(conn, settings, task.day, DAILY_TABLES)
