@@ -37,13 +37,13 @@ def stripe_resource() -> StripeApi:
     "so a paid topup is credited within a minute. Cursor: newest landed file seen.",
 )
 def landed_stripe_events_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    files = landed_event_files(Settings.from_env().stripe_events_landing)
+    files = landed_event_files(Settings.from_env().stripe_events_location())
     last = tuple(context.cursor.split("|", 1)) if context.cursor else ("0", "")
-    newer = [p for p in files if (p.stat().st_mtime_ns, p.name) > (int(last[0]), last[1])]
+    newer = [f for f in files if (f.mtime_ns, f.base_name) > (int(last[0]), last[1])]
     if not newer:
         return dg.SensorResult(skip_reason="no new landed Stripe events")
-    top = max(newer, key=lambda p: (p.stat().st_mtime_ns, p.name))
-    cursor = f"{top.stat().st_mtime_ns}|{top.name}"
+    top = max(newer, key=lambda f: (f.mtime_ns, f.base_name))
+    cursor = f"{top.mtime_ns}|{top.base_name}"
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=cursor, tags={
         "city_usage/landed_stripe_events": str(len(newer))})], cursor=cursor)
 

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from assets.funding import definitions as funding_defs
-from tests.funding.conftest import FUNDING_NOW, write_topups
+from tests.funding.conftest import FUNDING_NOW, events_folder, write_topups
 from usage_model import clock
 
 
@@ -83,7 +83,7 @@ def _materialize_raising(instance):
 
 
 def test_sensor_requests_a_run_for_new_landed_events(settings, dagster_instance):
-    events_dir = settings.stripe_events_landing
+    events_dir = events_folder(settings)
     events_dir.mkdir(parents=True)
     sensor = funding_defs.landed_stripe_events_sensor
     ctx = dg.build_sensor_context(instance=dagster_instance)
