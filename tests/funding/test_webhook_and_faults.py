@@ -8,6 +8,8 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import uvicorn
 
 from tests.balance_landing import events_folder
 from usage_model import clock
+from usage_model.config import Settings
 from usage_model.funding.stripe_api import Retrying, StripeUnavailable
 from usage_model.funding.sync import StripeSource
 from usage_model.funding.webhook import landed_event_files, webhook_app
@@ -35,17 +38,27 @@ def sign(body: str, secret: str = SECRET, at: int | None = None) -> str:
     return f"t={at},v1={sig}"
 
 
-@pytest.fixture
-def receiver(settings):
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The receiver app on a free port of 127.0.0.1, landing where `settings` say; yields its
+    webhook address."""
     server = uvicorn.Server(uvicorn.Config(webhook_app(settings.stripe_events_location(), SECRET),
                                            host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/stripe/webhook"
-    server.should_exit = True
-    thread.join(5)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/stripe/webhook"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+@pytest.fixture
+def receiver(settings):
+    with serving(settings) as address:
+        yield address
 
 
 def test_signed_delivery_lands_raw_body_and_bad_ones_get_400(receiver, settings, funding):
