@@ -3,7 +3,10 @@ Stripe resource (from the settings; unset = "not configured", never a load failu
 
 from __future__ import annotations
 
+import json
+
 import dagster as dg
+import pyarrow.fs as pafs
 
 from assets.funding.assets import FUNDING_ASSETS
 from assets.funding.checks import FUNDING_CHECKS
@@ -28,24 +31,45 @@ def stripe_resource() -> StripeApi:
         api_base=dg.EnvVar("STRIPE_API_BASE") if env.stripe_api_base else None)
 
 
+# A landed file can appear after files with a later time: its time is when its write began
+# (S3 LastModified, to the second; locally before the fsync and the link). So the cursor
+# keeps the names seen in the last SETTLE_NS of landing times, not only the newest file.
+SETTLE_NS = 300 * 10**9
+
+
+def new_landed(files: list[pafs.FileInfo], cursor: str | None
+               ) -> tuple[list[pafs.FileInfo], str]:
+    """The landed files not seen by the evaluation that left `cursor`, and the next cursor:
+    `{"after": ns, "seen": [names]}`, every file older than `after` counting as seen."""
+    try:
+        state = json.loads(cursor) if cursor else {"after": 0, "seen": []}
+    except ValueError:  # the older `<mtime_ns>|<name>` cursor: all up to that time was seen
+        state = {"after": int(cursor.split("|", 1)[0]) + 1, "seen": []}
+    seen = set(state["seen"])
+    new = [f for f in files if f.mtime_ns >= state["after"] and f.base_name not in seen]
+    after = max([state["after"], *(f.mtime_ns - SETTLE_NS for f in files)])
+    recent = sorted(f.base_name for f in files if f.mtime_ns >= after)
+    return new, json.dumps({"after": after, "seen": recent})
+
+
 @dg.sensor(
     name="landed_stripe_events_sensor",
     job=funding_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Runs the funding job when webhook events land under landing/stripe/events/, "
-    "so a paid topup is credited within a minute. Cursor: newest landed file seen.",
+    description="Runs the funding job when webhook events land under landing/stripe/events/ "
+    "(a folder, or under an s3:// landing), so a paid topup is credited within a minute. "
+    "Cursor: the names landed in the last five minutes of landing times.",
 )
 def landed_stripe_events_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     files = landed_event_files(Settings.from_env().stripe_events_location())
-    last = tuple(context.cursor.split("|", 1)) if context.cursor else ("0", "")
-    newer = [f for f in files if (f.mtime_ns, f.base_name) > (int(last[0]), last[1])]
-    if not newer:
-        return dg.SensorResult(skip_reason="no new landed Stripe events")
-    top = max(newer, key=lambda f: (f.mtime_ns, f.base_name))
-    cursor = f"{top.mtime_ns}|{top.base_name}"
-    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=cursor, tags={
-        "city_usage/landed_stripe_events": str(len(newer))})], cursor=cursor)
+    new, cursor = new_landed(files, context.cursor)
+    if not new:
+        return dg.SensorResult(skip_reason="no new landed Stripe events", cursor=cursor)
+    top = max(new, key=lambda f: (f.mtime_ns, f.base_name))  # a file is new once: unique
+    return dg.SensorResult(run_requests=[dg.RunRequest(
+        run_key=f"{top.mtime_ns}|{top.base_name}",
+        tags={"city_usage/landed_stripe_events": str(len(new))})], cursor=cursor)
 
 
 def definitions() -> dg.Definitions:
