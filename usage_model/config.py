@@ -309,7 +309,8 @@ def effective() -> list[tuple[str, str, str]]:
     `(set, hidden)` or `unset`."""
     env = Environment.load()
     resolved = env.settings()
-    paths = {"data_dir": resolved.data_dir, "landing": resolved.landing,
+    paths = {"data_dir": resolved.data_dir,
+             "landing": resolved.landing_uri or resolved.landing,
              "warehouse": resolved.warehouse,
              "curated": resolved.curated_uri or resolved.curated,
              "exports": resolved.exports, "config_file": resolved.config_file,
