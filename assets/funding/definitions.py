@@ -3,16 +3,13 @@ Stripe resource (from the settings; unset = "not configured", never a load failu
 
 from __future__ import annotations
 
-import json
-
 import dagster as dg
-import pyarrow.fs as pafs
 
 from assets.funding.assets import FUNDING_ASSETS
 from assets.funding.checks import FUNDING_CHECKS
 from assets.funding.stripe import StripeApi, payment_methods, stripe_objects
 from usage_model.config import Environment, Settings
-from usage_model.funding.webhook import landed_event_files
+from usage_model.funding.webhook import landed_event_files, new_landed
 
 funding_job = dg.define_asset_job(
     "funding_job",
@@ -29,27 +26,6 @@ def stripe_resource() -> StripeApi:
     return StripeApi(
         secret_key=dg.EnvVar("STRIPE_SECRET_KEY") if env.stripe_secret_key else None,
         api_base=dg.EnvVar("STRIPE_API_BASE") if env.stripe_api_base else None)
-
-
-# A landed file can appear after files with a later time: its time is when its write began
-# (S3 LastModified, to the second; locally before the fsync and the link). So the cursor
-# keeps the names seen in the last SETTLE_NS of landing times, not only the newest file.
-SETTLE_NS = 300 * 10**9
-
-
-def new_landed(files: list[pafs.FileInfo], cursor: str | None
-               ) -> tuple[list[pafs.FileInfo], str]:
-    """The landed files not seen by the evaluation that left `cursor`, and the next cursor:
-    `{"after": ns, "seen": [names]}`, every file older than `after` counting as seen."""
-    try:
-        state = json.loads(cursor) if cursor else {"after": 0, "seen": []}
-    except ValueError:  # the older `<mtime_ns>|<name>` cursor: all up to that time was seen
-        state = {"after": int(cursor.split("|", 1)[0]) + 1, "seen": []}
-    seen = set(state["seen"])
-    new = [f for f in files if f.mtime_ns >= state["after"] and f.base_name not in seen]
-    after = max([state["after"], *(f.mtime_ns - SETTLE_NS for f in files)])
-    recent = sorted(f.base_name for f in files if f.mtime_ns >= after)
-    return new, json.dumps({"after": after, "seen": recent})
 
 
 @dg.sensor(

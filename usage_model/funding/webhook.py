@@ -164,3 +164,25 @@ def landed_event_files(events: Location | Path) -> list[pafs.FileInfo]:
     files = [info for info in listed if info.type == pafs.FileType.File
              and info.base_name.startswith("evt_") and info.base_name.endswith(".json")]
     return sorted(files, key=lambda info: (info.mtime_ns, info.base_name))
+
+
+# For the sensor that starts a funding run when events land. A landed file can appear after
+# files with a later time: its time is when its write began (S3 LastModified, to the second;
+# locally before the fsync and the link). So its cursor keeps the names seen in the last
+# SETTLE_NS of landing times, not only the newest file.
+SETTLE_NS = 300 * 10**9
+
+
+def new_landed(files: list[pafs.FileInfo], cursor: str | None
+               ) -> tuple[list[pafs.FileInfo], str]:
+    """The landed files not seen by the evaluation that left `cursor`, and the next cursor:
+    `{"after": ns, "seen": [names]}`, every file older than `after` counting as seen."""
+    try:
+        state = json.loads(cursor) if cursor else {"after": 0, "seen": []}
+    except ValueError:  # the older `<mtime_ns>|<name>` cursor: all up to that time was seen
+        state = {"after": int(cursor.split("|", 1)[0]) + 1, "seen": []}
+    seen = set(state["seen"])
+    new = [f for f in files if f.mtime_ns >= state["after"] and f.base_name not in seen]
+    after = max([state["after"], *(f.mtime_ns - SETTLE_NS for f in files)])
+    recent = sorted(f.base_name for f in files if f.mtime_ns >= after)
+    return new, json.dumps({"after": after, "seen": recent})
