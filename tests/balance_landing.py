@@ -1,4 +1,5 @@
-"""Landed Downcity balance exports for tests (funding, UI): topups written as Parquet."""
+"""Landed Downcity balance exports for tests (funding, UI): topups written as Parquet; where
+landed Stripe webhook events are."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from usage_model.config import Settings
 def clock_iso(before: timedelta = timedelta(0)) -> str:
     """`now() - before` as Downcity writes it (ISO with Z)."""
     return (clock.now() - before).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def events_folder(settings: Settings) -> Path:
+    """The documented local folder of landed Stripe webhook events: <landing>/stripe/events."""
+    return settings.landing / "stripe" / "events"
 
 
 def write_topups(settings: Settings, rows: list[dict], name: str = "part-0.parquet") -> Path:

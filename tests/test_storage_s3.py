@@ -1,12 +1,14 @@
 """Storage and the curated layout on a real S3 server (moto, 127.0.0.1): atomic writes (an
 object is absent or complete, also when the writer fails or is killed in the middle of the
-upload), publishing a local file, and listing, reading and removing curated day files."""
+upload), publishing a local file, creating a file once among racing writers (a conditional
+PUT), and listing, reading and removing curated day files."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import date
 
 import duckdb
@@ -16,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.s3_server import S3Server, s3_fixture  # noqa: F401 - provides `s3`
+from usage_model.storage import location
 from usage_model.usage import layout
 from usage_model.usage.event_model import CURATED_SCHEMA
 
@@ -143,3 +146,31 @@ def test_layout_lists_reads_and_removes_day_files_on_s3(s3: S3Server):
     layout.remove_day(events, date(2026, 3, 2))
     layout.remove_day(events, date(2026, 3, 9))  # no such day: nothing to do
     assert [d for d, _ in layout.day_files(events)] == [date(2026, 3, 1), date(2026, 3, 5)]
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_create_once_creates_a_file_exactly_once_among_racing_writers(backend, s3: S3Server,
+                                                                      tmp_path):
+    root = (s3.location(s3.new_bucket() + "/once") if backend == "s3"
+            else location(tmp_path / "once"))
+    path = root.path("sub", "evt_x.json")
+    bodies = [f"body {n}".encode() for n in range(8)]
+    start = threading.Barrier(len(bodies))
+    created: dict[bytes, bool] = {}
+
+    def create(body: bytes) -> None:
+        start.wait()
+        created[body] = root.create_once(path, body)
+
+    threads = [threading.Thread(target=create, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    winners = [body for body, made in created.items() if made]
+    assert len(created) == len(bodies) and len(winners) == 1
+    assert _objects(root) == {path: winners[0]}  # and no temporary left behind
+    assert root.create_once(path, b"later") is False
+    assert root.read_bytes(path) == winners[0]
+    # the keys the S3 client is made with are never shown
+    assert "secret_key" not in repr(root) and "access_key" not in repr(root)

@@ -83,8 +83,7 @@ class Environment(BaseSettings):
                           "Root of every local data folder (relative: to the working directory).")
     landing: str | None = _var("CITY_USAGE_LANDING", None,
                                "Where source files land (usage/, balance/, stripe/events/); an "
-                               "`s3://bucket/prefix` puts the usage and balance landings on object "
-                               "storage.",
+                               "`s3://bucket/prefix` puts all three on object storage.",
                                "<CITY_USAGE_DATA_DIR>/landing")
     warehouse: Path | None = _var("CITY_USAGE_WAREHOUSE", None, "The DuckDB warehouse file.",
                                   "<CITY_USAGE_DATA_DIR>/warehouse.duckdb")
@@ -312,7 +311,8 @@ def effective() -> list[tuple[str, str, str]]:
     `(set, hidden)` or `unset`."""
     env = Environment.load()
     resolved = env.settings()
-    paths = {"data_dir": resolved.data_dir, "landing": resolved.landing,
+    paths = {"data_dir": resolved.data_dir,
+             "landing": resolved.landing_uri or resolved.landing,
              "warehouse": resolved.warehouse,
              "curated": resolved.curated_uri or resolved.curated,
              "exports": resolved.exports, "config_file": resolved.config_file,
@@ -412,8 +412,8 @@ class Settings:
     # DuckDB memory_limit of the steps' own in-memory DuckDBs too (warehouse.scratch_connection).
     duckdb_memory_limit: str | None = None
     # CITY_USAGE_LANDING as given when it is an object-store prefix (`s3://bucket/prefix`):
-    # usage files are then read from `<it>/usage` and Downcity's balance exports from
-    # `<it>/balance`; `landing` stays the local folder of the Stripe webhook events.
+    # usage files are then read from `<it>/usage`, Downcity's balance exports from
+    # `<it>/balance` and Stripe webhook events from `<it>/stripe/events`.
     landing_uri: str | None = None
     # CITY_USAGE_CURATED as given when it is an object-store prefix: curated events are then
     # written to and read from `<it>/events`, the id index to `<it>/_index` (shared_work_location)
@@ -426,9 +426,14 @@ class Settings:
 
     def usage_landing_location(self) -> Location:
         """Where usage files land, as a local folder or an `s3://` prefix."""
+        return self._landing_location("usage")
+
+    def _landing_location(self, sub: str) -> Location:
+        """`<landing>/<sub>`: a local folder or, when CITY_USAGE_LANDING is an `s3://` prefix,
+        under it."""
         if self.landing_uri:
-            return location(self.landing_uri.rstrip("/") + "/usage", self.s3_options())
-        return location(self.usage_landing)
+            return location(f"{self.landing_uri.rstrip('/')}/{sub}", self.s3_options())
+        return location(self.landing / sub)
 
     def s3_options(self) -> dict[str, object]:
         """`pyarrow.fs.S3FileSystem` arguments from the standard AWS variables."""
@@ -442,13 +447,12 @@ class Settings:
     def balance_landing_location(self) -> Location:
         """Where Downcity's balance exports land: `<landing>/balance`, a local folder or,
         when CITY_USAGE_LANDING is an `s3://` prefix, under it."""
-        if self.landing_uri:
-            return location(self.landing_uri.rstrip("/") + "/balance", self.s3_options())
-        return location(self.balance_landing)
+        return self._landing_location("balance")
 
-    @property
-    def stripe_events_landing(self) -> Path:
-        return self.landing / "stripe" / "events"
+    def stripe_events_location(self) -> Location:
+        """Where the Stripe webhook receiver lands events: `<landing>/stripe/events`, a local
+        folder or, when CITY_USAGE_LANDING is an `s3://` prefix, under it."""
+        return self._landing_location("stripe/events")
 
     @property
     def report_path(self) -> Path:

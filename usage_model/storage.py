@@ -7,16 +7,23 @@ target's folder and then publish it: locally a rename; on S3 a server-side copy 
 of the complete temporary object, then its deletion. Not in place: pyarrow's S3 output stream
 completes the upload when it is closed, and it is closed on an exception too (a `with` block,
 or the stream's destructor), so a write that failed half-way would publish half an object.
+
+`create_once` is the other kind of write: it never replaces. Of any number of racing calls
+for one path exactly one creates it (locally a hard link, which fails when the name exists;
+on S3 a conditional PUT, `If-None-Match: *`, sent with boto3 since pyarrow cannot).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -34,6 +41,9 @@ class Location:
     fs: pafs.FileSystem
     root: str
     uri: str
+    # The S3 options `fs` was made with (sorted items), for the requests pyarrow cannot send;
+    # they may hold keys, hence never in a repr.
+    s3_options: tuple[tuple[str, Any], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def is_local(self) -> bool:
@@ -44,7 +54,8 @@ class Location:
 
     def child(self, *parts: str) -> Location:
         sub = "/".join(p.strip("/") for p in parts if p)
-        return Location(self.fs, self.path(sub), self.uri.rstrip("/") + "/" + sub)
+        return Location(self.fs, self.path(sub), self.uri.rstrip("/") + "/" + sub,
+                        self.s3_options)
 
     def write_atomic(self, path: str, write: Callable[[pafs.FileSystem, str], None]) -> None:
         """Call `write(fs, target)` so that `path` appears complete or not at all."""
@@ -88,6 +99,18 @@ class Location:
             destination_filesystem=fs))
         Path(local_file).unlink()
 
+    def create_once(self, path: str, data: bytes) -> bool:
+        """Create the file `path` holding `data` unless a file of that name exists; True when
+        this call created it. Never replaces: of racing calls exactly one creates the file,
+        which appears whole and is durable before this returns."""
+        if self.is_local:
+            return _create_once_local(path, data)
+        return _create_once_s3(self.s3_options, path, data)
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.fs.open_input_stream(path) as stream:
+            return stream.read()
+
     def exists(self, path: str) -> bool:
         return self.fs.get_file_info(path).type != pafs.FileType.NotFound
 
@@ -95,6 +118,72 @@ class Location:
         """Delete the folder (on S3: every object under the prefix) `path`, if it exists."""
         if self.exists(path):
             self.fs.delete_dir(path)
+
+
+def _fsync_dir(folder: str) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _create_once_local(path: str, data: bytes) -> bool:
+    """A synced hidden temporary, hard-linked to `path` (atomic, and a link never replaces an
+    existing name), then the folder synced so the new name survives a crash."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    _fsync_dir(folder)
+    return True
+
+
+def _create_once_s3(options: tuple[tuple[str, Any], ...], path: str, data: bytes) -> bool:
+    """A conditional PUT: S3 stores the object only if the key does not exist, else answers
+    412. A 409 (another conditional write of the key in flight) is raised like any other
+    failure, as an OSError naming the object: the caller's retry then meets the winner."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _, key = path.partition("/")
+    try:
+        _s3_client(options).put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") == "PreconditionFailed":
+            return False
+        raise OSError(f"cannot create s3://{path}: {error.get('Code')} "
+                      f"{' '.join(str(error.get('Message', '')).split())}") from None
+    except BotoCoreError as exc:  # no connection, no credentials...
+        raise OSError(f"cannot create s3://{path}: {' '.join(str(exc).split())}") from None
+    return True
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_client(options: tuple[tuple[str, Any], ...]) -> Any:
+    """A boto3 S3 client (thread-safe, so shared) for the `pyarrow.fs.S3FileSystem` options
+    `options`; what they leave unset boto3 reads from the standard AWS variables itself."""
+    import boto3
+
+    given = dict(options)
+    arguments = {"region_name": given.get("region"),
+                 "aws_access_key_id": given.get("access_key"),
+                 "aws_secret_access_key": given.get("secret_key"),
+                 "aws_session_token": given.get("session_token")}
+    if given.get("endpoint_override"):
+        arguments["endpoint_url"] = f"{given.get('scheme', 'https')}://{given['endpoint_override']}"
+    return boto3.session.Session().client(
+        "s3", **{name: value for name, value in arguments.items() if value})
 
 
 def parquet_relation(
@@ -148,7 +237,8 @@ def location(uri: str | Path | Location,
         return uri
     text = str(uri)
     if is_remote(text):
-        fs = pafs.S3FileSystem(**dict(s3_options or {}))
-        return Location(fs, text.removeprefix("s3://").rstrip("/"), text.rstrip("/"))
+        options = dict(s3_options or {})
+        return Location(pafs.S3FileSystem(**options), text.removeprefix("s3://").rstrip("/"),
+                        text.rstrip("/"), tuple(sorted(options.items())))
     root = str(Path(text).absolute())
     return Location(pafs.LocalFileSystem(), root, root)

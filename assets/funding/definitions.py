@@ -9,7 +9,7 @@ from assets.funding.assets import FUNDING_ASSETS
 from assets.funding.checks import FUNDING_CHECKS
 from assets.funding.stripe import StripeApi, payment_methods, stripe_objects
 from usage_model.config import Environment, Settings
-from usage_model.funding.webhook import landed_event_files
+from usage_model.funding.webhook import landed_event_files, new_landed
 
 funding_job = dg.define_asset_job(
     "funding_job",
@@ -33,19 +33,19 @@ def stripe_resource() -> StripeApi:
     job=funding_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Runs the funding job when webhook events land under landing/stripe/events/, "
-    "so a paid topup is credited within a minute. Cursor: newest landed file seen.",
+    description="Runs the funding job when webhook events land under landing/stripe/events/ "
+    "(a folder, or under an s3:// landing), so a paid topup is credited within a minute. "
+    "Cursor: the names landed in the last five minutes of landing times.",
 )
 def landed_stripe_events_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    files = landed_event_files(Settings.from_env().stripe_events_landing)
-    last = tuple(context.cursor.split("|", 1)) if context.cursor else ("0", "")
-    newer = [p for p in files if (p.stat().st_mtime_ns, p.name) > (int(last[0]), last[1])]
-    if not newer:
-        return dg.SensorResult(skip_reason="no new landed Stripe events")
-    top = max(newer, key=lambda p: (p.stat().st_mtime_ns, p.name))
-    cursor = f"{top.stat().st_mtime_ns}|{top.name}"
-    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=cursor, tags={
-        "city_usage/landed_stripe_events": str(len(newer))})], cursor=cursor)
+    files = landed_event_files(Settings.from_env().stripe_events_location())
+    new, cursor = new_landed(files, context.cursor)
+    if not new:
+        return dg.SensorResult(skip_reason="no new landed Stripe events", cursor=cursor)
+    top = max(new, key=lambda f: (f.mtime_ns, f.base_name))  # a file is new once: unique
+    return dg.SensorResult(run_requests=[dg.RunRequest(
+        run_key=f"{top.mtime_ns}|{top.base_name}",
+        tags={"city_usage/landed_stripe_events": str(len(new))})], cursor=cursor)
 
 
 def definitions() -> dg.Definitions:

@@ -48,7 +48,7 @@ def stripe_objects(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
     with duckdb.get_connection() as conn:
         try:
             source = stripe.source()  # a malformed key is refused here, in one line
-            landed = consume_landed(conn, settings.get().stripe_events_landing, source)
+            landed = consume_landed(conn, settings.get().stripe_events_location(), source)
             meta["webhook_events_new"] = dg.MetadataValue.int(landed.webhook_events_new)
             if landed.webhook_files_rejected:
                 meta["webhook_files_rejected"] = dg.MetadataValue.md(

@@ -38,7 +38,7 @@ def stripe_webhook(
         fail("STRIPE_WEBHOOK_SECRET is not set; the receiver cannot verify deliveries",
              BAD_INPUT)
     secret = env.stripe_webhook_secret.get_secret_value()
-    events_dir = env.settings().stripe_events_landing
+    events = env.settings().stripe_events_location()
     # Bind here so a taken port or a bad interface is one clear line before uvicorn starts.
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -49,8 +49,8 @@ def stripe_webhook(
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     bound = sock.getsockname()[1]
     typer.echo(f"listening on http://{host}:{bound}/stripe/webhook; landing verified Stripe "
-               f"events in {events_dir}", err=True)
-    config = uvicorn.Config(webhook_app(events_dir, secret), log_level="info", access_log=False)
+               f"events in {events.uri}", err=True)
+    config = uvicorn.Config(webhook_app(events, secret), log_level="info", access_log=False)
     with sock:
         uvicorn.Server(config).run(sockets=[sock])
 

@@ -59,13 +59,14 @@ def sample_data(
     from usage_model.funding.sample import write_sample_balance
 
     balance = settings.balance_landing_location()
-    written = write_sample_balance(balance, settings.stripe_events_landing,
+    events = settings.stripe_events_location()
+    written = write_sample_balance(balance, events,
                                    [f"u-{i:04d}" for i in range(300)], seed=seed,
                                    end=clock.today() - timedelta(days=1))
     counts = ", ".join(f"{n} {name}" for name, n in written.items() if name != "stripe_events")
     console.print(f"wrote Downcity exports ({counts}) under {balance.uri}, and "
                   f"{written['stripe_events']} Stripe webhook events under "
-                  f"{settings.stripe_events_landing}")
+                  f"{events.uri}")
 
 
 def materialize(

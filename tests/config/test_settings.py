@@ -116,6 +116,27 @@ def test_an_s3_curated_prefix_keeps_the_build_working_state_on_local_disk(monkey
     assert shown["CITY_USAGE_CURATED"] == "s3://lake/city/curated/"
 
 
+def test_an_s3_landing_prefix_holds_the_usage_balance_and_stripe_event_landings(monkeypatch,
+                                                                                tmp_path):
+    from usage_model.config import effective
+
+    monkeypatch.setenv("CITY_USAGE_DATA_DIR", str(tmp_path))
+    local = Environment.load().settings()
+    assert local.stripe_events_location().uri == str(tmp_path / "landing" / "stripe" / "events")
+
+    monkeypatch.setenv("CITY_USAGE_LANDING", "s3://lake/city/landing/")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    remote = Environment.load().settings()
+    landings = [remote.usage_landing_location(), remote.balance_landing_location(),
+                remote.stripe_events_location()]
+    assert [(where.is_local, where.uri) for where in landings] == [
+        (False, "s3://lake/city/landing/usage"), (False, "s3://lake/city/landing/balance"),
+        (False, "s3://lake/city/landing/stripe/events")]
+    assert remote.stripe_events_location().root == "lake/city/landing/stripe/events"
+    shown = {name: value for name, value, _ in effective()}
+    assert shown["CITY_USAGE_LANDING"] == "s3://lake/city/landing/"
+
+
 @pytest.mark.parametrize(("name", "value", "problem"), [
     ("CITY_USAGE_LOCK_TIMEOUT_S", "soon", "CITY_USAGE_LOCK_TIMEOUT_S='soon': Input should be a "
                                           "valid number"),

@@ -217,16 +217,21 @@ def test_index_folds_fan_out_across_both_workers(cluster: Cluster,
 def test_writers_run_on_the_warehouse_worker_one_at_a_time(
     cluster: Cluster, instance: dg.DagsterInstance
 ):
-    # Downcity's exports land on S3 beside the usage files (CITY_USAGE_LANDING/balance).
-    balance = location(cluster.env["CITY_USAGE_LANDING"] + "/balance",
-                       s3_options_from_env(cluster.env))
-    events = Path(cluster.env["CITY_USAGE_DATA_DIR"]) / "landing" / "stripe" / "events"
+    # Downcity's exports and Stripe's webhook events land on S3 beside the usage files
+    # (CITY_USAGE_LANDING/balance, CITY_USAGE_LANDING/stripe/events).
+    balance, events = (location(cluster.env["CITY_USAGE_LANDING"] + sub,
+                                s3_options_from_env(cluster.env))
+                       for sub in ("/balance", "/stripe/events"))
     write_sample_balance(balance, events,
                          [f"u-{i:04d}" for i in range(40)], seed=3, end=END - timedelta(days=1))
-    ok(cluster.cli("materialize", "--select", "key:downcity_topups or key:balances"))
+    ok(cluster.cli("materialize", "--select",
+                   "key:downcity_topups or key:stripe_objects or key:balances"))
     with duckdb.connect(str(cluster.workspace.warehouse), read_only=True) as conn:
         landed = conn.execute("SELECT count(*) FROM downcity_topups").fetchone()[0]
+        consumed = conn.execute("SELECT count(*) FROM stripe_events "
+                                "WHERE source = 'webhook'").fetchone()[0]
     assert landed > 0  # read from the S3 balance landing by a worker
+    assert consumed > 0  # and the webhook events from the S3 events landing
 
     steps = _all_steps(instance)
     host_of = {s.worker.split("@", 1)[0] for s in steps}

@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 import duckdb
 import pytest
 
-from tests.balance_landing import write_topups  # noqa: F401 (the funding tests import it here)
+from tests.balance_landing import (  # noqa: F401 (the funding tests import them here)
+    events_folder,
+    write_topups,
+)
 from tests.stripe_fake import FakeStripe
 from usage_model import clock
 from usage_model.config import Settings
@@ -64,7 +67,8 @@ class Funding:
             if pull:
                 out["pull"] = sync_events(conn, source, self.config)
             if landed:
-                out["landed"] = consume_landed(conn, self.settings.stripe_events_landing, source)
+                out["landed"] = consume_landed(conn, self.settings.stripe_events_location(),
+                                                 source)
             out["reconcile"] = reconcile(conn, self.config, key_livemode(self.fake.api_key),
                                          self.now)
             out["report"] = build_report(conn, self.config, self.now)

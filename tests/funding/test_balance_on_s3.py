@@ -32,7 +32,7 @@ def _load(settings: Settings) -> dict[str, list[tuple]]:
 
 def _land(settings: Settings) -> None:
     balance = settings.balance_landing_location()
-    write_sample_balance(balance, settings.stripe_events_landing, USERS, seed=3, end=END)
+    write_sample_balance(balance, settings.stripe_events_location(), USERS, seed=3, end=END)
     # One unreadable file beside the good ones: rejected by name, the rest still load.
     path = balance.path("topups", "dt=2026-11-23", "truncated.parquet")
     with balance.fs.open_output_stream(path) as out:

@@ -25,6 +25,7 @@ import httpx
 import psutil
 import pytest
 
+from tests.balance_landing import events_folder
 from usage_model import clock
 from usage_model.config import Settings
 from usage_model.funding.ledger import LedgerEntry, append_entries
@@ -114,7 +115,7 @@ def test_receiver_process_lands_signed_events_and_refuses_bad_signatures(
                              "Content-Type": "application/json"})
     assert ok.status_code == 200
     assert ok.json() == {"received": True, "id": "evt_cli_ok"}
-    landed = settings.stripe_events_landing / "evt_cli_ok.json"
+    landed = events_folder(settings) / "evt_cli_ok.json"
     assert landed.read_bytes() == body
 
     other = checkout_completed_event("evt_cli_bad", "t-cli")
@@ -128,7 +129,7 @@ def test_receiver_process_lands_signed_events_and_refuses_bad_signatures(
     for case, headers in refused.items():
         answer = httpx.post(f"{base}/stripe/webhook", content=other, headers=headers)
         assert answer.status_code == 400, case
-    assert sorted(p.name for p in settings.stripe_events_landing.iterdir()) == [landed.name]
+    assert sorted(p.name for p in events_folder(settings).iterdir()) == [landed.name]
 
     # a redelivery of the same event is accepted and leaves the same bytes
     again = httpx.post(f"{base}/stripe/webhook", content=body,
@@ -173,8 +174,8 @@ def test_huge_unsigned_bodies_are_refused_without_growing_the_process(webhook_pr
     grown = server.memory_info().rss - before
     assert grown < 8 * 2**20, f"receiver grew by {grown / 2**20:.1f} MiB"
     assert httpx.get(f"{base}/healthz").status_code == 200
-    assert not settings.stripe_events_landing.exists() or \
-        list(settings.stripe_events_landing.rglob("*.json")) == []
+    assert not events_folder(settings).exists() or \
+        list(events_folder(settings).rglob("*.json")) == []
 
 
 def test_receiver_without_secret_exits_2_with_one_line(settings: Settings):

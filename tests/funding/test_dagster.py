@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
 
 from assets.funding import definitions as funding_defs
-from tests.funding.conftest import FUNDING_NOW, write_topups
+from tests.funding.conftest import FUNDING_NOW, events_folder, write_topups
 from usage_model import clock
 
 
@@ -83,7 +84,7 @@ def _materialize_raising(instance):
 
 
 def test_sensor_requests_a_run_for_new_landed_events(settings, dagster_instance):
-    events_dir = settings.stripe_events_landing
+    events_dir = events_folder(settings)
     events_dir.mkdir(parents=True)
     sensor = funding_defs.landed_stripe_events_sensor
     ctx = dg.build_sensor_context(instance=dagster_instance)
@@ -93,3 +94,35 @@ def test_sensor_requests_a_run_for_new_landed_events(settings, dagster_instance)
     assert len(first.run_requests) == 1
     again = sensor(dg.build_sensor_context(instance=dagster_instance, cursor=first.cursor))
     assert not again.run_requests
+
+
+def test_sensor_sees_a_file_that_appears_after_a_newer_one(settings, dagster_instance):
+    """A landed file's time is when its write began (on S3 to the second): one can appear
+    after a newer one was seen, with the same time or an earlier one."""
+    events_dir = events_folder(settings)
+    events_dir.mkdir(parents=True)
+    sensor = funding_defs.landed_stripe_events_sensor
+
+    def land(name: str, at_s: int) -> None:
+        path = events_dir / f"{name}.json"
+        path.write_text(f'{{"id": "{name}"}}')
+        os.utime(path, ns=(at_s * 10**9, at_s * 10**9))
+
+    def evaluate(cursor: str | None) -> dg.SensorResult:
+        return sensor(dg.build_sensor_context(instance=dagster_instance, cursor=cursor))
+
+    land("evt_b", 1_000)
+    first = evaluate(None)
+    land("evt_a", 1_000)  # the same second as evt_b, and a name before it
+    second = evaluate(first.cursor)
+    land("evt_0", 990)  # its upload began ten seconds before evt_b's
+    third = evaluate(second.cursor)
+    requests = [r.run_requests for r in (first, second, third)]
+    assert [[r.tags["city_usage/landed_stripe_events"] for r in rs] for rs in requests] == [
+        ["1"], ["1"], ["1"]]
+    assert len({rs[0].run_key for rs in requests}) == 3  # three distinct runs
+    assert not evaluate(third.cursor).run_requests
+    # A cursor of the older `<time ns>|<name>` form: everything up to its time was seen.
+    assert not evaluate(f"{1_000 * 10**9}|evt_b").run_requests
+    land("evt_c", 1_001)
+    assert len(evaluate(f"{1_000 * 10**9}|evt_b").run_requests) == 1

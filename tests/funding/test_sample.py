@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tests.balance_landing import events_folder
 from tests.funding.downcity_shapes import COLUMNS
 from usage_model.funding import downcity
 from usage_model.funding.config import FundingConfig
@@ -31,7 +32,7 @@ def tables(settings) -> dict[str, pa.Table]:
 
 
 def test_sample_exports_are_in_downcitys_current_shape_and_deterministic(settings):
-    counts = write_sample_balance(settings.balance_landing, settings.stripe_events_landing,
+    counts = write_sample_balance(settings.balance_landing, settings.stripe_events_location(),
                                   USERS, seed=7, end=END)
     landed = tables(settings)
     assert set(landed) == set(COLUMNS)
@@ -50,22 +51,22 @@ def test_sample_exports_are_in_downcitys_current_shape_and_deterministic(setting
     assert set(statuses) == {"paid", "pending", "canceled"}
     kinds = set(landed["ledger"].column("kind").to_pylist())
     assert kinds == {"init", "topup", "charge", "add"}
-    assert len(list(settings.stripe_events_landing.glob("evt_*.json"))) == counts["stripe_events"]
-    write_sample_balance(settings.balance_landing, settings.stripe_events_landing, USERS,
+    assert len(list(events_folder(settings).glob("evt_*.json"))) == counts["stripe_events"]
+    write_sample_balance(settings.balance_landing, settings.stripe_events_location(), USERS,
                          seed=7, end=END)
     assert all(tables(settings)[n].equals(t) for n, t in landed.items())
-    write_sample_balance(settings.balance_landing, settings.stripe_events_landing, USERS,
+    write_sample_balance(settings.balance_landing, settings.stripe_events_location(), USERS,
                          seed=8, end=END)
     assert not tables(settings)["topups"].equals(landed["topups"])
 
 
 def test_sample_lands_cleanly_and_shows_every_verdict(settings):
-    write_sample_balance(settings.balance_landing, settings.stripe_events_landing, USERS,
+    write_sample_balance(settings.balance_landing, settings.stripe_events_location(), USERS,
                          seed=7, end=END)
     with connect(settings.warehouse) as conn:
         loaded = downcity.load(conn, settings.balance_landing, NOW)
         assert all(r.rejected == 0 and r.loaded == r.rows for r in loaded.values())
-        landed = consume_landed(conn, settings.stripe_events_landing, None, now=NOW)
+        landed = consume_landed(conn, settings.stripe_events_location(), None, now=NOW)
         assert landed.webhook_files_rejected == []
         result = reconcile(conn, FundingConfig(), key_livemode=False, now=NOW)
         verdicts = build_report(conn, FundingConfig(), now=NOW)

@@ -46,7 +46,7 @@ def deliver(settings: Settings, body: bytes) -> None:
     at = int(clock.now().timestamp())
     mac = hmac.new(SECRET.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
     event_id = verify(body, f"t={at},v1={mac}", SECRET)
-    land_event(settings.stripe_events_landing, event_id, body)
+    land_event(settings.stripe_events_location(), event_id, body)
 
 
 def ledger(settings: Settings) -> list[tuple]:

@@ -8,6 +8,8 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +18,9 @@ import pytest
 import stripe
 import uvicorn
 
+from tests.balance_landing import events_folder
 from usage_model import clock
+from usage_model.config import Settings
 from usage_model.funding.stripe_api import Retrying, StripeUnavailable
 from usage_model.funding.sync import StripeSource
 from usage_model.funding.webhook import landed_event_files, webhook_app
@@ -34,17 +38,27 @@ def sign(body: str, secret: str = SECRET, at: int | None = None) -> str:
     return f"t={at},v1={sig}"
 
 
-@pytest.fixture
-def receiver(settings):
-    server = uvicorn.Server(uvicorn.Config(webhook_app(settings.stripe_events_landing, SECRET),
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The receiver app on a free port of 127.0.0.1, landing where `settings` say; yields its
+    webhook address."""
+    server = uvicorn.Server(uvicorn.Config(webhook_app(settings.stripe_events_location(), SECRET),
                                            host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/stripe/webhook"
-    server.should_exit = True
-    thread.join(5)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/stripe/webhook"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+@pytest.fixture
+def receiver(settings):
+    with serving(settings) as address:
+        yield address
 
 
 def test_signed_delivery_lands_raw_body_and_bad_ones_get_400(receiver, settings, funding):
@@ -54,7 +68,7 @@ def test_signed_delivery_lands_raw_body_and_bad_ones_get_400(receiver, settings,
     body = json.dumps(event, indent=1)  # odd formatting must be kept byte for byte
     ok = httpx.post(receiver, content=body, headers={"Stripe-Signature": sign(body)})
     assert ok.status_code == 200
-    landed = settings.stripe_events_landing / f"{event['id']}.json"
+    landed = events_folder(settings) / f"{event['id']}.json"
     assert landed.read_text() == body
     bad = [
         {},
@@ -64,7 +78,7 @@ def test_signed_delivery_lands_raw_body_and_bad_ones_get_400(receiver, settings,
     other = json.dumps({**event, "id": "evt_other"})
     for headers in bad:
         assert httpx.post(receiver, content=other, headers=headers).status_code == 400
-    assert sorted(p.name for p in settings.stripe_events_landing.iterdir()) == [landed.name]
+    assert sorted(p.name for p in events_folder(settings).iterdir()) == [landed.name]
     # landed events are consumed (deduplicated) and credit the topup
     out = funding.run(pull=False, landed=True)
     assert out["landed"].webhook_events_new == 1
@@ -228,7 +242,7 @@ def event_body(event_id: str, padding: int = 0) -> bytes:
 
 
 def landed_names(settings) -> list[str]:
-    folder = settings.stripe_events_landing
+    folder = events_folder(settings)
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.json")) \
         if folder.exists() else []
 
@@ -274,13 +288,13 @@ def test_first_body_of_an_event_id_is_kept_and_a_different_one_recorded(receiver
                        {"received": True, "id": "evt_same", "conflict": True},
                        {"received": True, "id": "evt_same", "conflict": True},
                        {"received": True, "id": "evt_same"}]
-    kept = settings.stripe_events_landing / "evt_same.json"
+    kept = events_folder(settings) / "evt_same.json"
     assert kept.read_bytes() == first
-    conflicts = sorted((settings.stripe_events_landing / "conflicts").iterdir())
+    conflicts = sorted((events_folder(settings) / "conflicts").iterdir())
     assert [p.read_bytes() for p in conflicts] == [second]
     assert conflicts[0].name.startswith("evt_same.") and not conflicts[0].name.startswith(".")
     # only the first body is an event for the sync; the conflict is kept for people
-    assert landed_event_files(settings.stripe_events_landing) == [kept]
+    assert [f.path for f in landed_event_files(events_folder(settings))] == [str(kept)]
 
 
 def test_body_size_cap_counts_the_signed_bytes_exactly(receiver, settings):

@@ -287,16 +287,18 @@ def _write(root: Location, path: str, rows: list[dict], columns: tuple[str, ...]
         table, target, filesystem=fs))
 
 
-def write_sample_balance(balance_landing: Location | Path, stripe_events: Path,
+def write_sample_balance(balance_landing: Location | Path, stripe_events: Location | Path,
                          users: list[str], seed: int, end: date) -> dict[str, int]:
     """Write Downcity's five exports as `<export>/dt=<end>/<table>.parquet` under the balance
-    landing (a local folder or an S3 prefix) and Stripe's events as webhook files; return the
-    rows per export and the `stripe_events` count."""
+    landing (a local folder or an S3 prefix) and Stripe's events as the webhook receiver lands
+    them (`land_event`, in a folder or under a prefix); return the rows per export and the
+    `stripe_events` count."""
     exports, events = sample_balance(users, seed, end)
     root = location(balance_landing)
     for name, rows in exports.items():
         _write(root, f"{name}/dt={end.isoformat()}/{TABLE_NAMES[name]}.parquet", rows,
                COLUMNS[name])
+    events_landing = location(stripe_events)
     for event in events:
-        land_event(stripe_events, event["id"], json.dumps(event).encode())
+        land_event(events_landing, event["id"], json.dumps(event).encode())
     return {**{k: len(v) for k, v in exports.items()}, "stripe_events": len(events)}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.fs as pafs
 import stripe
 
 from usage_model import clock
@@ -27,6 +28,7 @@ from usage_model.funding.config import FundingConfig
 from usage_model.funding.stripe_api import Retrying, list_all
 from usage_model.funding.webhook import landed_event_files
 from usage_model.sql import run_sql
+from usage_model.storage import Location, location
 from usage_model.stripe_client import api_base_of
 from usage_model.warehouse import transaction
 
@@ -214,25 +216,30 @@ def _store_page(conn: duckdb.DuckDBPyConnection, page: list[dict[str, Any]],
         return sum(store_snapshot(conn, obj, "list", now) for obj in page)
 
 
-def consume_landed(conn: duckdb.DuckDBPyConnection, events_dir: Path,
+def _event_id(info: pafs.FileInfo) -> str:
+    return info.base_name.removesuffix(".json")
+
+
+def consume_landed(conn: duckdb.DuckDBPyConnection, events: Location | Path,
                    source: StripeSource | None, now: datetime | None = None,
                    batch: int = 200) -> SyncResult:
-    """Consume webhook events landed as `<event_id>.json` that were not consumed yet."""
+    """Consume webhook events landed as `<event_id>.json` in `events` (a local folder or an
+    S3 prefix) that were not consumed yet."""
     now = now or clock.now()
     result = SyncResult(mode="webhook")
-    files = landed_event_files(events_dir)
-    ids = [p.stem for p in files]
-    known = consumed_events(conn, ids)
+    where = location(events)
+    files = landed_event_files(where)
+    known = consumed_events(conn, [_event_id(info) for info in files])
     pending: list[dict[str, Any]] = []
-    for path in files:
-        if path.stem in known:
+    for info in files:
+        if _event_id(info) in known:
             continue
         try:
-            event = json.loads(path.read_bytes())
-            if event.get("id") != path.stem or "data" not in event:
+            event = json.loads(where.read_bytes(info.path))
+            if event.get("id") != _event_id(info) or "data" not in event:
                 raise ValueError("not a Stripe event for this file name")
         except ValueError as exc:
-            result.webhook_files_rejected.append(f"{path.name}: {exc}")
+            result.webhook_files_rejected.append(f"{info.base_name}: {exc}")
             continue
         pending.append(event)
     result.events_seen = len(pending)
