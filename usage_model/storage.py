@@ -204,6 +204,16 @@ def parquet_relation(
                                         filesystem=where.fs))
 
 
+def register_parquet(
+    conn: duckdb.DuckDBPyConnection, name: str, where: Location, paths: list[str],
+    schema: pa.Schema | None = None,
+) -> str:
+    """A session-only view `name` over `parquet_relation(conn, where, paths, schema)`, for
+    statements that read the files as `{{name}}` (sql.py); returns `name`."""
+    conn.register(name, parquet_relation(conn, where, paths, schema))
+    return name
+
+
 def is_remote(uri: str | Path) -> bool:
     return str(uri).startswith("s3://")
 

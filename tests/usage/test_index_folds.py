@@ -182,7 +182,8 @@ def test_folds_on_a_host_sharing_no_folder_with_the_warehouse_use_object_storage
     # Distributed mode: curated on S3, so the index and the update's staging are there too.
     for name, value in s3.env.items():
         monkeypatch.setenv(name, value)
-    on_s3 = replace(small, curated_uri=s3.new_bucket() + "/curated")
+    # one fold per landing (the default range size): what matters here is where it runs
+    on_s3 = replace(small, curated_uri=s3.new_bucket() + "/curated", index_rows_per_fold=None)
     # The worker: its own data dir, which holds nothing of the warehouse host's.
     worker_dir = tmp_path / "worker"
     worker = replace(on_s3, data_dir=worker_dir, landing=worker_dir / "landing",

@@ -129,8 +129,7 @@ def register_segments(conn: duckdb.DuckDBPyConnection, where: storage.Location,
                       paths: list[str], name: str) -> str:
     """A session-only view `name` over the index rows of the segment files `paths` (of
     `where`), for statements that read them as `{{name}}`; returns `name`."""
-    conn.register(name, storage.parquet_relation(conn, where, paths, SEGMENT_SCHEMA))
-    return name
+    return storage.register_parquet(conn, name, where, paths, SEGMENT_SCHEMA)
 
 
 def segments(conn: duckdb.DuckDBPyConnection) -> list[Segment]:

@@ -254,12 +254,12 @@ def fold(settings: Settings, task: FoldTask) -> FoldResult:
 def _fold(conn: duckdb.DuckDBPyConnection, settings: Settings, task: FoldTask) -> FoldResult:
     new_files = task.new_files or [-1]
     index, work = id_index.location(settings), staging_location(settings)
-    conn.register("index_kept_file", storage.parquet_relation(conn, work, [task.kept]))
-    run_sql(conn, __file__, "index_kept_create", idents={"kept": "index_kept_file"})
+    kept = storage.register_parquet(conn, "index_kept_file", work, [task.kept])
+    run_sql(conn, __file__, "index_kept_create", idents={"kept": kept})
     run_sql(conn, __file__, "index_new_create")
     if task.staged:
-        conn.register("index_staged", storage.parquet_relation(conn, work, task.staged))
-        run_sql(conn, __file__, "index_staged_insert", idents={"staged": "index_staged"})
+        staged = storage.register_parquet(conn, "index_staged", work, task.staged)
+        run_sql(conn, __file__, "index_staged_insert", idents={"staged": staged})
     carried = id_index.register_segments(conn, index, task.replaced, "index_replaced")
     stale = id_index.register_segments(conn, index, task.stale, "index_stale")
     if task.replaced:
@@ -336,10 +336,10 @@ def commit(conn: duckdb.DuckDBPyConnection, settings: Settings, results: list[Fo
         raise RuntimeError(failed.problem)
     work = staging_location(settings)
     folders = [staging(settings, plan_id, r.task.folder) for r in done]
-    conn.register("index_fold_touched", storage.parquet_relation(
-        conn, work, [f"{f}/{TOUCHED}" for f in folders]))
-    conn.register("index_fold_come", storage.parquet_relation(
-        conn, work, [f"{f}/{RECORD_COME}" for f in folders]))
+    touched = storage.register_parquet(conn, "index_fold_touched", work,
+                                       [f"{f}/{TOUCHED}" for f in folders])
+    come = storage.register_parquet(conn, "index_fold_come", work,
+                                    [f"{f}/{RECORD_COME}" for f in folders])
     moved = {day for r in done for day in r.moved_days}
     fault_point("before_index_commit")
     with transaction(conn):
@@ -349,12 +349,12 @@ def commit(conn: duckdb.DuckDBPyConnection, settings: Settings, results: list[Fo
             run_sql(conn, __file__, "index_segment_insert", bucket=s.bucket, segment=s.name,
                     seq=s.seq, rows=s.rows, file_ids=list(s.file_ids))
         run_sql(conn, __file__, "index_mark_indexed", file_ids=results[0].task.new_files or [-1])
-        run_sql(conn, __file__, "repeated_apply", idents={"touched": "index_fold_touched"})
-        run_sql(conn, __file__, "repeated_add", idents={"come": "index_fold_come"})
+        run_sql(conn, __file__, "repeated_apply", idents={"touched": touched})
+        run_sql(conn, __file__, "repeated_add", idents={"come": come})
         intents.record(conn, [intents.EVENTS], moved, "winner_moved")
         run_sql(conn, __file__, "index_plan_release", plan_id=plan_id)
     fault_point("after_index_commit")
-    for view in ("index_fold_touched", "index_fold_come"):  # their files go with the plan
+    for view in (touched, come):  # their files go with the plan
         conn.unregister(view)
     result.rebuild_days |= moved
     result.days_touched |= moved

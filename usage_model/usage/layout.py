@@ -15,7 +15,7 @@ from datetime import date
 import duckdb
 import pyarrow.fs as pafs
 
-from usage_model.storage import TEMPORARY_PREFIX, Location, parquet_relation
+from usage_model.storage import TEMPORARY_PREFIX, Location, parquet_relation, register_parquet
 from usage_model.usage.event_model import CURATED_SCHEMA
 
 PREFIX = "day="
@@ -83,7 +83,7 @@ def register_events(
 ) -> int:
     """A session-only view `name` over `events_relation(...)`; returns how many files it reads.
     (`register`, not `relation.create_view`: that would store a view in the warehouse file.)"""
-    conn.register(name, events_relation(conn, events, files))
+    register_parquet(conn, name, events, list(files), CURATED_SCHEMA)
     return len(files)
 
 
