@@ -99,8 +99,7 @@ class ExchangeIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> object:
         upstream = context.upstream_output
         where, path = self._path(upstream)
-        with where.fs.open_input_stream(path) as stream:
-            text = stream.read()
+        text = where.read_bytes(path)
         kind = upstream.dagster_type.typing_type
         try:
             return _adapter(kind).validate_json(text, strict=True)

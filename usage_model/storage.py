@@ -108,6 +108,7 @@ class Location:
         return _create_once_s3(self.s3_options, path, data)
 
     def read_bytes(self, path: str) -> bytes:
+        """The whole file `path` (on S3 one GET)."""
         with self.fs.open_input_stream(path) as stream:
             return stream.read()
 

@@ -93,8 +93,8 @@ def test_incremental_runs_using_the_record_equal_one_run_from_scratch(settings, 
     probes: list[str] = []
     real_find = index_folds.other_copies
     monkeypatch.setattr(index_folds, "other_copies",
-                        lambda conn, cfg, task, ids, target: probes.append(ids) or real_find(
-                            conn, cfg, task, ids, target))
+                        lambda conn, index, task, ids, target: probes.append(ids) or real_find(
+                            conn, index, task, ids, target))
     last = _incremental(settings)
     assert set(probes) == {"index_touched"}  # only the update reads the segments
     scratch = twin_settings(settings, tmp_path / "scratch")

@@ -245,8 +245,7 @@ def _segment_hashes(where: storage.Location, segment: str, rows: int) -> np.ndar
             return np.empty(0, dtype=_HASH_DTYPE)
         return np.memmap(path, dtype=_HASH_DTYPE, mode="r")
     try:
-        with where.fs.open_input_file(segment + HASHES) as handle:
-            data = handle.read()
+        data = where.read_bytes(segment + HASHES)
     except FileNotFoundError:
         return None
     return np.frombuffer(data, dtype=_HASH_DTYPE) if len(data) == expected else None

@@ -269,7 +269,7 @@ def _fold(conn: duckdb.DuckDBPyConnection, settings: Settings, task: FoldTask) -
                 new_files=new_files)
     else:
         run_sql(conn, __file__, "index_touched_added", new_files=new_files)
-    other_copies(conn, settings, task, "index_touched", "index_other_copies")
+    other_copies(conn, index, task, "index_touched", "index_other_copies")
     run_sql(conn, __file__, "repeated_changes_create")
     run_sql(conn, __file__, "repeated_come", new_files=new_files)
     moved = sorted(r[0] for r in run_sql(conn, __file__, "index_moved_days").fetchall())
@@ -285,7 +285,7 @@ def _fold(conn: duckdb.DuckDBPyConnection, settings: Settings, task: FoldTask) -
     return FoldResult(task, written, moved)
 
 
-def other_copies(conn: duckdb.DuckDBPyConnection, settings: Settings, task: FoldTask,
+def other_copies(conn: duckdb.DuckDBPyConnection, index: storage.Location, task: FoldTask,
                  ids_table: str, target: str) -> str:
     """Fill temp table `target` with the rows, in the current segments of the range and of
     files indexed when planned, that share an event_id with `ids_table` (event_id, id_hash);
@@ -295,7 +295,6 @@ def other_copies(conn: duckdb.DuckDBPyConnection, settings: Settings, task: Fold
                                      buckets=id_index.BUCKETS).fetchall()}
     searched = {path: segment for path, segment in task.current.items()
                 if segment[0] in buckets}
-    index = id_index.location(settings)
     hashes = id_index.matched_hashes(conn, index, searched, ids_table)
     if not hashes:
         run_sql(conn, __file__, "index_no_copies", idents={"target": target})

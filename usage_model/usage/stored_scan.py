@@ -108,8 +108,7 @@ def load(where: Location, folder: str) -> FileScan:
     """The scan stored under `folder` (without its rows: `temporary` is None), validated.
     Raises StoredScanError naming the object and the key when it is malformed."""
     path = f"{folder}/{SCAN_NAME}"
-    with where.fs.open_input_stream(path) as stream:
-        text = stream.read()
+    text = where.read_bytes(path)
     try:
         record = _ScanRecord.model_validate_json(text)
     except ValidationError as exc:

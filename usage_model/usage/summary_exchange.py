@@ -191,8 +191,7 @@ class _Unusable(ValueError):
 
 def _read_identity(where: Location, path: str) -> DayIdentity:
     try:
-        with where.fs.open_input_stream(path) as stream:
-            text = stream.read()
+        text = where.read_bytes(path)
     except OSError as exc:
         raise _Unusable(f"{path}: missing ({' '.join(str(exc).split())})") from None
     try:
@@ -206,8 +205,7 @@ def _read_rows(where: Location, path: str, table: str, expected: pa.Schema) -> p
     insert that failed would abort the commit's transaction). One GET of the whole object
     (the files are small) instead of a Parquet reader's ranged requests."""
     try:
-        with where.fs.open_input_stream(path) as stream:
-            rows = pq.read_table(pa.BufferReader(stream.read()))
+        rows = pq.read_table(pa.BufferReader(where.read_bytes(path)))
     except (OSError, pa.ArrowInvalid) as exc:
         raise _Unusable(f"{path}: not readable ({' '.join(str(exc).split())})") from None
     got = [(f.name, f.type) for f in rows.schema]
